@@ -1,0 +1,6 @@
+// Every subcommand, in the order `peekwall --help` lists them. One line per module:
+// add yours here (and nowhere else) when you add a src/cli/<name>.ts.
+import type { Subcommand } from './command.js';
+
+export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
+];

@@ -1,0 +1,47 @@
+// The connection event: one per connection, FMC's columns plus what a TLS peek knows.
+// Written as JSON lines (pino) by the proxy, rendered as FMC's table by `peekwall events`,
+// asserted by the lab and by `peekwall test --from-events`.
+import type { IdentitySource } from '../identity/types.js';
+
+export interface ConnectionEvent {
+  /** ISO 8601 with milliseconds. */
+  readonly time: string;
+  readonly eventType: 'Connection';
+  /** 'begin' for blocks (logged at connection beginning), 'end' for allows/monitors. */
+  readonly phase: 'begin' | 'end';
+  /** Allow | Trust | Block | Block with reset | Interactive Block(+reset) | Monitor | Default Action ... */
+  readonly action: string;
+  readonly reason: string;
+  readonly srcIp: string;
+  readonly dstIp: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly protocol: 'tcp';
+  /** 'HTTPS', 'HTTP', or 'unknown' when inspection failed. */
+  readonly applicationProtocol: string;
+  readonly client?: string;
+  readonly webApplication?: string;
+  /** e.g. 'https://toos.cisco.com'; null when no name could be derived. */
+  readonly url: string | null;
+  readonly urlCategory?: string;
+  readonly urlReputation?: string;
+  readonly accessControlRule: string;
+  readonly siCategory?: string;
+  // --- beyond FMC: what peekwall saw and why ---
+  readonly identitySource?: IdentitySource;
+  readonly sni: string | null;
+  readonly spoofedSni?: string;
+  readonly tlsVersion?: string;
+  readonly alpn?: readonly string[];
+  readonly ja3?: string;
+  readonly ja4?: string;
+  readonly certStatus?: string;
+  readonly tsid?: { readonly enabled: boolean; readonly profile: string; readonly cache?: 'hit' | 'miss' };
+  readonly bytesFromClient: number;
+  readonly bytesFromServer: number;
+  readonly durationMs: number;
+  /** Why the connection ended or was refused: a stable code (e.g. 'wire/truncated', 'policy/block'). */
+  readonly closeReason?: string;
+  /** When the lab's address map applied: the real loopback addresses behind the seed ones. */
+  readonly mapped?: { readonly srcIp: string; readonly dstIp: string };
+}

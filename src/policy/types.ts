@@ -1,0 +1,99 @@
+// Contract of the policy engine (pure). Owned by src/policy/; consumers import from
+// src/policy/index.ts only. A compiled Policy is immutable: reload builds a new one.
+import type { IdentitySource, TsidSetting } from '../identity/types.js';
+
+/** Actions a rule can carry, spelled as FMC shows them. */
+export type RuleAction =
+  | 'Allow'
+  | 'Trust'
+  | 'Monitor'
+  | 'Block'
+  | 'Block with reset'
+  | 'Interactive Block'
+  | 'Interactive Block with reset';
+
+/** Final verdict actions (Monitor never ends evaluation). */
+export type VerdictAction = Exclude<RuleAction, 'Monitor'>;
+
+export type DefaultAction = 'Block all traffic' | 'Trust all traffic' | 'Intrusion Prevention';
+
+export type FailMode = 'closed' | 'open';
+
+export type UrlMatchingMode = 'current' | 'legacy-substring';
+
+export interface PolicyTimeouts {
+  /** Longest wait for a complete ClientHello (ms). */
+  readonly peekMs: number;
+  /** TSID probe connect+handshake deadline (ms). */
+  readonly probeMs: number;
+  /** Upstream connect deadline (ms). */
+  readonly connectMs: number;
+  /** Idle timeout of a spliced connection (ms). */
+  readonly idleMs: number;
+}
+
+export interface PolicySettings {
+  readonly tsid: TsidSetting;
+  readonly urlMatching: UrlMatchingMode;
+  readonly failMode: FailMode;
+  readonly timeouts: PolicyTimeouts;
+  /** Bound on ClientHello handshake bytes held while peeking. */
+  readonly maxHelloBytes: number;
+  /** TSID identity cache: entries and time to live. */
+  readonly tsidCache: { readonly maxEntries: number; readonly ttlMs: number };
+}
+
+/** One connection as policy sees it (what the firewall knows before the verdict). */
+export interface Flow {
+  readonly srcIp: string;
+  readonly srcPort: number;
+  readonly dstIp: string;
+  readonly dstPort: number;
+  readonly protocol: 'tcp';
+  /** 'https' for TLS flows, 'http' for plain requests on the explicit listener. */
+  readonly scheme: 'https' | 'http';
+  readonly sni: string | null;
+  readonly alpn?: readonly string[];
+  /** Plain HTTP only: request path + query, used by URL entries containing '/'. */
+  readonly path?: string;
+}
+
+/** Identity as fed to evaluation (from src/identity resolveIdentity, or null when none). */
+export interface FlowIdentity {
+  readonly name: string | null;
+  readonly source: IdentitySource;
+}
+
+export interface UrlReputation {
+  /** 0 Unknown, 1 Untrusted, 2 Questionable, 3 Neutral, 4 Favorable, 5 Trusted. */
+  readonly level: 0 | 1 | 2 | 3 | 4 | 5;
+  readonly label: string;
+}
+
+/** One line of a `system support trace`-style explanation. */
+export interface TraceStep {
+  /** 'Prefilter' | 'Security Intelligence' | 'Firewall' | 'URL' | 'Identity' | ... */
+  readonly module: string;
+  readonly message: string;
+}
+
+export interface Verdict {
+  readonly action: VerdictAction;
+  /** The deciding rule's name, 'Default Action', or the SI list name for SI blocks. */
+  readonly rule: string;
+  /** FMC "Reason" column, e.g. 'URL Block', 'IP Block', 'DNS Block', '' for plain rule hits. */
+  readonly reason: string;
+  /** Set when Security Intelligence decided or monitored: the list/category name. */
+  readonly siCategory?: string;
+  readonly urlCategory: string;
+  readonly urlReputation: UrlReputation;
+  /** Web application (e.g. 'Cisco') when an application object matched the host. */
+  readonly application?: string;
+  /** The URL as logged: `https://<identity name>` (or the full http URL). */
+  readonly url: string;
+  /** Monitor rules that matched on the way (each logs, evaluation continued). */
+  readonly monitored: readonly string[];
+  /** Whether the matching rule / default action asked for logging at beginning / end. */
+  readonly log: { readonly beginning: boolean; readonly end: boolean };
+  readonly trace: readonly TraceStep[];
+}

@@ -1,0 +1,90 @@
+// Contract of the wire layer (sans-IO). Owned by src/wire/; consumers import from
+// src/wire/index.ts only. Numbers are the on-the-wire values (e.g. 0x0303 for TLS 1.2).
+import type { PeekwallError } from '../util/errors.js';
+
+export interface ExtensionInfo {
+  readonly type: number;
+  /** Length of extension_data in bytes. */
+  readonly length: number;
+}
+
+export interface ClientHello {
+  /** legacy_record_version of the first record carrying the hello (0x0300 is accepted). */
+  readonly recordVersion: number;
+  /** legacy_version inside the handshake (client_version). */
+  readonly clientVersion: number;
+  readonly random: Uint8Array;
+  readonly sessionId: Uint8Array;
+  readonly cipherSuites: readonly number[];
+  readonly compressionMethods: readonly number[];
+  /** Every extension in wire order, unknown ones included. */
+  readonly extensions: readonly ExtensionInfo[];
+  /** server_name host_name, validated and lower-cased, trailing dot removed; null if absent. */
+  readonly sni: string | null;
+  /** The SNI carried a trailing dot on the wire. */
+  readonly sniTrailingDot: boolean;
+  readonly alpn: readonly string[];
+  readonly supportedVersions: readonly number[];
+  readonly supportedGroups: readonly number[];
+  readonly signatureAlgorithms: readonly number[];
+  readonly keyShareGroups: readonly number[];
+  readonly pskModes: readonly number[];
+  /** encrypted_client_hello (0xfe0d) present: `sni` is then the OUTER public name, a decoy. */
+  readonly ech: boolean;
+  /** Length of the padding extension's data, or null when absent. */
+  readonly paddingLength: number | null;
+  /** Lengths of the TLS records that carried the hello, in order. */
+  readonly recordLengths: readonly number[];
+  /** Length of the ClientHello handshake body (from its 3-byte header). */
+  readonly handshakeLength: number;
+  /** Bytes of the stream consumed up to the end of the record holding the hello's last byte. */
+  readonly totalLength: number;
+}
+
+export type NotTlsHint = 'http' | 'http-connect' | 'ssh' | 'smtp' | 'empty' | 'unknown';
+
+/** What a ClientHelloReader answers after each push. */
+export type HelloReadResult =
+  | { readonly kind: 'need-more'; readonly buffered: number }
+  | { readonly kind: 'hello'; readonly hello: ClientHello }
+  | { readonly kind: 'not-tls'; readonly hint: NotTlsHint; readonly error: PeekwallError }
+  | { readonly kind: 'sslv2'; readonly version: number; readonly error: PeekwallError }
+  | { readonly kind: 'too-large'; readonly limit: number; readonly error: PeekwallError }
+  | { readonly kind: 'malformed'; readonly error: PeekwallError };
+
+export interface ServerHelloInfo {
+  /** legacy_version field. */
+  readonly legacyVersion: number;
+  /** The negotiated version: supported_versions when present, else legacyVersion. */
+  readonly version: number;
+  readonly cipherSuite: number;
+  readonly sessionId: Uint8Array;
+  readonly extensions: readonly ExtensionInfo[];
+  readonly alpn: string | null;
+  /** The "ServerHello" is really a HelloRetryRequest (RFC 8446 special random). */
+  readonly helloRetryRequest: boolean;
+}
+
+/** What a ServerFlightReader answers after each push (server → client bytes). */
+export type ServerFlightResult =
+  | { readonly kind: 'need-more'; readonly buffered: number }
+  /** TLS <= 1.2: the chain in clear, leaf first, DER. */
+  | {
+      readonly kind: 'certificate';
+      readonly serverHello: ServerHelloInfo;
+      readonly chain: readonly Uint8Array[];
+    }
+  /** TLS 1.3 negotiated: the certificate is encrypted, no name can be read passively. */
+  | { readonly kind: 'tls13'; readonly serverHello: ServerHelloInfo }
+  | { readonly kind: 'hello-retry-request'; readonly serverHello: ServerHelloInfo }
+  /** TLS <= 1.2 without a Certificate message (PSK/anon/resumption): ServerHelloDone or CCS came first. */
+  | { readonly kind: 'no-certificate'; readonly serverHello: ServerHelloInfo }
+  | { readonly kind: 'alert'; readonly level: number; readonly description: number }
+  | { readonly kind: 'not-tls'; readonly error: PeekwallError }
+  | { readonly kind: 'too-large'; readonly limit: number; readonly error: PeekwallError }
+  | { readonly kind: 'malformed'; readonly error: PeekwallError };
+
+export interface WireLimits {
+  /** Upper bound on buffered handshake bytes before answering too-large (default 16384). */
+  readonly maxHandshakeBytes?: number;
+}

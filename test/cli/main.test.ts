@@ -1,0 +1,26 @@
+import t from 'tap';
+import { runCli } from '../helpers/io.js';
+
+t.test('no arguments prints the command list to stderr and exits 2', async (t) => {
+  const r = await runCli([]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /Usage: peekwall <command>/);
+});
+
+t.test('--help exits 0 on stdout', async (t) => {
+  const r = await runCli(['--help']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /Commands:/);
+});
+
+t.test('an unknown command is a usage error', async (t) => {
+  const r = await runCli(['frobnicate']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+t.test('--version prints the package version', async (t) => {
+  const r = await runCli(['--version']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
