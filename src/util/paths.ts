@@ -1,13 +1,22 @@
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Compiled files live in dist/src/util/, sources in src/util/: walk up to the folder that
-// holds package.json so shipped policies/ and certs/ are found from either place.
-const here = dirname(fileURLToPath(import.meta.url));
-const up = here.includes(`${'/'}dist${'/'}`) || here.endsWith('/dist') ? '../../..' : '../..';
+// Sources live in src/util/, compiled files in <outDir>/src/util/ (dist/ or a private build
+// dir): walk up to the folder that holds package.json so shipped policies/, certs/ and the
+// test fixtures are found from wherever the code runs.
+function findRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'policies'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(start, '../..');
+    dir = parent;
+  }
+}
 
 /** The repository (package) root: where package.json, policies/ and certs/ live. */
-export const repoRoot: string = resolve(here, up);
+export const repoRoot: string = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 export function fromRoot(...parts: string[]): string {
   return resolve(repoRoot, ...parts);
