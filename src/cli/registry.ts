@@ -3,4 +3,5 @@
 import type { Subcommand } from './command.js';
 
 export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
+  () => import('./events.js').then((m) => m.default),
 ];

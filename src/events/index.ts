@@ -1,1 +1,14 @@
 export type * from './types.js';
+export { buildConnectionEvent, type EventInput } from './build.js';
+export { createEventLog, type EventLog, type EventLogOptions } from './log.js';
+export { followLines } from './follow.js';
+export { parseEventLines, filterEvents, type EventFilter } from './parse.js';
+export {
+  renderEventsTable,
+  fmcTime,
+  fmcSourcePort,
+  fmcDestinationPort,
+  FMC_COLUMNS,
+  WIDE_COLUMNS,
+  type TableOptions,
+} from './table.js';

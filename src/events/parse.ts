@@ -1,0 +1,69 @@
+// Reading an events file back (for `peekwall events`, `peekwall test --from-events`).
+// Lines that are not connection events are reported with their line number, not fatal.
+import { peekwallError, type PeekwallError } from '../util/errors.js';
+import type { ConnectionEvent } from './types.js';
+
+const REQUIRED: ReadonlyArray<[keyof ConnectionEvent, string]> = [
+  ['time', 'string'],
+  ['action', 'string'],
+  ['srcIp', 'string'],
+  ['dstIp', 'string'],
+  ['srcPort', 'number'],
+  ['dstPort', 'number'],
+];
+
+export function parseEventLines(
+  text: string,
+  file = '<events>',
+): { events: ConnectionEvent[]; errors: PeekwallError[] } {
+  const events: ConnectionEvent[] = [];
+  const errors: PeekwallError[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      errors.push(peekwallError('events/bad-line', 'not a JSON line', { file, line: i + 1, column: 1 }));
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || (value as { eventType?: unknown }).eventType !== 'Connection') {
+      errors.push(peekwallError('events/not-an-event', 'not a connection event (eventType is not "Connection")', { file, line: i + 1, column: 1 }));
+      continue;
+    }
+    const bad = REQUIRED.find(([k, t]) => typeof (value as Record<string, unknown>)[k] !== t);
+    if (bad) {
+      errors.push(peekwallError('events/bad-field', `field '${bad[0]}' must be a ${bad[1]}`, { file, line: i + 1, column: 1 }));
+      continue;
+    }
+    // pino's level is the log's, not the event's.
+    delete (value as { level?: unknown }).level;
+    events.push(value as ConnectionEvent);
+  }
+  return { events, errors };
+}
+
+export interface EventFilter {
+  readonly action?: string;
+  readonly rule?: string;
+  readonly src?: string;
+  readonly dst?: string;
+  /** Substring of the URL. */
+  readonly url?: string;
+  readonly reason?: string;
+}
+
+export function filterEvents(events: readonly ConnectionEvent[], f: EventFilter): ConnectionEvent[] {
+  const lc = (s: string | undefined) => (s ?? '').toLowerCase();
+  return events.filter(
+    (e) =>
+      (f.action === undefined || lc(e.action) === lc(f.action)) &&
+      (f.rule === undefined || e.accessControlRule === f.rule) &&
+      (f.src === undefined || e.srcIp === f.src) &&
+      (f.dst === undefined || e.dstIp === f.dst) &&
+      (f.url === undefined || lc(e.url ?? '').includes(lc(f.url))) &&
+      (f.reason === undefined || lc(e.reason) === lc(f.reason)),
+  );
+}

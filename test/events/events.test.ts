@@ -1,0 +1,168 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildConnectionEvent,
+  createEventLog,
+  filterEvents,
+  followLines,
+  parseEventLines,
+  renderEventsTable,
+  type ConnectionEvent,
+} from '../../src/events/index.js';
+import type { Flow, Verdict } from '../../src/policy/types.js';
+import { runCli } from '../helpers/io.js';
+
+const flow: Flow = {
+  srcIp: '10.12.1.8', srcPort: 40722, dstIp: '72.163.4.38', dstPort: 443,
+  protocol: 'tcp', scheme: 'https', sni: null,
+};
+
+function verdict(over: Partial<Verdict> = {}): Verdict {
+  return {
+    action: 'Allow', rule: 'ALLOW_FMC_ASA_SNT_CISCO', reason: '', urlCategory: 'Computers and Internet',
+    urlReputation: { level: 4, label: 'Favorable' }, application: 'Cisco', url: 'https://toos.cisco.com',
+    monitored: [], log: { beginning: false, end: true }, trace: [], ...over,
+  } as Verdict;
+}
+
+const seedEvent = (over: Partial<Parameters<typeof buildConnectionEvent>[0]> = {}) =>
+  buildConnectionEvent({
+    time: new Date('2025-12-02T18:46:41.123Z'),
+    phase: 'end',
+    flow,
+    identity: { name: 'toos.cisco.com', source: 'cert-san', candidates: [] },
+    verdict: verdict(),
+    bytesFromClient: 1200,
+    bytesFromServer: 5300,
+    ...over,
+  });
+
+t.test('an allowed TSID flow becomes the seed row', async (t) => {
+  const e = seedEvent();
+  t.equal(e.action, 'Allow');
+  t.equal(e.url, 'https://toos.cisco.com');
+  t.equal(e.accessControlRule, 'ALLOW_FMC_ASA_SNT_CISCO');
+  t.equal(e.identitySource, 'cert-san');
+  t.equal(e.webApplication, 'Cisco');
+  t.equal(e.urlReputation, 'Favorable');
+  const tsv = renderEventsTable([e], { format: 'tsv' }).split('\n');
+  t.equal(
+    tsv[1],
+    '2025-12-02 18:46:41\tConnection\tAllow\t10.12.1.8\t72.163.4.38\t40722 / tcp\t443 (https) / tcp\tCisco\thttps://toos.cisco.com\tALLOW_FMC_ASA_SNT_CISCO',
+    'same cells as the TechNote table',
+  );
+  t.match(tsv[0], /^Time\tEvent Type\tAction\tSource IP\tDestination IP\tSource Port \/ ICMP Type\tDestination Port \/ ICMP Code\tWeb Application\tURL\tAccess Control Rule$/);
+});
+
+t.test('no verdict (inspection failed): action and reason come from the shell, optional fields stay absent', async (t) => {
+  const e = buildConnectionEvent({
+    phase: 'begin', flow, identity: null, verdict: null, action: 'Block with reset',
+    reason: 'Inspection Failure', closeReason: 'wire/truncated', applicationProtocol: 'unknown',
+  });
+  t.equal(e.action, 'Block with reset');
+  t.equal(e.closeReason, 'wire/truncated');
+  t.equal(e.url, null);
+  t.notOk('urlCategory' in e);
+  t.notOk('identitySource' in e);
+});
+
+t.test('aligned table pads columns and notes mapped addresses; newest first by default', async (t) => {
+  const a = seedEvent({ time: new Date('2025-12-02T18:00:00Z') });
+  const b = seedEvent({ time: new Date('2025-12-02T19:00:00Z'), mapped: { srcIp: '127.12.1.8', dstIp: '127.163.4.38' } });
+  const out = renderEventsTable([a, b]).split('\n');
+  t.match(out[1], /^2025-12-02 19:00:00/);
+  t.match(out[2], /^2025-12-02 18:00:00/);
+  t.equal(out[0].indexOf('Event Type'), out[1].indexOf('Connection'), 'columns line up');
+  t.match(out[3], /mapped/);
+  const oldest = renderEventsTable([a, b], { newestFirst: false }).split('\n');
+  t.match(oldest[1], /^2025-12-02 18:00:00/);
+});
+
+t.test('pino event log writes one JSON line per event that parses back identically', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'sub', 'events.jsonl');
+  const log = createEventLog({ destination: file });
+  const e1 = seedEvent();
+  const e2 = seedEvent({ phase: 'begin', verdict: verdict({ action: 'Block with reset', rule: 'Block-URL-Feed', reason: 'URL Block' }) });
+  log.write(e1);
+  log.write(e2);
+  await log.close();
+  const text = readFileSync(file, 'utf8');
+  t.equal(text.trim().split('\n').length, 2);
+  const back = parseEventLines(text, file);
+  t.same(back.errors, []);
+  t.same(back.events, [e1, e2], 'the event, and only the event, comes back');
+});
+
+t.test('an unwritable destination is reported once and counted, never thrown', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const reported: string[] = [];
+  const log = createEventLog({ destination: dir /* a directory: EISDIR */, onError: (e) => reported.push(e.code) });
+  log.write(seedEvent());
+  await new Promise((r) => setTimeout(r, 50));
+  log.write(seedEvent());
+  log.write(seedEvent());
+  await log.close();
+  t.same(reported, ['events/write-failed']);
+  t.ok(log.dropped >= 2);
+  t.match(log.lastError?.message ?? '', /cannot write connection events/);
+});
+
+t.test('parseEventLines names bad lines with their line number', async (t) => {
+  const good = JSON.stringify(seedEvent());
+  const r = parseEventLines(`${good}\nnot json\n{"eventType":"Other"}\n{"eventType":"Connection","time":1}\n\n${good}\n`, 'ev.jsonl');
+  t.equal(r.events.length, 2);
+  t.same(r.errors.map((e) => [e.code, e.line]), [
+    ['events/bad-line', 2], ['events/not-an-event', 3], ['events/bad-field', 4],
+  ]);
+});
+
+t.test('filters select by action, rule, addresses and URL substring', async (t) => {
+  const allow = seedEvent();
+  const block = seedEvent({ verdict: verdict({ action: 'Block', rule: 'BLOCK_BAD', url: 'https://evil.example' }) });
+  t.same(filterEvents([allow, block], { action: 'block' }), [block]);
+  t.same(filterEvents([allow, block], { rule: 'ALLOW_FMC_ASA_SNT_CISCO' }), [allow]);
+  t.same(filterEvents([allow, block], { url: 'TOOS' }), [allow]);
+  t.same(filterEvents([allow, block], { src: '10.9.9.9' }), []);
+});
+
+t.test('peekwall events renders a file, filters, and reports bad lines', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'e.jsonl');
+  const block = seedEvent({ verdict: verdict({ action: 'Block with reset', rule: 'SI URL Block', url: 'https://toos.cisco.com' }) });
+  writeFileSync(file, `${JSON.stringify(seedEvent())}\n${JSON.stringify(block)}\ngarbage\n`);
+  const r = await runCli(['events', file, '--action', 'Block with reset']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /Block with reset/);
+  t.notMatch(r.stdout, /ALLOW_FMC_ASA_SNT_CISCO/);
+  t.match(r.stderr, /e\.jsonl:3: not a JSON line \[events\/bad-line\]/);
+  const j = await runCli(['events', file, '--json']);
+  t.equal((JSON.parse(j.stdout) as ConnectionEvent[]).length, 2);
+  const missing = await runCli(['events', join(dir, 'nope.jsonl'), '--json']);
+  t.equal(missing.code, 2);
+  t.equal(JSON.parse(missing.stdout).error, 'events/unreadable');
+  const usage = await runCli(['events']);
+  t.equal(usage.code, 2);
+});
+
+t.test('followLines delivers appended complete lines only, and stops on abort', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'f.jsonl');
+  writeFileSync(file, 'old\n');
+  const got: string[] = [];
+  const ac = new AbortController();
+  const done = followLines(file, (l) => {
+    got.push(...l);
+    if (got.length >= 2) ac.abort();
+  }, ac.signal, { intervalMs: 10 });
+  await new Promise((r) => setTimeout(r, 30));
+  appendFileSync(file, 'one\ntw');
+  await new Promise((r) => setTimeout(r, 30));
+  appendFileSync(file, 'o\n');
+  const guard = setTimeout(() => ac.abort(), 5000); // bounded even if something is wrong
+  await done;
+  clearTimeout(guard);
+  t.same(got, ['one', 'two']);
+});
