@@ -1,0 +1,116 @@
+// peekwall under test, in its own process so its CPU and memory are charged to it alone
+// (`node --cpu-prof dist-*/bench/proxy-child.js` works the same way). Speaks a tiny IPC
+// protocol with bench/run.ts: {type:'ready', port} | {type:'error', message}; accepts
+// {type:'close'}. With workers > 1 it becomes a cluster primary whose workers share the port
+// and accept directly (SCHED_NONE), the standard multi-core remedy for a Node proxy.
+import cluster from 'node:cluster';
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+interface ProxyChildConfig {
+  policyFile: string;
+  host: string;
+  upstream: { host: string; port: number };
+  /** Optional JSON-lines event log file (off by default: the hot path measured bare). */
+  eventLogFile?: string;
+  workers?: number;
+  port?: number;
+}
+
+// The agreed API (notes/apis.md), declared locally so this file compiles before and
+// regardless of the proxy's work in progress; loaded dynamically from the same build dir.
+interface RunningProxyLike {
+  readonly listeners: readonly { mode: string; host: string; port: number }[];
+  close(): Promise<void>;
+  readonly stats: () => Record<string, number>;
+}
+interface ProxyModule {
+  startProxy(o: Record<string, unknown>): Promise<RunningProxyLike>;
+}
+interface PolicyModule {
+  loadPolicyFile(path: string): Promise<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string }[] }>;
+}
+interface EventsModule {
+  createEventLog(o: { destination: string }): { close(): Promise<void> };
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const srcDir = join(here, '..', 'src');
+const load = <T>(rel: string): Promise<T> => import(pathToFileURL(join(srcDir, rel)).href) as Promise<T>;
+
+function send(m: Record<string, unknown>): void {
+  if (process.send) process.send(m);
+}
+
+async function startOne(cfg: ProxyChildConfig, port: number): Promise<{ proxy: RunningProxyLike; closeLog: () => Promise<void> }> {
+  const policyMod = await load<PolicyModule>('policy/index.js');
+  const proxyMod = await load<ProxyModule>('proxy/index.js');
+  const loaded = await policyMod.loadPolicyFile(cfg.policyFile);
+  if (!loaded.ok) throw new Error(`policy: ${loaded.error.map((e) => `${e.code} ${e.message}`).join('; ')}`);
+  let eventLog: { close(): Promise<void> } | undefined;
+  if (cfg.eventLogFile) {
+    const ev = await load<EventsModule>('events/index.js');
+    eventLog = ev.createEventLog({ destination: cfg.eventLogFile });
+  }
+  const proxy = await proxyMod.startProxy({
+    policy: loaded.value,
+    listeners: [{ mode: 'transparent', host: cfg.host, port, upstream: cfg.upstream }],
+    ...(eventLog ? { eventLog } : {}),
+  });
+  return { proxy, closeLog: async () => { if (eventLog) await eventLog.close(); } };
+}
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as ProxyChildConfig;
+  const workers = Math.max(1, Math.min(16, cfg.workers ?? 1));
+  if (workers > 1 && cluster.isPrimary) {
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    // Workers cannot share an ephemeral port without the primary distributing connections,
+    // so the primary picks a free port first and hands it to every worker.
+    const net = await import('node:net');
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, cfg.host, () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
+    });
+    let ready = 0;
+    for (let i = 0; i < workers; i++) {
+      const w = cluster.fork({ PEEKWALL_BENCH_PORT: String(port) });
+      w.on('message', (m: { type?: string; message?: string }) => {
+        if (m.type === 'ready' && ++ready === workers) send({ type: 'ready', port, workers });
+        if (m.type === 'error') send(m);
+      });
+    }
+    const stop = (): void => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'close' });
+      setTimeout(() => process.exit(0), 1500).unref();
+      cluster.on('exit', () => { if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0); });
+    };
+    process.on('message', (m: { type?: string }) => { if (m?.type === 'close') stop(); });
+    process.on('disconnect', stop);
+    return;
+  }
+  const port = cluster.isWorker ? Number(process.env.PEEKWALL_BENCH_PORT) : (cfg.port ?? 0);
+  const { proxy, closeLog } = await startOne(cfg, port);
+  const bound = proxy.listeners[0]?.port ?? 0;
+  send({ type: 'ready', port: bound });
+  const stop = async (): Promise<void> => {
+    setTimeout(() => process.exit(0), 1500).unref();
+    await proxy.close().catch(() => undefined);
+    await closeLog().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'close') void stop();
+    if (m?.type === 'stats') send({ type: 'stats', stats: proxy.stats() });
+  });
+  process.on('disconnect', () => void stop());
+}
+
+main().catch((e: unknown) => {
+  send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  setTimeout(() => process.exit(1), 100).unref();
+});
