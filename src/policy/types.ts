@@ -96,4 +96,63 @@ export interface Verdict {
   /** Whether the matching rule / default action asked for logging at beginning / end. */
   readonly log: { readonly beginning: boolean; readonly end: boolean };
   readonly trace: readonly TraceStep[];
+  /** Every Security Intelligence list that matched, whatever its action (for coverage). */
+  readonly siMatched: readonly string[];
+  /** Monitor rules that matched plus the deciding rule (for coverage); no 'Default Action'. */
+  readonly rulesMatched: readonly string[];
+}
+
+/** Security Intelligence list kinds and actions, as FMC names them. */
+export type SiKind = 'network' | 'url' | 'dns';
+export type SiAction = 'block' | 'do-not-block' | 'monitor';
+
+export interface PolicyRuleInfo {
+  readonly name: string;
+  readonly action: RuleAction;
+  readonly enabled: boolean;
+  /** Where the rule is declared (for lint and trace messages). */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export interface SiListInfo {
+  readonly name: string;
+  readonly kind: SiKind;
+  readonly action: SiAction;
+  /** Number of entries after loading (inline + feed). */
+  readonly entries: number;
+  /** Feed file path when the list was loaded from a feed. */
+  readonly feed?: string;
+}
+
+/**
+ * A loaded, validated and compiled policy. Immutable: a reload builds a new one.
+ * The compiled matchers live on the implementing class (src/policy/compile.ts); only
+ * parsePolicy / loadPolicyFile create Policies.
+ */
+export interface Policy {
+  readonly name: string;
+  readonly file: string;
+  readonly settings: PolicySettings;
+  readonly defaultAction: DefaultAction;
+  readonly rules: readonly PolicyRuleInfo[];
+  readonly siLists: readonly SiListInfo[];
+}
+
+/** Evaluation options. The trace is diagnostic: turn it off on the hot path. */
+export interface EvaluateOptions {
+  /** Record trace[] (default true). false returns trace: [] and uses the rule index. */
+  readonly trace?: boolean;
+}
+
+/** One finding of `lintPolicy`. */
+export interface LintFinding {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly message: string;
+  readonly rule?: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
 }

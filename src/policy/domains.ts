@@ -1,0 +1,278 @@
+// Domain-name matching with FMC's Security Intelligence URL syntax (DOMAIN.md §3), indexed so
+// a lookup costs one hash probe per label of the host, whatever the number of entries:
+//   example.com     matches example.com and every subdomain (label-aligned suffix), never
+//                   example.co.uk nor example.com.evil.net;
+//   example.com/    (trailing '/') matches exactly example.com;
+//   *.example.com   '*' stands for one whole label (here: any subdomain, and names under it);
+//   org             a single label matches every name under it;
+//   example.com/p   a path entry: host as 'example.com', and the URL path starts with '/p'.
+// The scheme is ignored ('https://example.com' is 'example.com'); names are case-insensitive.
+//
+// Plain entries live in hash maps keyed by the full name (1,000,000 entries cost one Map
+// entry each, not one trie node per label); only entries containing '*' go into a small
+// reversed-label trie that is walked label by label.
+
+export interface DomainEntry {
+  /** Lower-cased host part without scheme or trailing dot; may contain '*' labels. */
+  readonly host: string;
+  readonly exact: boolean;
+  /** Path prefix ('/p...') for path entries, else null. */
+  readonly path: string | null;
+  readonly wildcard: boolean;
+}
+
+/** Normalise and validate one SI URL / URL object entry. Returns an error message string when invalid. */
+export function parseDomainEntry(raw: string): DomainEntry | string {
+  let s = raw.trim().toLowerCase();
+  if (s.length === 0) return 'empty entry';
+  const scheme = s.indexOf('://');
+  if (scheme >= 0) s = s.slice(scheme + 3);
+  let path: string | null = null;
+  let exact = false;
+  const slash = s.indexOf('/');
+  if (slash >= 0) {
+    const rest = s.slice(slash);
+    s = s.slice(0, slash);
+    if (rest === '/') exact = true;
+    else path = rest;
+  }
+  if (s.endsWith('.')) s = s.slice(0, -1);
+  // A port in a URL entry ('example.com:8443') says nothing about the host: drop it.
+  const colon = s.lastIndexOf(':');
+  if (colon >= 0 && s.indexOf(':') === colon) s = s.slice(0, colon);
+  if (s.length === 0) return `'${raw}' has no host`;
+  if (s.length > 253) return `'${raw}' is longer than 253 characters`;
+  let wildcard = false;
+  let labelStart = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      const len = i - labelStart;
+      if (len === 0) return `'${raw}' has an empty label`;
+      if (len > 63) return `'${raw}' has a label longer than 63 characters`;
+      if (s.charCodeAt(labelStart) === 42 /* * */) {
+        if (len !== 1) return `'${raw}': '*' must be a whole label`;
+        wildcard = true;
+      }
+      labelStart = i + 1;
+      continue;
+    }
+    const ok =
+      (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95 || c === 42;
+    if (!ok) return `'${raw}' contains '${s[i]}', not allowed in a host name`;
+    if (c === 42 && !(i === labelStart && (i + 1 === s.length || s.charCodeAt(i + 1) === 46)))
+      return `'${raw}': '*' must be a whole label`;
+  }
+  if (wildcard && exact === false && path === null && s === '*') return `'${raw}' would match every name`;
+  return { host: s, exact, path, wildcard };
+}
+
+/** A host is lower-cased only when needed (SNI already is; certificate names may not be). */
+export function lowerHost(h: string): string {
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c >= 65 && c <= 90) return trimDot(h.toLowerCase());
+  }
+  return trimDot(h);
+}
+
+function trimDot(h: string): string {
+  return h.length > 0 && h.charCodeAt(h.length - 1) === 46 ? h.slice(0, -1) : h;
+}
+
+interface WildNode {
+  children: Map<string, WildNode>;
+  star: WildNode | null;
+  suffix: number[] | null;
+  exact: number[] | null;
+  paths: PathEntry[] | null;
+  entry: string;
+}
+
+interface PathEntry {
+  readonly path: string;
+  readonly ids: number[];
+  readonly entry: string;
+}
+
+function newNode(): WildNode {
+  return { children: new Map(), star: null, suffix: null, exact: null, paths: null, entry: '' };
+}
+
+/** Visitor called for every matching entry: the list ids it belongs to, and the entry text. */
+export type DomainVisitor = (ids: readonly number[], entry: string) => void;
+
+/**
+ * A set of domain entries, each belonging to one or more "lists" (SI lists, applications,
+ * one rule's URL condition). Id arrays are interned so a million entries of one list share
+ * a single array.
+ */
+export class DomainSet {
+  private readonly suffix = new Map<string, number[]>();
+  private readonly exact = new Map<string, number[]>();
+  private readonly paths = new Map<string, PathEntry[]>();
+  private wild: WildNode | null = null;
+  private readonly interned = new Map<string, number[]>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private union(old: number[] | undefined | null, id: number): number[] {
+    if (!old) return this.intern([id]);
+    if (old.includes(id)) return old;
+    return this.intern([...old, id].sort((a, b) => a - b));
+  }
+
+  private intern(ids: number[]): number[] {
+    const key = ids.join(',');
+    let got = this.interned.get(key);
+    if (!got) {
+      got = ids;
+      this.interned.set(key, got);
+    }
+    return got;
+  }
+
+  add(e: DomainEntry, id: number): void {
+    this.count++;
+    if (e.wildcard) {
+      this.addWild(e, id);
+      return;
+    }
+    if (e.path !== null) {
+      const list = this.paths.get(e.host) ?? [];
+      const found = list.find((p) => p.path === e.path);
+      if (found) {
+        if (!found.ids.includes(id)) list[list.indexOf(found)] = { ...found, ids: this.union(found.ids, id) };
+      } else list.push({ path: e.path, ids: this.intern([id]), entry: `${e.host}${e.path}` });
+      this.paths.set(e.host, list);
+      return;
+    }
+    const map = e.exact ? this.exact : this.suffix;
+    map.set(e.host, this.union(map.get(e.host), id));
+  }
+
+  private addWild(e: DomainEntry, id: number): void {
+    let node = (this.wild ??= newNode());
+    const labels = e.host.split('.').reverse();
+    for (const l of labels) {
+      if (l === '*') node = node.star ??= newNode();
+      else {
+        let next = node.children.get(l);
+        if (!next) node.children.set(l, (next = newNode()));
+        node = next;
+      }
+    }
+    node.entry = e.host;
+    if (e.path !== null) {
+      (node.paths ??= []).push({ path: e.path, ids: this.intern([id]), entry: `${e.host}${e.path}` });
+    } else if (e.exact) node.exact = this.union(node.exact, id);
+    else node.suffix = this.union(node.suffix, id);
+  }
+
+  /**
+   * Visit every entry matching `host` (lower-case, no trailing dot). `path` is the URL path
+   * for plain HTTP ('/x?y'), null for TLS flows (path entries then never match).
+   */
+  forEach(host: string, path: string | null, visit: DomainVisitor): void {
+    const ex = this.exact.get(host);
+    if (ex) visit(ex, `${host}/`);
+    const hasPaths = this.paths.size > 0 && path !== null;
+    let pos = 0;
+    for (;;) {
+      const key = pos === 0 ? host : host.slice(pos);
+      const got = this.suffix.get(key);
+      if (got) visit(got, key);
+      if (hasPaths) {
+        const ps = this.paths.get(key);
+        if (ps) for (const p of ps) if (path!.startsWith(p.path)) visit(p.ids, p.entry);
+      }
+      const dot = host.indexOf('.', pos);
+      if (dot < 0) break;
+      pos = dot + 1;
+    }
+    if (this.wild) this.walkWild(this.wild, host, host.length, path, visit, false);
+  }
+
+  /** First matching entry text, or null. */
+  first(host: string, path: string | null): string | null {
+    const ex = this.exact.get(host);
+    if (ex) return `${host}/`;
+    let pos = 0;
+    const hasPaths = this.paths.size > 0 && path !== null;
+    for (;;) {
+      const key = pos === 0 ? host : host.slice(pos);
+      if (this.suffix.has(key)) return key;
+      if (hasPaths) {
+        const ps = this.paths.get(key);
+        if (ps) for (const p of ps) if (path!.startsWith(p.path)) return p.entry;
+      }
+      const dot = host.indexOf('.', pos);
+      if (dot < 0) break;
+      pos = dot + 1;
+    }
+    if (this.wild) {
+      let hit: string | null = null;
+      this.walkWild(this.wild, host, host.length, path, (_ids, entry) => {
+        hit ??= entry;
+      }, false);
+      return hit;
+    }
+    return null;
+  }
+
+  // Walk reversed labels: `end` is the exclusive end of the not-yet-consumed host prefix.
+  // A node's suffix entry matches once reached with labels still left (subdomain) or none
+  // left (itself); exact/path entries only when every label was consumed.
+  private walkWild(node: WildNode, host: string, end: number, path: string | null, visit: DomainVisitor, _d: boolean): void {
+    if (end <= 0) {
+      if (node.suffix) visit(node.suffix, node.entry);
+      if (node.exact) visit(node.exact, `${node.entry}/`);
+      if (node.paths && path !== null) for (const p of node.paths) if (path.startsWith(p.path)) visit(p.ids, p.entry);
+      return;
+    }
+    if (node.suffix && node !== this.wild) visit(node.suffix, node.entry);
+    const dot = host.lastIndexOf('.', end - 1);
+    const label = host.slice(dot + 1, end);
+    const next = node.children.get(label);
+    if (next) this.walkWild(next, host, dot, path, visit, _d);
+    if (node.star) this.walkWild(node.star, host, dot, path, visit, _d);
+  }
+}
+
+/** Reputation levels, as FMC labels them. */
+export const REPUTATION_LABELS = ['Unknown', 'Untrusted', 'Questionable', 'Neutral', 'Favorable', 'Trusted'] as const;
+
+export interface UrlDbRecord {
+  readonly categories: readonly string[];
+  readonly reputation: 0 | 1 | 2 | 3 | 4 | 5;
+}
+
+export const UNKNOWN_URL: UrlDbRecord = Object.freeze({ categories: Object.freeze(['Uncategorized']), reputation: 0 });
+
+/**
+ * The URL category and reputation database (a stand-in for Talos' cloud lookups): the most
+ * specific entry wins, 'tools.cisco.com' before 'cisco.com'. Unknown names are
+ * Uncategorized with reputation 0 Unknown.
+ */
+export class UrlDatabase {
+  private readonly map = new Map<string, UrlDbRecord>();
+  get size(): number {
+    return this.map.size;
+  }
+  set(domain: string, rec: UrlDbRecord): void {
+    this.map.set(domain, rec);
+  }
+  lookup(host: string): UrlDbRecord {
+    let pos = 0;
+    for (;;) {
+      const got = this.map.get(pos === 0 ? host : host.slice(pos));
+      if (got) return got;
+      const dot = host.indexOf('.', pos);
+      if (dot < 0) return UNKNOWN_URL;
+      pos = dot + 1;
+    }
+  }
+}

@@ -1,0 +1,385 @@
+// IP addresses, CIDRs and ranges as sorted, merged intervals. IPv4 addresses are one uint32;
+// IPv6 addresses are four uint32 words (most significant first). Parsing is a hand-written
+// character loop: it runs per connection, so no regex, no split, no per-call allocation for
+// IPv4 (IPv6 writes into a caller-provided buffer).
+
+/** Parse dotted-quad IPv4. Returns the address as an unsigned 32-bit number, or -1. */
+export function parseIpv4(s: string, start = 0, end = s.length): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      // No leading zeros ("010" is octal to some parsers, ambiguous: refuse it).
+      if (digits === 1 && part === 0) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + part;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Parse IPv6 (RFC 4291 text forms: '::' compression, embedded IPv4 tail, an optional
+ * '%zone' which is ignored) into out[0..3]. Returns false when invalid.
+ */
+export function parseIpv6(s: string, out: Uint32Array, start = 0, end = s.length): boolean {
+  const pct = s.indexOf('%', start);
+  if (pct >= 0 && pct < end) end = pct;
+  // Up to 8 groups of 16 bits; 'gap' is the group index where '::' sits.
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0];
+  let n = 0;
+  let gap = -1;
+  let i = start;
+  if (end - start < 2) return false;
+  if (s.charCodeAt(i) === 58) {
+    if (s.charCodeAt(i + 1) !== 58) return false;
+    gap = 0;
+    i += 2;
+    if (i === end) {
+      out[0] = out[1] = out[2] = out[3] = 0;
+      return true;
+    }
+  }
+  while (i < end) {
+    if (n >= 8) return false;
+    // Find the end of this group.
+    let j = i;
+    let v = 0;
+    let isV4 = false;
+    while (j < end) {
+      const c = s.charCodeAt(j);
+      if (c === 58) break;
+      if (c === 46) {
+        isV4 = true;
+        break;
+      }
+      const h = hexVal(c);
+      if (h < 0) return false;
+      v = v * 16 + h;
+      j++;
+    }
+    if (isV4) {
+      if (n > 6) return false;
+      const v4 = parseIpv4(s, i, end);
+      if (v4 < 0) return false;
+      groups[n++] = Math.floor(v4 / 65536);
+      groups[n++] = v4 % 65536;
+      i = end;
+      break;
+    }
+    const len = j - i;
+    if (len === 0 || len > 4) return false;
+    groups[n++] = v;
+    if (j === end) {
+      i = j;
+      break;
+    }
+    // j is at ':'
+    if (j + 1 < end && s.charCodeAt(j + 1) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      i = j + 2;
+      if (i === end) break;
+    } else {
+      i = j + 1;
+      if (i === end) return false; // trailing single ':'
+    }
+  }
+  if (gap >= 0) {
+    if (n >= 8) return false;
+    const missing = 8 - n;
+    for (let k = n - 1; k >= gap; k--) groups[k + missing] = groups[k];
+    for (let k = gap; k < gap + missing; k++) groups[k] = 0;
+  } else if (n !== 8) {
+    return false;
+  }
+  for (let k = 0; k < 4; k++) out[k] = groups[2 * k] * 65536 + groups[2 * k + 1];
+  return true;
+}
+
+/** A parsed address: family and value (v4 number, or v6 words). */
+export type ParsedAddress =
+  | { readonly family: 4; readonly v4: number }
+  | { readonly family: 6; readonly v6: Uint32Array };
+
+/**
+ * Parse either family. IPv4-mapped IPv6 (::ffff:a.b.c.d), as Node reports addresses on
+ * dual-stack sockets, becomes plain IPv4 so policies written with IPv4 objects match.
+ */
+export function parseAddress(s: string): ParsedAddress | null {
+  const v4 = parseIpv4(s);
+  if (v4 >= 0) return { family: 4, v4 };
+  const w = new Uint32Array(4);
+  if (!parseIpv6(s, w)) return null;
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return { family: 4, v4: w[3] };
+  return { family: 6, v6: w };
+}
+
+export function formatIpv4(v: number): string {
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** One parsed network entry: an inclusive interval of one family. */
+export type Interval =
+  | { readonly family: 4; readonly start: number; readonly end: number }
+  | { readonly family: 6; readonly start: Uint32Array; readonly end: Uint32Array };
+
+/**
+ * Parse a host, CIDR (`a/len`) or range (`a-b`) of either family. Returns an error message
+ * (a string) when invalid. Host bits set in a CIDR are cleared (FMC does the same).
+ */
+export function parseNetwork(text: string): Interval | string {
+  const s = text.trim();
+  const slash = s.indexOf('/');
+  const dash = s.indexOf('-');
+  if (slash >= 0) {
+    const addr = parseAddress(s.slice(0, slash));
+    const lenText = s.slice(slash + 1);
+    if (!addr) return `'${s}' is not a valid CIDR: bad address`;
+    if (lenText.length === 0 || lenText.length > 3) return `'${s}' is not a valid CIDR: bad prefix length`;
+    let len = 0;
+    for (let i = 0; i < lenText.length; i++) {
+      const c = lenText.charCodeAt(i);
+      if (c < 48 || c > 57) return `'${s}' is not a valid CIDR: bad prefix length`;
+      len = len * 10 + c - 48;
+    }
+    // '::ffff:10.0.0.0/104' style mapped prefixes are rare; treat mapped addresses as IPv4
+    // only when the prefix fits IPv4.
+    if (addr.family === 4) {
+      const isMappedText = s.indexOf(':') >= 0;
+      if (isMappedText) len -= 96;
+      if (len < 0 || len > 32) return `'${s}' is not a valid CIDR: prefix length must be 0-32`;
+      const size = 2 ** (32 - len);
+      const start = Math.floor(addr.v4 / size) * size;
+      return { family: 4, start, end: start + size - 1 };
+    }
+    if (len > 128) return `'${s}' is not a valid CIDR: prefix length must be 0-128`;
+    const start = new Uint32Array(4);
+    const end = new Uint32Array(4);
+    for (let k = 0; k < 4; k++) {
+      const bits = Math.max(0, Math.min(32, len - 32 * k)); // prefix bits inside this word
+      const hostBits = 32 - bits;
+      const size = 2 ** hostBits;
+      const st = Math.floor(addr.v6[k] / size) * size;
+      start[k] = st;
+      end[k] = st + size - 1;
+    }
+    return { family: 6, start, end };
+  }
+  if (dash >= 0) {
+    const a = parseAddress(s.slice(0, dash).trim());
+    const b = parseAddress(s.slice(dash + 1).trim());
+    if (!a || !b) return `'${s}' is not a valid address range`;
+    if (a.family !== b.family) return `'${s}' mixes IPv4 and IPv6`;
+    if (a.family === 4 && b.family === 4) {
+      if (a.v4 > b.v4) return `'${s}' is an empty range (start after end)`;
+      return { family: 4, start: a.v4, end: b.v4 };
+    }
+    const av = (a as { v6: Uint32Array }).v6;
+    const bv = (b as { v6: Uint32Array }).v6;
+    if (cmp6(av, 0, bv, 0) > 0) return `'${s}' is an empty range (start after end)`;
+    return { family: 6, start: av, end: bv };
+  }
+  const a = parseAddress(s);
+  if (!a) return `'${s}' is not a valid IP address, CIDR or range`;
+  if (a.family === 4) return { family: 4, start: a.v4, end: a.v4 };
+  return { family: 6, start: a.v6, end: a.v6 };
+}
+
+/** Compare two IPv6 keys stored at offsets (4 words each). */
+export function cmp6(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
+  for (let k = 0; k < 4; k++) {
+    const x = a[ai + k];
+    const y = b[bi + k];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Add one to a v6 key in place; returns false on overflow. */
+function inc6(w: Uint32Array, o: number): boolean {
+  for (let k = 3; k >= 0; k--) {
+    if (w[o + k] !== 0xffffffff) {
+      w[o + k]++;
+      return true;
+    }
+    w[o + k] = 0;
+  }
+  return false;
+}
+
+/**
+ * A set of addresses of both families as sorted, disjoint, merged intervals, each carrying
+ * the label (entry text index) of the first entry that produced it. Lookup is a binary
+ * search: O(log n), no allocation.
+ */
+export class IpSet {
+  private readonly s4: Float64Array;
+  private readonly e4: Float64Array;
+  private readonly l4: Int32Array;
+  private readonly k6: Uint32Array; // 8 words per interval: start[4], end[4]
+  private readonly l6: Int32Array;
+  readonly labels: readonly string[];
+  readonly size: number;
+
+  constructor(entries: readonly { interval: Interval; label: string }[]) {
+    const labels: string[] = [];
+    const v4: { s: number; e: number; l: number }[] = [];
+    const v6: { s: Uint32Array; e: Uint32Array; l: number }[] = [];
+    for (const { interval, label } of entries) {
+      const l = labels.length;
+      labels.push(label);
+      if (interval.family === 4) v4.push({ s: interval.start, e: interval.end, l });
+      else v6.push({ s: interval.start, e: interval.end, l });
+    }
+    v4.sort((a, b) => a.s - b.s || a.l - b.l);
+    const m4: { s: number; e: number; l: number }[] = [];
+    for (const r of v4) {
+      const last = m4[m4.length - 1];
+      if (last && r.s <= last.e + 1) {
+        if (r.e > last.e) last.e = r.e;
+      } else m4.push({ ...r });
+    }
+    this.s4 = Float64Array.from(m4, (r) => r.s);
+    this.e4 = Float64Array.from(m4, (r) => r.e);
+    this.l4 = Int32Array.from(m4, (r) => r.l);
+    v6.sort((a, b) => cmp6(a.s, 0, b.s, 0) || a.l - b.l);
+    const m6: { s: Uint32Array; e: Uint32Array; l: number }[] = [];
+    const next = new Uint32Array(4);
+    for (const r of v6) {
+      const last = m6[m6.length - 1];
+      if (last) {
+        next.set(last.e);
+        const noOverflow = inc6(next, 0);
+        if (!noOverflow || cmp6(r.s, 0, next, 0) <= 0) {
+          if (cmp6(r.e, 0, last.e, 0) > 0) last.e = r.e;
+          continue;
+        }
+      }
+      m6.push({ s: r.s, e: r.e, l: r.l });
+    }
+    this.k6 = new Uint32Array(m6.length * 8);
+    this.l6 = new Int32Array(m6.length);
+    m6.forEach((r, i) => {
+      this.k6.set(r.s, i * 8);
+      this.k6.set(r.e, i * 8 + 4);
+      this.l6[i] = r.l;
+    });
+    this.labels = labels;
+    this.size = m4.length + m6.length;
+  }
+
+  /** Label index of the interval holding an IPv4 address, or -1. */
+  find4(ip: number): number {
+    const s = this.s4;
+    let lo = 0;
+    let hi = s.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid] <= ip) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at >= 0 && this.e4[at] >= ip ? this.l4[at] : -1;
+  }
+
+  /** Label index of the interval holding an IPv6 address (4 words), or -1. */
+  find6(ip: Uint32Array): number {
+    const k = this.k6;
+    let lo = 0;
+    let hi = this.l6.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp6(k, mid * 8, ip, 0) <= 0) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at >= 0 && cmp6(k, at * 8 + 4, ip, 0) >= 0 ? this.l6[at] : -1;
+  }
+
+  find(a: ParsedAddress): number {
+    return a.family === 4 ? this.find4(a.v4) : this.find6(a.v6);
+  }
+
+  /** The merged intervals, for lint (coverage comparisons between rules). */
+  intervals4(): { s: number; e: number }[] {
+    return Array.from(this.s4, (s, i) => ({ s, e: this.e4[i] }));
+  }
+  intervals6(): { s: Uint32Array; e: Uint32Array }[] {
+    const out: { s: Uint32Array; e: Uint32Array }[] = [];
+    for (let i = 0; i < this.l6.length; i++) out.push({ s: this.k6.slice(i * 8, i * 8 + 4), e: this.k6.slice(i * 8 + 4, i * 8 + 8) });
+    return out;
+  }
+
+  /** True when every address of `other` is in this set. */
+  covers(other: IpSet): boolean {
+    for (const r of other.intervals4()) {
+      const at = this.find4(r.s);
+      if (at < 0) return false;
+      // The merged interval holding r.s must also hold r.e (intervals are merged).
+      if (this.find4(r.e) < 0 || !this.sameInterval4(r.s, r.e)) return false;
+    }
+    for (const r of other.intervals6()) {
+      if (this.find6(r.s) < 0 || this.find6(r.e) < 0 || !this.sameInterval6(r.s, r.e)) return false;
+    }
+    return true;
+  }
+
+  /** True when some address is in both sets. */
+  overlaps(other: IpSet): boolean {
+    for (const r of other.intervals4()) {
+      if (this.find4(r.s) >= 0 || this.find4(r.e) >= 0) return true;
+      for (const q of this.intervals4()) if (q.s >= r.s && q.s <= r.e) return true;
+    }
+    for (const r of other.intervals6()) {
+      if (this.find6(r.s) >= 0 || this.find6(r.e) >= 0) return true;
+      for (const q of this.intervals6()) if (cmp6(q.s, 0, r.s, 0) >= 0 && cmp6(q.s, 0, r.e, 0) <= 0) return true;
+    }
+    return false;
+  }
+
+  private sameInterval4(a: number, b: number): boolean {
+    const s = this.s4;
+    let idxA = -1;
+    let idxB = -1;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] <= a && this.e4[i] >= a) idxA = i;
+      if (s[i] <= b && this.e4[i] >= b) idxB = i;
+    }
+    return idxA >= 0 && idxA === idxB;
+  }
+  private sameInterval6(a: Uint32Array, b: Uint32Array): boolean {
+    let idxA = -1;
+    let idxB = -1;
+    for (let i = 0; i < this.l6.length; i++) {
+      const o = i * 8;
+      if (cmp6(this.k6, o, a, 0) <= 0 && cmp6(this.k6, o + 4, a, 0) >= 0) idxA = i;
+      if (cmp6(this.k6, o, b, 0) <= 0 && cmp6(this.k6, o + 4, b, 0) >= 0) idxB = i;
+    }
+    return idxA >= 0 && idxA === idxB;
+  }
+}
