@@ -1,0 +1,208 @@
+// `peekwall run --config FILE`: the proxy as a long-running service. SIGHUP or a change of the
+// policy file reloads the policy atomically (an invalid file is refused with its errors and
+// the old policy stays); SIGTERM/SIGINT stop accepting and drain within drainMs; --workers N
+// runs N processes with node:cluster (the primary only supervises and relays signals).
+import cluster from 'node:cluster';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { createEventLog } from '../events/index.js';
+import { loadTrustStore } from '../identity/index.js';
+import { loadPolicyFile, type Policy } from '../policy/index.js';
+import { loadRunConfig, startProxy, type RunConfig } from '../proxy/index.js';
+import { formatError, PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
+import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } from './command.js';
+
+const usage = `Usage: peekwall run --config FILE [--workers N] [--check]
+
+Run the inline proxy: listeners peek at each ClientHello, derive the server identity (SNI or
+TSID probe), apply the policy, then splice or reset. Connection events go to stdout or the
+config's events file as JSON lines (render them with \`peekwall events\`).
+
+The config (YAML; see policies/proxy.example.yaml):
+  policy: FILE            the access-control policy (reloaded on SIGHUP and on change)
+  listeners: [...]        mode transparent | sni-route | explicit, host, port, ...
+  events: stdout | FILE   admin: {host, port, token?}   workers: N   drainMs: MS
+  limits: {maxConnections, maxHeldBytes}   trust: CA-BUNDLE   watch: true|false
+
+Options:
+  --config FILE   the run config (required)
+  --workers N     processes (overrides the config's workers)
+  --check         validate the config and the policy, then exit
+Signals: SIGHUP reloads the policy; SIGTERM/SIGINT drain and stop.
+Exit: 0 stopped cleanly, 2 bad config or policy.`;
+
+function printErrors(io: CliIo, errors: readonly PeekwallError[]): void {
+  for (const e of errors) io.stderr.write(`peekwall: ${formatError(e)}\n`);
+}
+
+async function loadPolicy(path: string): Promise<{ ok: true; value: Policy } | { ok: false; error: PeekwallError[] }> {
+  const r = await loadPolicyFile(path);
+  return r.ok ? { ok: true, value: r.value } : { ok: false, error: [...r.error] };
+}
+
+const run: Subcommand = {
+  name: 'run',
+  summary: 'run the inline proxy from a config file (reload on SIGHUP, drain on SIGTERM)',
+  usage,
+  async run(argv, io) {
+    const parsed = parseCommandArgs({ usage }, argv, { config: { type: 'string' }, workers: { type: 'string' }, check: { type: 'boolean' } }, io, false);
+    if (!parsed) return EXIT_OK;
+    const { values } = parsed;
+    if (values.config === undefined) throw new PeekwallFailure(peekwallError('cli/usage', '--config FILE is required (see peekwall run --help)'));
+    const cfgPath = resolve(io.cwd, values.config);
+    const cfgR = await loadRunConfig(cfgPath);
+    if (!cfgR.ok) {
+      printErrors(io, cfgR.error);
+      return EXIT_USAGE;
+    }
+    const cfg = cfgR.value;
+    let workers = cfg.workers;
+    if (values.workers !== undefined) {
+      workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+        throw new PeekwallFailure(peekwallError('cli/usage', `--workers must be an integer 1..256, got ${values.workers}`));
+      }
+    }
+    const pol = await loadPolicy(cfg.policy);
+    if (!pol.ok) {
+      printErrors(io, pol.error);
+      return EXIT_USAGE;
+    }
+    if (values.check) {
+      io.stdout.write(`config ${cfgPath}: ok (${cfg.listeners.length} listener(s)); policy ${pol.value.name}: ok (${pol.value.rules.length} rules)\n`);
+      return EXIT_OK;
+    }
+    if (workers > 1 && cluster.isPrimary) return supervise(cfg, workers, io);
+    return serve(cfg, pol.value, io);
+  },
+};
+
+/** One proxy in this process until SIGTERM/SIGINT (or a 'drain' message from the primary). */
+async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number> {
+  let trust;
+  if (cfg.trust !== null) {
+    const t = await loadTrustStore(cfg.trust);
+    if (!t.ok) {
+      printErrors(io, [t.error]);
+      return EXIT_USAGE;
+    }
+    trust = t.value;
+  }
+  const eventLog = createEventLog({
+    destination: cfg.events,
+    onError: (e) => io.stderr.write(`peekwall: ${formatError(e)}\n`),
+  });
+  const proxy = await startProxy({
+    policy: initial,
+    listeners: cfg.listeners,
+    eventLog,
+    ...(cfg.admin ? { admin: cfg.admin } : {}),
+    ...(trust ? { trust } : {}),
+    limits: cfg.limits,
+  });
+  const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
+  for (const l of proxy.listeners) io.stderr.write(`peekwall: ${who}${l.mode} listener on ${l.host}:${l.port}\n`);
+  if (proxy.admin) io.stderr.write(`peekwall: ${who}admin on http://${proxy.admin.host}:${proxy.admin.port}/metrics\n`);
+
+  // Reloads are serialised: a burst of file events or signals results in ordered loads.
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      const r = await loadPolicy(cfg.policy);
+      if (!r.ok) {
+        io.stderr.write(`peekwall: ${who}policy reload (${why}) refused; the previous policy stays in force:\n`);
+        printErrors(io, r.error);
+        return;
+      }
+      proxy.reload(r.value);
+      io.stderr.write(`peekwall: ${who}policy reloaded (${why}): ${r.value.name}, ${r.value.rules.length} rules\n`);
+    });
+  };
+
+  let watcher: FSWatcher | null = null;
+  let debounce: NodeJS.Timeout | null = null;
+  if (cfg.watch) {
+    // Watch the directory: editors replace files by rename, which ends a watch on the file.
+    const name = basename(cfg.policy);
+    try {
+      watcher = watch(dirname(cfg.policy), (_ev, f) => {
+        if (f !== null && f.toString() !== name) return;
+        if (debounce) clearTimeout(debounce);
+        debounce = setTimeout(() => reload('file changed'), 150);
+      });
+      watcher.on('error', () => undefined);
+    } catch (e) {
+      io.stderr.write(`peekwall: cannot watch ${cfg.policy} (${(e as Error).message}); reload with SIGHUP\n`);
+    }
+  }
+
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((stopped) => {
+    const stop = () => stopped();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    if (cluster.isWorker) {
+      process.on('message', (m: unknown) => {
+        if (m === 'reload') reload('SIGHUP');
+        else if (m === 'drain') stop();
+      });
+    }
+  });
+  process.removeListener('SIGHUP', onHup);
+  watcher?.close();
+  if (debounce) clearTimeout(debounce);
+  io.stderr.write(`peekwall: ${who}stopping: draining for up to ${cfg.drainMs} ms\n`);
+  await proxy.close({ drainMs: cfg.drainMs });
+  await eventLog.flush();
+  await eventLog.close();
+  const s = proxy.stats();
+  io.stderr.write(`peekwall: ${who}stopped after ${s.connections} connections\n`);
+  if (cluster.isWorker) process.disconnect?.();
+  return EXIT_OK;
+}
+
+/** The cluster primary: fork, relay SIGHUP/SIGTERM, restart crashed workers (bounded). */
+async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> {
+  let stopping = false;
+  let restarts = 0;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('exit', (code, signal) => {
+      if (stopping) return;
+      io.stderr.write(`peekwall: worker ${w.process.pid} exited (${signal ?? code})\n`);
+      if (restarts++ < 10 * n) fork();
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+  io.stderr.write(`peekwall: ${n} workers for ${cfg.listeners.length} listener(s)\n`);
+  const each = (msg: string) => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
+  };
+  const onHup = () => each('reload');
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((r) => {
+    process.once('SIGTERM', () => r());
+    process.once('SIGINT', () => r());
+  });
+  stopping = true;
+  process.removeListener('SIGHUP', onHup);
+  each('drain');
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGKILL');
+      r();
+    }, cfg.drainMs + 2000);
+    const check = () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        clearTimeout(t);
+        r();
+      }
+    };
+    cluster.on('exit', check);
+    check();
+  });
+  return EXIT_OK;
+}
+
+export default run;

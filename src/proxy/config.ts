@@ -1,0 +1,182 @@
+// `peekwall run --config FILE`: the YAML file that says where to listen, which policy to
+// load, where events go, and the admin/limits/workers settings. Validation returns every
+// problem with file:line, like the policy loader does; nothing here throws on bad input.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { LineCounter, parseDocument } from 'yaml';
+import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
+import type { HostPort, ListenerConfig, ProxyLimits } from './types.js';
+
+export interface RunConfig {
+  readonly file: string;
+  /** Absolute path of the policy file. */
+  readonly policy: string;
+  readonly listeners: ListenerConfig[];
+  /** 'stdout' or an absolute file path. */
+  readonly events: string;
+  readonly admin: { host: string; port: number; token?: string } | null;
+  readonly workers: number;
+  readonly drainMs: number;
+  readonly limits: ProxyLimits;
+  /** Absolute path of a CA bundle/dir for certificate status, or null. */
+  readonly trust: string | null;
+  /** Reload when the policy file changes (default true). */
+  readonly watch: boolean;
+}
+
+const TOP_KEYS = new Set(['policy', 'listeners', 'events', 'admin', 'workers', 'drainMs', 'limits', 'trust', 'watch']);
+
+export function parseRunConfig(text: string, file: string): Result<RunConfig, PeekwallError[]> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const errors: PeekwallError[] = [];
+  const at = (path: (string | number)[]) => {
+    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      const p = lc.linePos(node.range[0]);
+      return { file, line: p.line, column: p.col };
+    }
+    return { file };
+  };
+  const bad = (path: (string | number)[], msg: string) =>
+    errors.push(peekwallError('config/invalid', `${path.join('.') || 'config'}: ${msg}`, at(path)));
+  for (const e of doc.errors) {
+    const p = e.linePos?.[0];
+    errors.push(peekwallError('config/yaml', e.message.split('\n')[0], p ? { file, line: p.line, column: p.col } : { file }));
+  }
+  if (errors.length > 0) return { ok: false, error: errors };
+  const root = doc.toJS() as unknown;
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
+    return { ok: false, error: [peekwallError('config/invalid', 'the config must be a mapping (policy:, listeners:, ...)', { file })] };
+  }
+  const c = root as Record<string, unknown>;
+  for (const k of Object.keys(c)) if (!TOP_KEYS.has(k)) bad([k], `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
+  const base = dirname(file);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+
+  const str = (v: unknown, path: (string | number)[]): string | null => {
+    if (typeof v === 'string' && v !== '') return v;
+    bad(path, 'expected a non-empty string');
+    return null;
+  };
+  const port = (v: unknown, path: (string | number)[], allowZero: boolean): number | null => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= (allowZero ? 0 : 1) && v <= 65535) return v;
+    bad(path, `expected a port number ${allowZero ? '0' : '1'}..65535`);
+    return null;
+  };
+  const hostPort = (v: unknown, path: (string | number)[]): HostPort | null => {
+    if (v === null || typeof v !== 'object') {
+      bad(path, 'expected { host, port }');
+      return null;
+    }
+    const o = v as Record<string, unknown>;
+    const h = str(o.host, [...path, 'host']);
+    const p = port(o.port, [...path, 'port'], false);
+    return h !== null && p !== null ? { host: h, port: p } : null;
+  };
+  const posInt = (v: unknown, path: (string | number)[], def: number, min = 0): number => {
+    if (v === undefined) return def;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
+    bad(path, `expected an integer >= ${min}`);
+    return def;
+  };
+
+  const policy = str(c.policy, ['policy']);
+  const listeners: ListenerConfig[] = [];
+  if (!Array.isArray(c.listeners) || c.listeners.length === 0) {
+    bad(['listeners'], 'expected a list of at least one listener');
+  } else {
+    c.listeners.forEach((raw: unknown, i: number) => {
+      const path = ['listeners', i];
+      if (raw === null || typeof raw !== 'object') return bad(path, 'expected a mapping');
+      const l = raw as Record<string, unknown>;
+      const host = str(l.host ?? '127.0.0.1', [...path, 'host']);
+      const p = port(l.port, [...path, 'port'], true);
+      const flowPort = l.flowPort === undefined ? undefined : port(l.flowPort, [...path, 'flowPort'], false);
+      if (host === null || p === null || flowPort === null) return;
+      if (isIP(host) === 0) bad([...path, 'host'], 'expected an IP address to listen on');
+      const common = { host, port: p, ...(flowPort !== undefined ? { flowPort } : {}) };
+      switch (l.mode) {
+        case 'transparent': {
+          const up = l.upstream as Record<string, unknown> | undefined;
+          if (up && typeof up === 'object' && 'byLocalAddress' in up) {
+            const m = up.byLocalAddress as Record<string, unknown>;
+            if (m === null || typeof m !== 'object') return bad([...path, 'upstream', 'byLocalAddress'], 'expected a mapping local-address -> { host, port }');
+            const byLocalAddress: Record<string, HostPort> = {};
+            for (const [k, v] of Object.entries(m)) {
+              if (isIP(k) === 0) bad([...path, 'upstream', 'byLocalAddress', k], 'keys are local IP addresses');
+              const hp = hostPort(v, [...path, 'upstream', 'byLocalAddress', k]);
+              if (hp) byLocalAddress[k] = hp;
+            }
+            listeners.push({ mode: 'transparent', ...common, upstream: { byLocalAddress } });
+          } else {
+            const hp = hostPort(up, [...path, 'upstream']);
+            if (hp) listeners.push({ mode: 'transparent', ...common, upstream: hp });
+          }
+          return;
+        }
+        case 'sni-route': {
+          const r = l.routes as Record<string, unknown> | undefined;
+          const routes: Record<string, HostPort> = {};
+          if (r !== undefined && (r === null || typeof r !== 'object')) return bad([...path, 'routes'], 'expected a mapping name -> { host, port }');
+          for (const [k, v] of Object.entries(r ?? {})) {
+            const hp = hostPort(v, [...path, 'routes', k]);
+            if (hp) routes[k.toLowerCase()] = hp;
+          }
+          const fb = l.fallback === undefined ? undefined : hostPort(l.fallback, [...path, 'fallback']);
+          listeners.push({ mode: 'sni-route', ...common, routes, ...(fb ? { fallback: fb } : {}) });
+          return;
+        }
+        case 'explicit':
+          listeners.push({ mode: 'explicit', ...common });
+          return;
+        default:
+          bad([...path, 'mode'], 'expected transparent, sni-route or explicit');
+      }
+    });
+  }
+
+  let events = 'stdout';
+  if (c.events !== undefined) {
+    const e = str(c.events, ['events']);
+    if (e !== null) events = e === 'stdout' ? 'stdout' : abs(e);
+  }
+  let admin: RunConfig['admin'] = null;
+  if (c.admin !== undefined && c.admin !== null) {
+    const a = c.admin as Record<string, unknown>;
+    const h = str(a.host ?? '127.0.0.1', ['admin', 'host']);
+    const p = port(a.port, ['admin', 'port'], true);
+    const token = a.token === undefined ? undefined : str(a.token, ['admin', 'token']);
+    if (h !== null && p !== null) admin = { host: h, port: p, ...(token ? { token } : {}) };
+  }
+  const workers = posInt(c.workers, ['workers'], 1, 1);
+  const drainMs = posInt(c.drainMs, ['drainMs'], 10_000);
+  const limits: { maxConnections?: number; maxHeldBytes?: number } = {};
+  if (c.limits !== undefined) {
+    const l = (c.limits ?? {}) as Record<string, unknown>;
+    if (l.maxConnections !== undefined) limits.maxConnections = posInt(l.maxConnections, ['limits', 'maxConnections'], 10_000, 1);
+    if (l.maxHeldBytes !== undefined) limits.maxHeldBytes = posInt(l.maxHeldBytes, ['limits', 'maxHeldBytes'], 64 << 20, 1024);
+  }
+  let trust: string | null = null;
+  if (c.trust !== undefined) {
+    const t = str(c.trust, ['trust']);
+    if (t !== null) trust = abs(t);
+  }
+  if (c.watch !== undefined && typeof c.watch !== 'boolean') bad(['watch'], 'expected true or false');
+  if (errors.length > 0 || policy === null) return { ok: false, error: errors };
+  return {
+    ok: true,
+    value: { file, policy: abs(policy), listeners, events, admin, workers, drainMs, limits, trust, watch: c.watch !== false },
+  };
+}
+
+export async function loadRunConfig(path: string): Promise<Result<RunConfig, PeekwallError[]>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return { ok: false, error: [peekwallError('config/unreadable', `cannot read ${path}: ${(e as Error).message}`, { file: path })] };
+  }
+  return parseRunConfig(text, path);
+}

@@ -1,0 +1,370 @@
+// The per-connection decision logic as a sans-IO state machine: events in (client bytes,
+// route found, probe result, server bytes, timeouts, ends), commands out (pause the client,
+// route, probe, connect upstream, release held server bytes, close). No sockets, no timers:
+// the shell in connection.ts performs the commands and feeds the answers back, so every
+// decision can be replayed from recorded bytes in a unit test.
+import {
+  ClientHelloReader,
+  ServerFlightReader,
+  type ClientHello,
+  type HelloReadResult,
+  type ServerFlightResult,
+} from '../wire/index.js';
+import {
+  certificateFacts,
+  resolveIdentity,
+  type CertificateFacts,
+  type ServerIdentity,
+  type TsidSetting,
+} from '../identity/index.js';
+import { evaluate, tsidFor, type Flow, type Policy, type Verdict } from '../policy/index.js';
+import { peekwallError, type PeekwallError } from '../util/errors.js';
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port: number;
+}
+
+export interface MachineInit {
+  readonly policy: Policy;
+  /** Real addresses (the shell's view). */
+  readonly src: Endpoint;
+  /** Real upstream/original destination; null until routed (sni-route). */
+  readonly dst: Endpoint | null;
+  /** Port policy sees as the destination (default dst.port). */
+  readonly flowPort?: number;
+  readonly toSeed: (ip: string) => string;
+  /** Upper bound on the server's first flight held in passive mode (default 64 KiB). */
+  readonly maxServerFlightBytes?: number;
+}
+
+export type Command =
+  /** The hello is complete: stop reading the client until decided. */
+  | { readonly kind: 'pause-client' }
+  /** Find the upstream from the SNI (null: no SNI); answer with routed()/routeFailed(). */
+  | { readonly kind: 'route'; readonly sni: string | null }
+  /** TSID: obtain the server certificate chain; answer with certificate(). */
+  | { readonly kind: 'probe'; readonly dst: Endpoint; readonly hello: ClientHello }
+  /**
+   * Connect upstream and write the held client bytes. passive: keep the client paused and
+   * feed server bytes to serverData() until decided; otherwise splice right away.
+   */
+  | { readonly kind: 'connect'; readonly passive: boolean }
+  /** Passive mode decided Allow: write the held server bytes to the client, then splice. */
+  | { readonly kind: 'release' }
+  /** Refuse: FIN (reset false) or RST (reset true) to the client, and the upstream if any. */
+  | { readonly kind: 'close'; readonly reset: boolean };
+
+export type ProbeAnswer =
+  | { readonly ok: true; readonly chain: readonly CertificateFacts[]; readonly cache: 'hit' | 'miss' }
+  | { readonly ok: false; readonly error: PeekwallError; readonly cache?: 'hit' | 'miss' };
+
+export type MachineState = 'peek' | 'route' | 'probe' | 'passive' | 'decided' | 'closed';
+
+/** What the event needs once the machine decided (or failed). */
+export interface Outcome {
+  readonly phase: 'begin' | 'end';
+  readonly verdict: Verdict | null;
+  readonly identity: ServerIdentity | null;
+  readonly action?: string;
+  readonly reason?: string;
+  readonly closeReason?: string;
+  /** 'unknown' when the bytes could not be inspected. */
+  readonly applicationProtocol?: string;
+}
+
+const NO_COMMANDS: readonly Command[] = [];
+
+export class ConnectionMachine {
+  state: MachineState = 'peek';
+  readonly policy: Policy;
+  readonly src: Endpoint;
+  dst: Endpoint | null;
+  hello: ClientHello | null = null;
+  flow: Flow;
+  tsid: TsidSetting | null = null;
+  identity: ServerIdentity | null = null;
+  /** The leaf first, as probed or read passively. */
+  chain: readonly CertificateFacts[] = [];
+  cache: 'hit' | 'miss' | undefined;
+  /** Negotiated (passive) or highest offered TLS version, wire value. */
+  tlsVersion = 0;
+  outcome: Outcome | null = null;
+  /** Client bytes held until the verdict (the hello and anything after it). */
+  readonly heldClient: Buffer[] = [];
+  heldClientBytes = 0;
+  /** Server bytes held in passive mode. */
+  readonly heldServer: Buffer[] = [];
+  heldServerBytes = 0;
+  private readonly reader: ClientHelloReader;
+  private flight: ServerFlightReader | null = null;
+  private readonly toSeed: (ip: string) => string;
+  private readonly flowPort: number | undefined;
+  private readonly maxFlight: number;
+
+  constructor(init: MachineInit) {
+    this.policy = init.policy;
+    this.src = init.src;
+    this.dst = init.dst;
+    this.toSeed = init.toSeed;
+    this.flowPort = init.flowPort;
+    this.maxFlight = init.maxServerFlightBytes ?? 65536;
+    this.reader = new ClientHelloReader({ maxHandshakeBytes: init.policy.settings.maxHelloBytes });
+    this.flow = this.makeFlow(null);
+  }
+
+  private makeFlow(hello: ClientHello | null): Flow {
+    const dst = this.dst;
+    const f: Flow = {
+      srcIp: this.toSeed(this.src.ip),
+      srcPort: this.src.port,
+      dstIp: dst ? this.toSeed(dst.ip) : '0.0.0.0',
+      dstPort: this.flowPort ?? (dst ? dst.port : 0),
+      protocol: 'tcp',
+      scheme: 'https',
+      sni: hello ? hello.sni : null,
+    };
+    return hello && hello.alpn.length > 0 ? { ...f, alpn: hello.alpn } : f;
+  }
+
+  // ---- events from the client -------------------------------------------------------
+
+  clientData(chunk: Buffer): readonly Command[] {
+    this.heldClient.push(chunk);
+    this.heldClientBytes += chunk.length;
+    if (this.state !== 'peek') return NO_COMMANDS;
+    return this.onHello(this.reader.push(chunk));
+  }
+
+  /** The client ended (FIN) or died before a decision. */
+  clientEnded(): readonly Command[] {
+    if (this.state !== 'peek') return NO_COMMANDS;
+    const e =
+      this.heldClientBytes === 0
+        ? peekwallError('proxy/client-closed', 'the client closed the connection before sending anything')
+        : peekwallError(
+            'wire/truncated',
+            `the client closed the connection after ${this.heldClientBytes} bytes, before its ClientHello was complete`,
+          );
+    // Nothing to forward to: a fail-open forward of a half hello helps no one.
+    this.outcome = failureOutcome(e, false);
+    this.state = 'closed';
+    return [{ kind: 'close', reset: false }];
+  }
+
+  peekTimeout(): readonly Command[] {
+    if (this.state !== 'peek') return NO_COMMANDS;
+    return this.fail(
+      peekwallError(
+        'proxy/peek-timeout',
+        `no complete ClientHello within ${this.policy.settings.timeouts.peekMs} ms (${this.heldClientBytes} bytes received)`,
+      ),
+    );
+  }
+
+  /** Held bytes went over the proxy-wide bound. */
+  overLimit(): readonly Command[] {
+    if (this.state === 'closed' || this.state === 'decided') return NO_COMMANDS;
+    return this.fail(peekwallError('proxy/held-bytes-limit', 'the proxy holds too many unexamined bytes; connection refused'), true);
+  }
+
+  private onHello(r: HelloReadResult): readonly Command[] {
+    switch (r.kind) {
+      case 'need-more':
+        return NO_COMMANDS;
+      case 'hello': {
+        this.hello = r.hello;
+        this.tlsVersion = highestVersion(r.hello);
+        this.flow = this.makeFlow(r.hello);
+        if (this.dst === null) {
+          this.state = 'route';
+          return [{ kind: 'pause-client' }, { kind: 'route', sni: r.hello.sni }];
+        }
+        return [{ kind: 'pause-client' }, ...this.afterRoute()];
+      }
+      default:
+        return this.fail(r.error);
+    }
+  }
+
+  // ---- routing (sni-route) ----------------------------------------------------------
+
+  routed(dst: Endpoint): readonly Command[] {
+    if (this.state !== 'route') return NO_COMMANDS;
+    this.dst = dst;
+    this.flow = this.makeFlow(this.hello);
+    return this.afterRoute();
+  }
+
+  routeFailed(e: PeekwallError): readonly Command[] {
+    if (this.state !== 'route') return NO_COMMANDS;
+    // No upstream: fail open cannot forward anywhere, so this always refuses.
+    this.outcome = failureOutcome(e, false);
+    this.state = 'closed';
+    return [{ kind: 'close', reset: true }];
+  }
+
+  private afterRoute(): readonly Command[] {
+    const hello = this.hello as ClientHello;
+    const tsid = tsidFor(this.policy, this.flow);
+    this.tsid = tsid;
+    if (tsid.enabled) {
+      this.state = 'probe';
+      return [{ kind: 'probe', dst: this.dst as Endpoint, hello }];
+    }
+    if (hello.sni !== null) {
+      return this.decide(resolveIdentity({ sni: hello.sni, tsid, dstIp: this.flow.dstIp }));
+    }
+    // TSID off and no SNI: forward the hello and read the server's first flight.
+    this.state = 'passive';
+    this.flight = new ServerFlightReader({ maxHandshakeBytes: this.maxFlight });
+    return [{ kind: 'connect', passive: true }];
+  }
+
+  // ---- TSID probe ---------------------------------------------------------------------
+
+  certificate(a: ProbeAnswer): readonly Command[] {
+    if (this.state !== 'probe') return NO_COMMANDS;
+    this.cache = a.cache;
+    if (!a.ok) return this.fail(a.error);
+    this.chain = a.chain;
+    const leaf = a.chain[0];
+    return this.decide(
+      resolveIdentity({
+        sni: this.flow.sni,
+        tsid: this.tsid as TsidSetting,
+        dstIp: this.flow.dstIp,
+        ...(leaf ? { certificate: leaf } : {}),
+      }),
+    );
+  }
+
+  // ---- passive mode (TSID off, no SNI) ------------------------------------------------
+
+  serverData(chunk: Buffer): readonly Command[] {
+    if (this.state !== 'passive') return NO_COMMANDS;
+    this.heldServer.push(chunk);
+    this.heldServerBytes += chunk.length;
+    return this.onFlight((this.flight as ServerFlightReader).push(chunk));
+  }
+
+  /** The server ended or failed before its first flight was readable. */
+  serverEnded(): readonly Command[] {
+    if (this.state !== 'passive') return NO_COMMANDS;
+    return this.decide(this.ipIdentity());
+  }
+
+  private onFlight(r: ServerFlightResult): readonly Command[] {
+    switch (r.kind) {
+      case 'need-more':
+        return NO_COMMANDS;
+      case 'certificate': {
+        this.tlsVersion = r.serverHello.version;
+        const der = r.chain[0];
+        const facts = der ? certificateFacts(der) : null;
+        if (facts && facts.ok) {
+          const chain: CertificateFacts[] = [facts.value];
+          for (let i = 1; i < r.chain.length; i++) {
+            const f = certificateFacts(r.chain[i]);
+            if (f.ok) chain.push(f.value);
+          }
+          this.chain = chain;
+          return this.decide(
+            resolveIdentity({
+              sni: null,
+              tsid: this.tsid as TsidSetting,
+              dstIp: this.flow.dstIp,
+              passiveCertificate: facts.value,
+            }),
+          );
+        }
+        return this.decide(this.ipIdentity());
+      }
+      case 'tls13':
+      case 'hello-retry-request':
+      case 'no-certificate':
+        this.tlsVersion = r.serverHello.version;
+        return this.decide(this.ipIdentity());
+      case 'alert':
+        return this.decide(this.ipIdentity());
+      default:
+        return this.fail(r.error);
+    }
+  }
+
+  private ipIdentity(): ServerIdentity {
+    return resolveIdentity({ sni: null, tsid: this.tsid as TsidSetting, dstIp: this.flow.dstIp });
+  }
+
+  // ---- deciding -----------------------------------------------------------------------
+
+  private decide(identity: ServerIdentity): readonly Command[] {
+    const wasPassive = this.state === 'passive';
+    this.identity = identity;
+    const verdict = evaluate(this.policy, this.flow, { name: identity.name, source: identity.source });
+    this.state = 'decided';
+    switch (verdict.action) {
+      case 'Allow':
+      case 'Trust':
+        this.outcome = { phase: 'end', verdict, identity };
+        return wasPassive ? [{ kind: 'release' }] : [{ kind: 'connect', passive: false }];
+      case 'Block with reset':
+      case 'Interactive Block with reset':
+        this.outcome = { phase: 'begin', verdict, identity, closeReason: 'policy/block' };
+        this.state = 'closed';
+        return [{ kind: 'close', reset: true }];
+      default:
+        // Block, Interactive Block (no page can be shown inside TLS). After a forwarded
+        // hello the server is mid-handshake: reset both sides rather than leave it hanging.
+        this.outcome = { phase: 'begin', verdict, identity, closeReason: 'policy/block' };
+        this.state = 'closed';
+        return [{ kind: 'close', reset: wasPassive }];
+    }
+  }
+
+  /** Inspection failed: the policy's fail mode decides. */
+  private fail(e: PeekwallError, forceClosed = false): readonly Command[] {
+    const open = !forceClosed && this.policy.settings.failMode === 'open';
+    const wasPassive = this.state === 'passive';
+    this.outcome = failureOutcome(e, open);
+    if (open) {
+      this.state = 'decided';
+      return wasPassive ? [{ kind: 'release' }] : [{ kind: 'pause-client' }, { kind: 'connect', passive: false }];
+    }
+    this.state = 'closed';
+    return [{ kind: 'close', reset: true }];
+  }
+}
+
+function failureOutcome(e: PeekwallError, open: boolean): Outcome {
+  return open
+    ? { phase: 'end', verdict: null, identity: null, action: 'Allow', reason: 'Fail Open', closeReason: e.code, applicationProtocol: 'unknown' }
+    : {
+        phase: 'begin',
+        verdict: null,
+        identity: null,
+        action: 'Block with reset',
+        reason: 'Inspection Failure',
+        closeReason: e.code,
+        applicationProtocol: 'unknown',
+      };
+}
+
+/** The highest real (non-GREASE) version the client offers. */
+export function highestVersion(h: ClientHello): number {
+  let best = 0;
+  for (const v of h.supportedVersions) {
+    if ((v & 0x0f0f) === 0x0a0a) continue; // GREASE
+    if (v > best && v <= 0x0304) best = v;
+  }
+  return best === 0 ? h.clientVersion : best;
+}
+
+export function lowestVersion(h: ClientHello): number {
+  let low = 0;
+  for (const v of h.supportedVersions) {
+    if ((v & 0x0f0f) === 0x0a0a) continue;
+    if (v >= 0x0301 && v <= 0x0304 && (low === 0 || v < low)) low = v;
+  }
+  return low === 0 ? h.clientVersion : low;
+}

@@ -1,0 +1,92 @@
+// Prometheus metrics with a per-proxy Registry (never prom-client's global default registry:
+// two proxies in one process — tests, the lab — must not share or collide). Updated once per
+// connection when its event is emitted, never per chunk.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ConnectionEvent } from '../events/index.js';
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  private readonly connections: Counter<'listener'>;
+  private readonly verdicts: Counter<'action' | 'rule'>;
+  private readonly identities: Counter<'source'>;
+  private readonly failures: Counter<'reason'>;
+  private readonly bytes: Counter<'direction'>;
+
+  constructor(counters: () => Record<string, number>) {
+    const registers = [this.registry];
+    this.connections = new Counter({
+      name: 'peekwall_connections_total',
+      help: 'Connections accepted and finished (one per connection event), by listener mode',
+      labelNames: ['listener'],
+      registers,
+    });
+    new Gauge({
+      name: 'peekwall_connections_active',
+      help: 'Client connections currently open',
+      registers,
+      collect() {
+        this.set(counters().active ?? 0);
+      },
+    });
+    this.verdicts = new Counter({
+      name: 'peekwall_verdicts_total',
+      help: 'Connection events by action and access-control rule',
+      labelNames: ['action', 'rule'],
+      registers,
+    });
+    this.identities = new Counter({
+      name: 'peekwall_identity_sources_total',
+      help: 'Where the server name of each decided connection came from (sni, cert-cn, cert-san, cert-ou, passive-cn, ip)',
+      labelNames: ['source'],
+      registers,
+    });
+    new Counter({
+      name: 'peekwall_tsid_cache_hits_total',
+      help: 'TSID certificate cache hits',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(counters().tsidCacheHits ?? 0);
+      },
+    });
+    new Counter({
+      name: 'peekwall_tsid_cache_misses_total',
+      help: 'TSID certificate cache misses (a probe ran or was joined)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(counters().tsidCacheMisses ?? 0);
+      },
+    });
+    this.failures = new Counter({
+      name: 'peekwall_inspection_failures_total',
+      help: 'Connections whose ClientHello/server flight could not be inspected, by reason code',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'peekwall_bytes_total',
+      help: 'Bytes relayed, by direction (client_to_server, server_to_client)',
+      labelNames: ['direction'],
+      registers,
+    });
+    new Counter({
+      name: 'peekwall_connections_refused_total',
+      help: 'Connections refused by the concurrent-connection limit',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(counters().refused ?? 0);
+      },
+    });
+  }
+
+  observe(e: ConnectionEvent, listener: string, failed: boolean): void {
+    this.connections.inc({ listener });
+    this.verdicts.inc({ action: e.action, rule: e.accessControlRule });
+    if (e.identitySource) this.identities.inc({ source: e.identitySource });
+    if (failed && e.closeReason) this.failures.inc({ reason: e.closeReason });
+    if (e.bytesFromClient > 0) this.bytes.inc({ direction: 'client_to_server' }, e.bytesFromClient);
+    if (e.bytesFromServer > 0) this.bytes.inc({ direction: 'server_to_client' }, e.bytesFromServer);
+  }
+}

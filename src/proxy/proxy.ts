@@ -1,0 +1,237 @@
+// startProxy: listeners, shared context (TSID cache, limits, events, metrics), reload,
+// close/drain. Each accepted socket becomes a Connection that carries the policy it was
+// accepted under: reload swaps the reference for new connections only.
+import * as net from 'node:net';
+import * as http from 'node:http';
+import { lookup } from 'node:dns/promises';
+import type { ConnectionEvent } from '../events/index.js';
+import type { Policy } from '../policy/index.js';
+import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { Connection, normalizeIp, type ProxyContext } from './connection.js';
+import { createExplicitServer } from './http.js';
+import type { Endpoint } from './machine.js';
+import { ProxyMetrics } from './metrics.js';
+import { TsidCache } from './probe.js';
+import type { HostPort, ListenerConfig, ProxyOptions, RunningProxy } from './types.js';
+
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+const DEFAULT_MAX_HELD = 64 * 1024 * 1024;
+
+async function defaultResolve(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  return (await lookup(host)).address;
+}
+
+/** Routes: exact name, then `*.parent` for one label. */
+function routeLookup(routes: Readonly<Record<string, HostPort>>, name: string): HostPort | undefined {
+  const exact = routes[name];
+  if (exact !== undefined) return exact;
+  const dot = name.indexOf('.');
+  return dot > 0 ? routes[`*${name.slice(dot)}`] : undefined;
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: false }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
+  let policy: Policy = o.policy;
+  const resolve = o.resolve ?? defaultResolve;
+  const counters: Record<string, number> = {
+    connections: 0,
+    active: 0,
+    refused: 0,
+    events: 0,
+    blocked: 0,
+    allowed: 0,
+    inspectionFailures: 0,
+    tsidCacheHits: 0,
+    tsidCacheMisses: 0,
+    bytesFromClient: 0,
+    bytesFromServer: 0,
+    reloads: 0,
+  };
+  const metrics = new ProxyMetrics(() => counters);
+  const maxConnections = o.limits?.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const ctx: ProxyContext = {
+    cache: new TsidCache(),
+    addressMap: o.addressMap,
+    trust: o.trust,
+    resolve,
+    maxHeldBytes: o.limits?.maxHeldBytes ?? DEFAULT_MAX_HELD,
+    heldBytes: 0,
+    active: new Set(),
+    counters,
+    emit(e: ConnectionEvent, extra) {
+      counters.events++;
+      if (extra.failed) counters.inspectionFailures++;
+      if (e.phase === 'begin') counters.blocked++;
+      else counters.allowed++;
+      metrics.observe(e, extra.listener, extra.failed);
+      // A consumer's bug must not take the proxy down with it.
+      try {
+        o.onEvent?.(e);
+      } catch {
+        counters.onEventErrors = (counters.onEventErrors ?? 0) + 1;
+      }
+      o.eventLog?.write(e);
+    },
+  };
+
+  const servers: net.Server[] = [];
+  const bound: { mode: string; host: string; port: number }[] = [];
+  const accept = (socket: net.Socket, make: () => void) => {
+    if (ctx.active.size >= maxConnections) {
+      counters.refused++;
+      socket.on('error', () => undefined);
+      socket.resetAndDestroy();
+      return;
+    }
+    make();
+  };
+
+  const resolveHp = async (hp: HostPort): Promise<Endpoint> => ({ ip: await resolve(hp.host), port: hp.port });
+
+  try {
+    for (const l of o.listeners) {
+      const server = await makeListener(l);
+      servers.push(server);
+      await listen(server, l.host, l.port);
+      const a = server.address() as net.AddressInfo;
+      bound.push({ mode: l.mode, host: a.address, port: a.port });
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    throw e;
+  }
+
+  async function makeListener(l: ListenerConfig): Promise<net.Server> {
+    const flowPort = l.flowPort !== undefined ? { flowPort: l.flowPort } : {};
+    if (l.mode === 'explicit') {
+      const server = createExplicitServer({ ctx, policy: () => policy, ...flowPort });
+      server.on('connection', (s: net.Socket) => {
+        if (ctx.active.size >= maxConnections) {
+          counters.refused++;
+          s.on('error', () => undefined);
+          s.resetAndDestroy();
+        }
+      });
+      return server;
+    }
+    if (l.mode === 'transparent') {
+      const up = l.upstream;
+      let fixed: Endpoint | null = null;
+      const byLocal = new Map<string, Endpoint>();
+      if ('byLocalAddress' in up) {
+        for (const [local, hp] of Object.entries(up.byLocalAddress)) byLocal.set(normalizeIp(local), await resolveHp(hp));
+      } else {
+        fixed = await resolveHp(up);
+      }
+      return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+        accept(socket, () => {
+          const dst = fixed ?? byLocal.get(normalizeIp(socket.localAddress)) ?? null;
+          new Connection(ctx, socket, {
+            listener: 'transparent',
+            policy,
+            // Unknown local address: the machine has no upstream and refuses with proxy/no-route.
+            dst,
+            // Transparent: the original destination port is the one the client reached.
+            flowPort: l.flowPort ?? socket.localPort ?? 0,
+            ...(dst === null ? { route: async () => noUpstream(socket.localAddress) } : {}),
+          });
+        }),
+      );
+    }
+    const routes = l.routes;
+    const fallback = l.fallback;
+    const route = async (sni: string | null): Promise<Endpoint | PeekwallError> => {
+      const hp = (sni !== null ? routeLookup(routes, sni) : undefined) ?? fallback;
+      if (hp === undefined) {
+        return peekwallError('proxy/no-route', sni === null ? 'no SNI and no fallback route' : `no route for SNI ${sni} and no fallback`);
+      }
+      try {
+        return await resolveHp(hp);
+      } catch (e) {
+        return peekwallError('proxy/resolve-failed', `cannot resolve ${hp.host}: ${(e as Error).message}`);
+      }
+    };
+    return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+      accept(socket, () => {
+        new Connection(ctx, socket, { listener: 'sni-route', policy, dst: null, route, ...flowPort });
+      }),
+    );
+  }
+
+  function noUpstream(local: string | undefined): PeekwallError {
+    return peekwallError('proxy/no-route', `no upstream configured for local address ${normalizeIp(local)}`);
+  }
+
+  let adminServer: http.Server | null = null;
+  let adminBound: { host: string; port: number } | null = null;
+  if (o.admin) {
+    const { createAdminServer } = await import('./admin.js');
+    adminServer = createAdminServer({ metrics, counters, ...(o.admin.token ? { token: o.admin.token } : {}) });
+    try {
+      await listen(adminServer, o.admin.host, o.admin.port);
+    } catch (e) {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      throw e;
+    }
+    const a = adminServer.address() as net.AddressInfo;
+    adminBound = { host: a.address, port: a.port };
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    listeners: bound,
+    admin: adminBound,
+    reload(p: Policy) {
+      policy = p;
+      counters.reloads++;
+    },
+    policy: () => policy,
+    stats: () => ({ ...counters, heldBytes: ctx.heldBytes, tsidCacheEntries: ctx.cache.size, tsidProbes: ctx.cache.probes }),
+    close(c?: { drainMs?: number }) {
+      closing ??= (async () => {
+        const closed = servers.map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              if (s instanceof http.Server) s.closeIdleConnections();
+            }),
+        );
+        const drainMs = c?.drainMs ?? 0;
+        if (drainMs > 0 && ctx.active.size > 0) {
+          await new Promise<void>((r) => {
+            const deadline = setTimeout(r, drainMs);
+            const poll = setInterval(() => {
+              if (ctx.active.size === 0) {
+                clearTimeout(deadline);
+                clearInterval(poll);
+                r();
+              }
+            }, 25);
+            deadline.unref?.();
+            setTimeout(() => clearInterval(poll), drainMs + 10).unref();
+          });
+        }
+        for (const c of [...ctx.active]) c.destroy();
+        for (const s of servers) if (s instanceof http.Server) s.closeAllConnections();
+        await Promise.all(closed);
+        if (adminServer) {
+          const a = adminServer;
+          a.closeAllConnections();
+          await new Promise<void>((r) => a.close(() => r()));
+        }
+        await o.eventLog?.flush();
+      })();
+      return closing;
+    },
+  };
+}

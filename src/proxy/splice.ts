@@ -1,0 +1,86 @@
+// Splicing two sockets after the verdict: the hot path. One 'data' listener per direction
+// that writes straight through and pauses on backpressure — no per-chunk allocation, no
+// logging, no counters (bytes come from socket.bytesRead at the end).
+//
+// Half-close: a FIN from one side becomes end() on the other, and the other direction keeps
+// flowing. The fd-leak bug of DOMAIN.md §6 (pipe() leaving the other socket paused forever
+// after one side ended) is avoided by construction: whenever either socket closes, the other
+// is ended and then destroyed once its writes flushed, or after a grace period at the latest.
+import type { Socket } from 'node:net';
+
+export type SpliceEnd = 'closed' | 'client-reset' | 'upstream-reset' | 'idle-timeout' | 'client-error' | 'upstream-error';
+
+const GRACE_MS = 2000;
+
+export function splice(client: Socket, upstream: Socket, idleMs: number, onEnd: (why: SpliceEnd) => void): void {
+  let why: SpliceEnd | null = null;
+  const note = (w: SpliceEnd) => {
+    if (why === null) why = w;
+  };
+
+  client.on('data', (c: Buffer) => {
+    if (!upstream.write(c)) client.pause();
+  });
+  upstream.on('data', (c: Buffer) => {
+    if (!client.write(c)) upstream.pause();
+  });
+  upstream.on('drain', () => client.resume());
+  client.on('drain', () => upstream.resume());
+
+  client.on('end', () => {
+    if (!upstream.destroyed) upstream.end();
+  });
+  upstream.on('end', () => {
+    if (!client.destroyed) client.end();
+  });
+
+  client.on('error', (e: NodeJS.ErrnoException) => {
+    note(e.code === 'ECONNRESET' ? 'client-reset' : 'client-error');
+    // Pass an abort on as an abort: the server sees what the client did.
+    if (!upstream.destroyed) upstream.resetAndDestroy();
+  });
+  upstream.on('error', (e: NodeJS.ErrnoException) => {
+    note(e.code === 'ECONNRESET' ? 'upstream-reset' : 'upstream-error');
+    if (!client.destroyed) client.resetAndDestroy();
+  });
+
+  if (idleMs > 0) {
+    const idle = () => {
+      note('idle-timeout');
+      client.destroy();
+      upstream.destroy();
+    };
+    client.setTimeout(idleMs, idle);
+    upstream.setTimeout(idleMs, idle);
+  }
+
+  let closed = 0;
+  const onClose = (other: Socket) => () => {
+    closed++;
+    if (closed === 2) {
+      onEnd(why ?? 'closed');
+      return;
+    }
+    if (!other.destroyed) closeSoon(other);
+  };
+  client.once('close', onClose(upstream));
+  upstream.once('close', onClose(client));
+
+  client.resume();
+  upstream.resume();
+}
+
+/** End a socket whose peer is gone, and make sure it is destroyed soon either way. */
+export function closeSoon(s: Socket, graceMs = GRACE_MS): void {
+  if (s.destroyed) return;
+  const t = setTimeout(() => s.destroy(), graceMs);
+  t.unref();
+  s.once('close', () => clearTimeout(t));
+  // Nobody reads it any more: flowing mode lets its FIN arrive and 'end' fire.
+  s.resume();
+  if (s.writableFinished) {
+    s.destroy();
+    return;
+  }
+  s.end(() => s.destroy());
+}
