@@ -189,7 +189,7 @@ export function parseArgs(argv: string[]): BenchOptions | string {
 // ---------------------------------------------------------------------------------------------
 // Paths and targets
 
-type TargetName = 'direct' | 'peekwall' | 'haproxy' | 'nginx';
+type TargetName = 'direct' | 'peekwall' | 'haproxy' | 'nginx' | 'node-splice';
 type Kind = 'keepalive' | 'newconn' | 'blocked';
 
 interface PathDef {
@@ -251,6 +251,8 @@ export const RATIOS: readonly RatioDef[] = [
   { id: 'newconn-haproxy-vs-direct', title: 'new conn: HAProxy / direct', num: { path: '2', target: 'haproxy' }, den: { path: '2', target: 'direct' }, goal: null },
   { id: 'newconn-vs-nginx', title: 'new conn: peekwall / nginx', num: { path: '2', target: 'peekwall' }, den: { path: '2', target: 'nginx' }, goal: null },
   { id: 'blocked-vs-nginx', title: 'blocked: peekwall / nginx', num: { path: '6', target: 'peekwall' }, den: { path: '6', target: 'nginx' }, goal: null },
+  { id: 'keepalive-vs-splice', title: 'keep-alive: peekwall / plain Node splice', num: { path: '1', target: 'peekwall' }, den: { path: '1', target: 'node-splice' }, goal: null },
+  { id: 'newconn-vs-splice', title: 'new conn: peekwall / plain Node splice', num: { path: '2', target: 'peekwall' }, den: { path: '2', target: 'node-splice' }, goal: null },
   { id: 'tsid-nocache-vs-sni', title: 'TSID no cache / SNI path (new conn)', num: { path: '4', target: 'peekwall' }, den: { path: '2', target: 'peekwall' }, goal: null },
 ];
 
@@ -346,6 +348,8 @@ function targetsFor(path: PathDef, stack: Stack): TargetName[] {
   if (path.direct) ts.push('direct');
   if (stack.proxies.has(path.proxy)) ts.push('peekwall');
   if (path.peers) for (const p of ['haproxy', 'nginx'] as const) if (stack.peers.has(p)) ts.push(p);
+  // The plain splice cannot refuse anything: it only has a place on the allowed paths.
+  if (path.peers && path.kind !== 'blocked' && stack.peers.has('node-splice')) ts.push('node-splice');
   return ts;
 }
 
@@ -458,6 +462,14 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
         } catch (e) {
           peers.nginx = { skipped: `nginx did not start: ${e instanceof Error ? e.message : String(e)}` };
         }
+      }
+      try {
+        const r = await startNodeChild('node-splice', join(here, 'splice-child.js'), { host: HOST, upstream: { host: HOST, port: stack.upstream.port } });
+        started.push(r);
+        stack.peers.set('node-splice', r);
+        peers['node-splice'] = { version: `plain net splice, node ${process.version}` };
+      } catch (e) {
+        peers['node-splice'] = { skipped: `did not start: ${e instanceof Error ? e.message : String(e)}` };
       }
       for (const [k, v] of Object.entries(peers)) log(`peer ${k}: ${'skipped' in v ? `SKIPPED: ${v.skipped}` : v.version}`);
     } else {
