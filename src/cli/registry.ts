@@ -4,4 +4,6 @@ import type { Subcommand } from './command.js';
 
 export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
   () => import('./events.js').then((m) => m.default),
+  () => import('./trace.js').then((m) => m.default),
+  () => import('./lint.js').then((m) => m.default),
 ];

@@ -6,4 +6,4 @@ export { evaluate, tsidFor, traceLines } from './evaluate.js';
 export { lintPolicy } from './lint.js';
 export { DEFAULT_SETTINGS } from './defaults.js';
 export { parseDomainEntry, REPUTATION_LABELS } from './domains.js';
-export { parseNetwork } from './ip.js';
+export { parseNetwork, parseAddress } from './ip.js';

@@ -335,51 +335,48 @@ export class IpSet {
     return out;
   }
 
-  /** True when every address of `other` is in this set. */
-  covers(other: IpSet): boolean {
-    for (const r of other.intervals4()) {
-      const at = this.find4(r.s);
-      if (at < 0) return false;
-      // The merged interval holding r.s must also hold r.e (intervals are merged).
-      if (this.find4(r.e) < 0 || !this.sameInterval4(r.s, r.e)) return false;
+  /** Position of the merged IPv4 interval holding ip, or -1. */
+  private at4(ip: number): number {
+    const s = this.s4;
+    let lo = 0;
+    let hi = s.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid] <= ip) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
     }
-    for (const r of other.intervals6()) {
-      if (this.find6(r.s) < 0 || this.find6(r.e) < 0 || !this.sameInterval6(r.s, r.e)) return false;
+    return at >= 0 && this.e4[at] >= ip ? at : -1;
+  }
+
+  private at6(ip: Uint32Array): number {
+    const k = this.k6;
+    let lo = 0;
+    let hi = this.l6.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp6(k, mid * 8, ip, 0) <= 0) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at >= 0 && cmp6(k, at * 8 + 4, ip, 0) >= 0 ? at : -1;
+  }
+
+  /** True when every address of `other` is in this set (intervals are merged, so each of
+   * other's intervals must sit inside one of ours). */
+  covers(other: IpSet): boolean {
+    for (let i = 0; i < other.s4.length; i++) {
+      const a = this.at4(other.s4[i]);
+      if (a < 0 || this.e4[a] < other.e4[i]) return false;
+    }
+    for (let i = 0; i < other.l6.length; i++) {
+      const a = this.at6(other.k6.subarray(i * 8, i * 8 + 4));
+      if (a < 0 || cmp6(this.k6, a * 8 + 4, other.k6, i * 8 + 4) < 0) return false;
     }
     return true;
-  }
-
-  /** True when some address is in both sets. */
-  overlaps(other: IpSet): boolean {
-    for (const r of other.intervals4()) {
-      if (this.find4(r.s) >= 0 || this.find4(r.e) >= 0) return true;
-      for (const q of this.intervals4()) if (q.s >= r.s && q.s <= r.e) return true;
-    }
-    for (const r of other.intervals6()) {
-      if (this.find6(r.s) >= 0 || this.find6(r.e) >= 0) return true;
-      for (const q of this.intervals6()) if (cmp6(q.s, 0, r.s, 0) >= 0 && cmp6(q.s, 0, r.e, 0) <= 0) return true;
-    }
-    return false;
-  }
-
-  private sameInterval4(a: number, b: number): boolean {
-    const s = this.s4;
-    let idxA = -1;
-    let idxB = -1;
-    for (let i = 0; i < s.length; i++) {
-      if (s[i] <= a && this.e4[i] >= a) idxA = i;
-      if (s[i] <= b && this.e4[i] >= b) idxB = i;
-    }
-    return idxA >= 0 && idxA === idxB;
-  }
-  private sameInterval6(a: Uint32Array, b: Uint32Array): boolean {
-    let idxA = -1;
-    let idxB = -1;
-    for (let i = 0; i < this.l6.length; i++) {
-      const o = i * 8;
-      if (cmp6(this.k6, o, a, 0) <= 0 && cmp6(this.k6, o + 4, a, 0) >= 0) idxA = i;
-      if (cmp6(this.k6, o, b, 0) <= 0 && cmp6(this.k6, o + 4, b, 0) >= 0) idxB = i;
-    }
-    return idxA >= 0 && idxA === idxB;
   }
 }

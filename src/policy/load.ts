@@ -7,7 +7,7 @@ import { peekwallError, type PeekwallError, type Result } from '../util/errors.j
 import type { TsidProfile, TsidSetting } from '../identity/types.js';
 import { DEFAULT_SETTINGS, MAX_FEED_BYTES, SETTING_BOUNDS } from './defaults.js';
 import { DomainSet, parseDomainEntry, REPUTATION_LABELS, UrlDatabase, type DomainEntry } from './domains.js';
-import { IpSet, parseNetwork, type Interval } from './ip.js';
+import { cmp6, IpSet, parseNetwork, type Interval } from './ip.js';
 import type {
   DefaultAction,
   FailMode,
@@ -83,6 +83,7 @@ export interface CompiledPrefilterRule {
   readonly src: IpSet | null;
   readonly dst: IpSet | null;
   readonly ports: Int32Array | null;
+  readonly refs: readonly string[];
 }
 
 export interface CompiledSiList extends SiListInfo {
@@ -146,6 +147,9 @@ class Ctx {
   constructor(readonly file: string) {}
   error(at: Pos, code: string, message: string, file = this.file): void {
     this.errors.push(peekwallError(code, message, { file, line: at.line, column: at.column }));
+  }
+  warn(at: Pos, code: string, message: string): void {
+    this.warnings.push(peekwallError(code, message, { file: this.file, line: at.line, column: at.column }));
   }
 }
 
@@ -275,10 +279,16 @@ function isNetworkLiteral(t: string): boolean {
   return (c >= 48 && c <= 57) || t.includes(':') || t === 'any';
 }
 
-function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], table: Map<string, ObjDecl>, refs: string[]): IpSet | null {
+function intervalsOverlap(a: Interval, b: Interval): boolean {
+  if (a.family === 4 && b.family === 4) return a.start <= b.end && b.start <= a.end;
+  if (a.family === 6 && b.family === 6) return cmp6(a.start, 0, b.end, 0) <= 0 && cmp6(b.start, 0, a.end, 0) <= 0;
+  return false;
+}
+
+function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], table: Map<string, ObjDecl>, refs: string[], what = 'networks'): IpSet | null {
   if (items.length === 0) return null;
   const leaves = expand(c, items, table, 'network', isNetworkLiteral, refs);
-  const entries: { interval: Interval; label: string }[] = [];
+  const entries: { interval: Interval; label: string; at: Pos; via: string | null }[] = [];
   for (const l of leaves) {
     if (l.text === 'any') return null;
     const iv = parseNetwork(l.text);
@@ -286,7 +296,17 @@ function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], ta
       c.error(l.at, 'policy/invalid-network', l.via ? `${iv} (in object '${l.via}')` : iv);
       continue;
     }
-    entries.push({ interval: iv, label: l.text });
+    entries.push({ interval: iv, label: l.text, at: l.at, via: l.via });
+  }
+  // FMC rule analysis "object overlap": two entries of one condition share addresses, so
+  // one of them is (partly) useless. Lists are short; pairwise is fine.
+  if (entries.length <= 256) {
+    for (let i = 0; i < entries.length; i++)
+      for (let j = i + 1; j < entries.length; j++)
+        if (intervalsOverlap(entries[i].interval, entries[j].interval)) {
+          const name = (e: (typeof entries)[number]) => (e.via ? `${e.label} (object '${e.via}')` : e.label);
+          c.warn(entries[j].at, 'lint/object-overlap', `${what}: ${name(entries[j])} overlaps ${name(entries[i])}`);
+        }
   }
   return new IpSet(entries);
 }
@@ -543,7 +563,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
   }
   // Validate every object once, even unused ones ("invalid entries" are errors wherever they are).
   for (const d of nets.values()) {
-    const ips = compileNetworks(c, d.values, nets, []);
+    const ips = compileNetworks(c, d.values, nets, [], `network object '${d.name}'`);
     objects.push({ kind: 'network', name: d.name, at: d.at, file: o.file, values: d.values.map((v) => v.text), ...(ips ? { ips } : {}) });
   }
   for (const d of ports.values()) {
@@ -660,12 +680,14 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
         const pname = im.get('name') ? str(c, im.get('name')!.value, 'prefilter rule name') : null;
         const action = im.get('action') ? oneOf(c, im.get('action')!.value, 'prefilter action', PREFILTER_ACTIONS) : null;
         const g = (k: string) => (im.get(k) ? scalarList(c, im.get(k)!.value, k) : []);
+        const refs: string[] = [];
         prefilter.push({
           name: pname ?? '?',
           action: action ?? 'Analyze',
-          src: compileNetworks(c, g('sourceNetworks'), nets, []),
-          dst: compileNetworks(c, g('destinationNetworks'), nets, []),
-          ports: compilePorts(c, g('destinationPorts'), ports, []),
+          src: compileNetworks(c, g('sourceNetworks'), nets, refs),
+          dst: compileNetworks(c, g('destinationNetworks'), nets, refs),
+          ports: compilePorts(c, g('destinationPorts'), ports, refs),
+          refs,
         });
       }
   }
@@ -691,8 +713,8 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
         const dstItems = g('destinationNetworks');
         const portItems = g('destinationPorts');
         const appItems = g('applications');
-        const src = compileNetworks(c, srcItems, nets, refs);
-        const dst = compileNetworks(c, dstItems, nets, refs);
+        const src = compileNetworks(c, srcItems, nets, refs, `rule '${rname}' source networks`);
+        const dst = compileNetworks(c, dstItems, nets, refs, `rule '${rname}' destination networks`);
         const portSet = compilePorts(c, portItems, ports, refs);
         let appSet: Set<number> | null = null;
         if (appItems.length > 0) {
@@ -818,9 +840,14 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
     return { ok: false, error: errs };
   }
   const index = buildRuleIndex(rules);
+  const seenW = new Set<string>();
+  const warnings = c.warnings.filter((w) => {
+    const k = `${w.line}:${w.column}:${w.message}`;
+    return seenW.has(k) ? false : (seenW.add(k), true);
+  });
   return {
     ok: true,
-    value: new CompiledPolicy(name, o.file, settings, defaultAction, rules, siLists, prefilter, siUrl, siDns, urlDb, appNames, apps, objects, index, false, c.warnings),
+    value: new CompiledPolicy(name, o.file, settings, defaultAction, rules, siLists, prefilter, siUrl, siDns, urlDb, appNames, apps, objects, index, false, warnings),
   };
 }
 
