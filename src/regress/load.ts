@@ -1,0 +1,175 @@
+// The shell part of regression testing: reading suite files, their policies (with the suite's
+// settings overrides) and their certificates. Everything after loading is pure.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { isMap, parseDocument } from 'yaml';
+import { certificateFacts, type CertificateFacts } from '../identity/index.js';
+import { loadPolicyFile, parsePolicy, type Policy } from '../policy/index.js';
+import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
+import { repoRoot } from '../util/paths.js';
+import { parseSuite } from './suite.js';
+import type { Located, ResolvedCase, SuiteSpec } from './types.js';
+import { DEFAULT_YAML_LIMITS } from './yaml.js';
+
+export interface LoadedSuite {
+  readonly spec: SuiteSpec;
+  readonly policy: Policy;
+  /** Absolute path of the policy file. */
+  readonly policyPath: string;
+  readonly cases: readonly ResolvedCase[];
+}
+
+type Loaded<T> = Result<T, PeekwallError[]>;
+
+async function readText(path: string, code: string, what: string, at?: Partial<Located>): Promise<Loaded<string>> {
+  try {
+    const text = await readFile(path, 'utf8');
+    if (text.length > DEFAULT_YAML_LIMITS.maxBytes) {
+      return { ok: false, error: [peekwallError(`${code}-too-large`, `${what} ${path} is larger than ${DEFAULT_YAML_LIMITS.maxBytes} bytes`, at ?? { file: path })] };
+    }
+    return { ok: true, value: text };
+  } catch (e) {
+    return { ok: false, error: [peekwallError(code, `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, at ?? { file: path })] };
+  }
+}
+
+/**
+ * Merge `overrides` into the policy text's top-level `settings:` mapping (deeply, key by key)
+ * and compile. The policy's own loader validates the result, so a suite can override exactly
+ * what a policy file can say, with the same spelling.
+ */
+export function parsePolicyWithSettings(
+  text: string,
+  file: string,
+  overrides: Readonly<Record<string, unknown>> | null,
+  readFile?: (path: string) => string,
+): Result<Policy, PeekwallError[]> {
+  const opts = { file, baseDir: dirname(file), ...(readFile ? { readFile } : {}) };
+  if (!overrides || Object.keys(overrides).length === 0) return parsePolicy(text, opts);
+  const doc = parseDocument(text, { uniqueKeys: true, merge: false });
+  if (doc.errors.length > 0 || !isMap(doc.contents)) return parsePolicy(text, opts); // let the policy loader say what is wrong
+  const put = (path: string[], value: unknown): void => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const current = doc.getIn(path);
+      if (current === undefined || isMap(current)) {
+        for (const [k, v] of Object.entries(value)) put([...path, k], v);
+        return;
+      }
+    }
+    doc.setIn(path, value);
+  };
+  put(['settings'], overrides);
+  return parsePolicy(doc.toString(), opts);
+}
+
+const MAX_FEED_BYTES = 64 * 1024 * 1024;
+
+/** Feeds and URL databases referenced by a policy (same bound idea as the policy loader's). */
+function readFeed(path: string): string {
+  if (statSync(path).size > MAX_FEED_BYTES) throw Object.assign(new Error(`larger than ${MAX_FEED_BYTES} bytes`), { code: 'EFBIG' });
+  return readFileSync(path, 'utf8');
+}
+
+/** Cache of compiled policies by file and overrides, shared by the suites of one run. */
+export type PolicyCache = Map<string, Promise<Loaded<Policy>>>;
+
+export function loadPolicyVariant(
+  path: string,
+  overrides: Readonly<Record<string, unknown>> | null,
+  cache: PolicyCache = new Map(),
+): Promise<Loaded<Policy>> {
+  const key = `${path}\0${JSON.stringify(overrides ?? {})}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = (async () => {
+      // The policy's own loader for the plain file (feeds, URL database, its size bounds);
+      // a re-parse of the merged text only when the suite overrides settings.
+      if (!overrides || Object.keys(overrides).length === 0) return loadPolicyFile(path);
+      const text = await readText(path, 'suite/policy-unreadable', 'policy');
+      if (!text.ok) return text;
+      return parsePolicyWithSettings(text.value, path, overrides, readFeed);
+    })();
+    cache.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * A case's certificate file: relative to the suite's directory, else relative to the package
+ * root (so shipped suites can say `certs/smart-licensing.crt.pem` for the lab PKI).
+ */
+export function resolveCertPath(ref: string, suiteDir: string, root: string = repoRoot): string {
+  if (isAbsolute(ref)) return ref;
+  const local = resolve(suiteDir, ref);
+  if (existsSync(local)) return local;
+  const fromRoot = resolve(root, ref);
+  return existsSync(fromRoot) ? fromRoot : local;
+}
+
+/** Read, validate and resolve one suite. Errors carry file:line:column. */
+export async function loadSuiteFile(
+  path: string,
+  o: { cache?: PolicyCache; /** How messages name the suite (default: path relative to the cwd). */ display?: string } = {},
+): Promise<Loaded<LoadedSuite>> {
+  const cache = o.cache ?? new Map();
+  const file = resolve(path);
+  const text = await readText(file, 'suite/unreadable', 'suite', { file: o.display ?? shortPath(file) });
+  if (!text.ok) return text;
+  const parsed = parseSuite(text.value, o.display ?? shortPath(file));
+  if (!parsed.ok) return parsed;
+  const spec = parsed.value;
+  const dir = dirname(file);
+  const policyPath = resolve(dir, spec.policy);
+  const errors: PeekwallError[] = [];
+
+  const base = await loadPolicyVariant(policyPath, null, cache);
+  let policy: Policy | null = null;
+  if (!base.ok) {
+    errors.push(peekwallError('suite/bad-policy', `policy ${spec.policy} does not load (errors follow)`, spec.policyAt), ...base.error);
+  } else if (spec.settings) {
+    const v = await loadPolicyVariant(policyPath, spec.settings, cache);
+    if (v.ok) policy = v.value;
+    else errors.push(peekwallError('suite/bad-settings', "the suite's settings make the policy invalid (errors follow)", spec.settingsAt ?? spec.policyAt), ...v.error);
+  } else {
+    policy = base.value;
+  }
+
+  const certs = new Map<string, Promise<Result<CertificateFacts> | { ok: false; error: PeekwallError }>>();
+  const cases: ResolvedCase[] = [];
+  for (const c of spec.cases) {
+    const cert = c.flow.cert;
+    if (!cert) {
+      cases.push({ ...c, certificate: null, certPath: null });
+      continue;
+    }
+    const certAt = c.at;
+    if (cert.kind === 'inline') {
+      const f = certificateFacts(cert.pem);
+      if (f.ok) cases.push({ ...c, certificate: f.value, certPath: null });
+      else errors.push(peekwallError('suite/bad-cert', `case '${c.name}': inline certificate: ${f.error.message}`, certAt));
+      continue;
+    }
+    const certPath = resolveCertPath(cert.ref, dir);
+    let p = certs.get(certPath);
+    if (!p) {
+      p = (async () => {
+        const t = await readText(certPath, 'suite/cert-unreadable', 'certificate', certAt);
+        if (!t.ok) return { ok: false as const, error: t.error[0] };
+        return certificateFacts(t.value);
+      })();
+      certs.set(certPath, p);
+    }
+    const f = await p;
+    if (f.ok) cases.push({ ...c, certificate: f.value, certPath });
+    else errors.push(peekwallError('suite/bad-cert', `case '${c.name}': certificate ${cert.ref}: ${f.error.message}`, certAt));
+  }
+  if (errors.length > 0 || !policy) return { ok: false, error: errors };
+  return { ok: true, value: { spec, policy, policyPath, cases } };
+}
+
+/** Paths in messages: relative to the working directory when inside it (shorter, stable in CI). */
+export function shortPath(abs: string, cwd: string = process.cwd()): string {
+  const r = relative(cwd, abs);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : abs;
+}

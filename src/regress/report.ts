@@ -1,0 +1,189 @@
+// Reporters: readable text (default), TAP 14, JUnit XML, JSON. Pure: a RunReport in, text out.
+import type { CompareReport } from './compare.js';
+import type { CaseResult, FieldDiff, PolicyCoverage, RunReport } from './types.js';
+
+export type ReporterName = 'text' | 'tap' | 'junit' | 'json';
+export const REPORTERS: readonly ReporterName[] = ['text', 'tap', 'junit', 'json'];
+
+const show = (v: string | null): string => (v === null ? '(none)' : v === '' ? '""' : v);
+
+function diffLines(diffs: readonly FieldDiff[], wantLabel: string, gotLabel: string): string[] {
+  const width = Math.max(...diffs.map((d) => d.field.length));
+  return diffs.map((d) => `${d.field.padEnd(width)}  ${wantLabel} ${show(d.expected)}\n${' '.repeat(width)}  ${gotLabel} ${show(d.actual)}`);
+}
+
+function where(r: CaseResult): string {
+  return `${r.at.file}:${r.at.line}:${r.at.column}`;
+}
+
+function summaryOf(r: CaseResult): string {
+  const a = r.actual;
+  return `${a.action} by ${a.rule}, url ${show(a.url)} (${a.identitySource ?? 'no identity'})${a.siCategory ? `, SI ${a.siCategory}` : ''}${a.reason ? `, reason ${a.reason}` : ''}`;
+}
+
+/** Every line explaining why a case did not pass (shared by text, TAP and JUnit). */
+export function failureDetail(r: CaseResult): string[] {
+  const out: string[] = [];
+  if (r.diffs.length > 0) {
+    out.push(...diffLines(r.diffs, 'expected', 'actual  '));
+    out.push(`got: ${summaryOf(r)}`);
+  }
+  if (r.live?.error) out.push(`live: ${r.live.error}`);
+  if (r.live && r.live.diffs.length > 0) {
+    out.push('live verdict differs from the offline one:');
+    out.push(...diffLines(r.live.diffs, 'offline', 'live   '));
+  }
+  if (r.trace.length > 0) out.push('trace:', ...r.trace.map((t) => `  ${t}`));
+  return out;
+}
+
+const STATUS_WORD: Record<CaseResult['status'], string> = {
+  pass: 'ok  ',
+  fail: 'FAIL',
+  'live-mismatch': 'LIVE',
+  'live-error': 'LIVE',
+};
+
+function coverageText(c: PolicyCoverage): string[] {
+  const out = [
+    `coverage ${c.policy}: ${c.percent}% — rules ${c.rules.reached.length}/${c.rules.total}, SI lists ${c.siLists.hit.length}/${c.siLists.total}`,
+  ];
+  if (c.rules.unreached.length > 0) out.push(`  rules no case reached: ${c.rules.unreached.join(', ')}`);
+  if (c.siLists.unhit.length > 0) out.push(`  SI lists no case hit: ${c.siLists.unhit.join(', ')}`);
+  if (c.disabledRules.length > 0) out.push(`  disabled (not counted): ${c.disabledRules.join(', ')}`);
+  return out;
+}
+
+function countsLine(r: RunReport): string {
+  const c = r.counts;
+  const parts = [`${c.passed} passed`, `${c.failed} failed`];
+  if (r.live) parts.push(`${c.liveMismatch} live mismatches`, `${c.liveError} live errors`, `${c.liveSkipped} not run live`);
+  return `${c.total} cases${r.live ? ' (offline + live)' : ''}: ${parts.join(', ')}`;
+}
+
+export function renderText(r: RunReport): string {
+  const lines: string[] = [];
+  for (const s of r.suites) {
+    lines.push(`${s.file} (policy ${s.policy})`);
+    for (const c of s.cases) {
+      lines.push(`  ${STATUS_WORD[c.status]} ${c.name}${c.status === 'pass' ? '' : `  [${where(c)}]`}`);
+      if (c.live?.skipped) lines.push(`         live: not run (${c.live.skipped})`);
+      if (c.status !== 'pass') for (const d of failureDetail(c)) lines.push(...d.split('\n').map((l) => `         ${l}`));
+    }
+  }
+  lines.push('');
+  for (const c of r.coverage) lines.push(...coverageText(c));
+  lines.push(countsLine(r));
+  return `${lines.join('\n')}\n`;
+}
+
+// ---- TAP 14 ---------------------------------------------------------------------------
+
+function yamlString(s: string): string {
+  return JSON.stringify(s); // a JSON string is a valid YAML flow scalar
+}
+
+export function renderTap(r: RunReport): string {
+  const all = r.suites.flatMap((s) => s.cases);
+  const lines = ['TAP version 14', `1..${all.length}`];
+  all.forEach((c, i) => {
+    const title = `${c.suite} › ${c.name}`.replace(/#/g, '\\#').replace(/\n/g, ' ');
+    lines.push(`${c.status === 'pass' ? 'ok' : 'not ok'} ${i + 1} - ${title}`);
+    if (c.live?.skipped) lines.push(`  # live: not run (${c.live.skipped.replace(/\n/g, ' ')})`);
+    if (c.status !== 'pass') {
+      lines.push('  ---', `  status: ${c.status}`, `  at: ${yamlString(where(c))}`);
+      if (c.diffs.length > 0) {
+        lines.push('  diff:');
+        for (const d of c.diffs) lines.push(`    ${d.field}: { expected: ${yamlString(show(d.expected))}, actual: ${yamlString(show(d.actual))} }`);
+      }
+      if (c.live?.error) lines.push(`  live: ${yamlString(c.live.error)}`);
+      if (c.live && c.live.diffs.length > 0) {
+        lines.push('  live:');
+        for (const d of c.live.diffs) lines.push(`    ${d.field}: { offline: ${yamlString(show(d.expected))}, live: ${yamlString(show(d.actual))} }`);
+      }
+      lines.push('  ...');
+    }
+  });
+  for (const c of r.coverage) lines.push(...coverageText(c).map((l) => `# ${l}`));
+  lines.push(`# ${countsLine(r)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+// ---- JUnit XML ------------------------------------------------------------------------
+
+/** Escape text for XML content and attribute values; drop characters XML 1.0 cannot carry. */
+export function xmlEscape(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s
+    .replace(/[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+const attr = (name: string, value: string | number): string => ` ${name}="${xmlEscape(String(value))}"`;
+
+export function renderJunit(r: RunReport): string {
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  const failures = r.counts.failed + r.counts.liveMismatch;
+  out.push(`<testsuites${attr('name', 'peekwall test')}${attr('tests', r.counts.total)}${attr('failures', failures)}${attr('errors', r.counts.liveError)}>`);
+  for (const s of r.suites) {
+    const f = s.cases.filter((c) => c.status === 'fail' || c.status === 'live-mismatch').length;
+    const e = s.cases.filter((c) => c.status === 'live-error').length;
+    out.push(`  <testsuite${attr('name', s.file)}${attr('tests', s.cases.length)}${attr('failures', f)}${attr('errors', e)}${attr('skipped', 0)}>`);
+    out.push(`    <properties><property${attr('name', 'policy')}${attr('value', s.policy)}/></properties>`);
+    for (const c of s.cases) {
+      const open = `    <testcase${attr('classname', s.file)}${attr('name', c.name)}${attr('file', c.at.file)}${attr('line', c.at.line)}`;
+      if (c.status === 'pass') {
+        out.push(`${open}/>`);
+        continue;
+      }
+      const detail = xmlEscape(failureDetail(c).join('\n'));
+      const first = c.diffs[0] ?? c.live?.diffs[0];
+      const message = c.live?.error ?? (first ? `${first.field}: expected ${show(first.expected)}, got ${show(first.actual)}` : c.status);
+      const tag = c.status === 'live-error' ? 'error' : 'failure';
+      out.push(`${open}>`);
+      out.push(`      <${tag}${attr('message', message)}${attr('type', c.status)}>${detail}</${tag}>`);
+      out.push('    </testcase>');
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>');
+  return `${out.join('\n')}\n`;
+}
+
+export function renderJson(r: RunReport): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}
+
+export function render(r: RunReport, reporter: ReporterName): string {
+  switch (reporter) {
+    case 'tap':
+      return renderTap(r);
+    case 'junit':
+      return renderJunit(r);
+    case 'json':
+      return renderJson(r);
+    default:
+      return renderText(r);
+  }
+}
+
+// ---- impact analysis ------------------------------------------------------------------
+
+export function renderCompareText(c: CompareReport): string {
+  const lines = [`impact of ${c.old} -> ${c.new} on ${c.flows} flows: ${c.changes.length} change${c.changes.length === 1 ? '' : 's'}`];
+  for (const ch of c.changes) {
+    const f = ch.flow;
+    lines.push(
+      `  ${ch.name}  [${ch.origin}]`,
+      `    ${f.src}:${f.sport} -> ${f.dst}:${f.dport} sni ${f.sni ?? '(none)'}`,
+      `    before: ${ch.before.action} by ${ch.before.rule}, url ${show(ch.before.url)}`,
+      `    after:  ${ch.after.action} by ${ch.after.rule}, url ${show(ch.after.url)}`,
+    );
+    for (const d of ch.fields) lines.push(`      ${d.field}: ${show(d.expected)} -> ${show(d.actual)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
