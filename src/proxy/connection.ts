@@ -257,7 +257,7 @@ export class Connection {
     const up = this.upstream as net.Socket;
     this.client.removeListener('data', this.onPeekData);
     splice(this.client, up, this.m.policy.settings.timeouts.idleMs, (why: SpliceEnd) => {
-      if (why !== 'closed' && this.closeReason === undefined) this.closeReason = `proxy/${why}`;
+      this.closeReason ??= `proxy/${why}`;
     });
   }
 

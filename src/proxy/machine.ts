@@ -301,7 +301,8 @@ export class ConnectionMachine {
   private decide(identity: ServerIdentity): readonly Command[] {
     const wasPassive = this.state === 'passive';
     this.identity = identity;
-    const verdict = evaluate(this.policy, this.flow, { name: identity.name, source: identity.source });
+    // No trace on the hot path: events do not carry it, and it allocates per step.
+    const verdict = evaluate(this.policy, this.flow, { name: identity.name, source: identity.source }, { trace: false });
     this.state = 'decided';
     switch (verdict.action) {
       case 'Allow':

@@ -42,7 +42,9 @@ function listen(server: net.Server, host: string, port: number): Promise<void> {
 
 export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   let policy: Policy = o.policy;
-  const resolve = o.resolve ?? defaultResolve;
+  const userResolve = o.resolve ?? defaultResolve;
+  // Literal addresses never go through the resolver (injected ones need not know them).
+  const resolve = (host: string): Promise<string> => (net.isIP(host) ? Promise.resolve(host) : userResolve(host));
   const counters: Record<string, number> = {
     connections: 0,
     active: 0,

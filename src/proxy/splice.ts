@@ -8,14 +8,20 @@
 // is ended and then destroyed once its writes flushed, or after a grace period at the latest.
 import type { Socket } from 'node:net';
 
-export type SpliceEnd = 'closed' | 'client-reset' | 'upstream-reset' | 'idle-timeout' | 'client-error' | 'upstream-error';
+export type SpliceEnd = 'client-reset' | 'upstream-reset' | 'idle-timeout' | 'client-error' | 'upstream-error';
 
 const GRACE_MS = 2000;
 
-export function splice(client: Socket, upstream: Socket, idleMs: number, onEnd: (why: SpliceEnd) => void): void {
+/**
+ * onAbnormal is called once, as soon as the splice ends for a reason other than both sides
+ * closing normally (before the sockets' 'close' events, so the event can carry it).
+ */
+export function splice(client: Socket, upstream: Socket, idleMs: number, onAbnormal: (why: SpliceEnd) => void): void {
   let why: SpliceEnd | null = null;
   const note = (w: SpliceEnd) => {
-    if (why === null) why = w;
+    if (why !== null) return;
+    why = w;
+    onAbnormal(w);
   };
 
   client.on('data', (c: Buffer) => {
@@ -54,13 +60,7 @@ export function splice(client: Socket, upstream: Socket, idleMs: number, onEnd: 
     upstream.setTimeout(idleMs, idle);
   }
 
-  let closed = 0;
   const onClose = (other: Socket) => () => {
-    closed++;
-    if (closed === 2) {
-      onEnd(why ?? 'closed');
-      return;
-    }
     if (!other.destroyed) closeSoon(other);
   };
   client.once('close', onClose(upstream));
