@@ -1,0 +1,91 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { IpSet, parseAddress, parseIpv4, parseIpv6, parseNetwork, type Interval } from '../../src/policy/ip.js';
+
+t.test('IPv4 parsing refuses ambiguous and malformed text', async (t) => {
+  t.equal(parseIpv4('10.12.1.8'), 10 * 2 ** 24 + 12 * 2 ** 16 + 1 * 256 + 8);
+  t.equal(parseIpv4('255.255.255.255'), 0xffffffff);
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1..2.3', '1.2.3.', 'a.b.c.d', ' 1.2.3.4']) {
+    t.equal(parseIpv4(bad), -1, bad);
+  }
+});
+
+t.test('IPv6 parsing: compression, embedded IPv4, zones, errors', async (t) => {
+  const w = new Uint32Array(4);
+  t.ok(parseIpv6('2001:db8::1', w));
+  t.same([...w], [0x20010db8, 0, 0, 1]);
+  t.ok(parseIpv6('::', w));
+  t.same([...w], [0, 0, 0, 0]);
+  t.ok(parseIpv6('::ffff:10.12.1.8', w));
+  t.same([...w], [0, 0, 0xffff, 0x0a0c0108]);
+  t.ok(parseIpv6('fe80::1%eth0', w));
+  t.same([...w], [0xfe800000, 0, 0, 1]);
+  t.ok(parseIpv6('1:2:3:4:5:6:7:8', w));
+  t.same([...w], [0x10002, 0x30004, 0x50006, 0x70008]);
+  for (const bad of [':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', '1:2:3:4:5:6:7', 'g::1', '1:', ':1']) {
+    t.notOk(parseIpv6(bad, w), bad);
+  }
+});
+
+t.test('IPv4-mapped IPv6 becomes IPv4 so IPv4 objects match dual-stack sockets', async (t) => {
+  t.same(parseAddress('::ffff:127.0.0.1'), { family: 4, v4: 0x7f000001 });
+});
+
+t.test('networks: CIDR host bits cleared, ranges ordered, families not mixed', async (t) => {
+  t.same(parseNetwork('10.1.2.3/8'), { family: 4, start: 0x0a000000, end: 0x0affffff });
+  t.same(parseNetwork('0.0.0.0/0'), { family: 4, start: 0, end: 0xffffffff });
+  t.same(parseNetwork('10.0.0.9 - 10.0.0.1'), "'10.0.0.9 - 10.0.0.1' is an empty range (start after end)");
+  t.match(parseNetwork('10.0.0.1-2001:db8::1'), /mixes IPv4 and IPv6/);
+  t.match(parseNetwork('10.0.0.0/33'), /prefix length must be 0-32/);
+  t.match(parseNetwork('2001:db8::/129'), /0-128/);
+  const v6 = parseNetwork('2001:db8:abcd::/36') as Extract<Interval, { family: 6 }>;
+  t.same([...v6.start], [0x20010db8, 0xa0000000, 0, 0]);
+  t.same([...v6.end], [0x20010db8, 0xafffffff, 0xffffffff, 0xffffffff]);
+});
+
+t.test('IpSet: hosts, CIDRs, ranges and IPv6 prefixes', async (t) => {
+  const entries = ['10.12.1.8', '10.10.0.0/16', '192.0.2.10-192.0.2.20', '2001:db8:bad::/48', '::1'].map((label) => ({
+    interval: parseNetwork(label) as Interval,
+    label,
+  }));
+  const set = new IpSet(entries);
+  const find = (ip: string) => {
+    const a = parseAddress(ip);
+    return a ? set.labels[set.find(a)] : undefined;
+  };
+  t.equal(find('10.12.1.8'), '10.12.1.8');
+  t.equal(find('10.12.1.9'), undefined);
+  t.equal(find('10.10.81.2'), '10.10.0.0/16');
+  t.equal(find('10.11.0.0'), undefined);
+  t.equal(find('192.0.2.20'), '192.0.2.10-192.0.2.20');
+  t.equal(find('192.0.2.21'), undefined);
+  t.equal(find('2001:db8:bad:ffff::1'), '2001:db8:bad::/48');
+  t.equal(find('2001:db8:bae::1'), undefined);
+  t.equal(find('::1'), '::1');
+  t.equal(find('::2'), undefined);
+});
+
+t.test('IpSet.find4 agrees with a scan of every entry (property)', async (t) => {
+  const range = fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 300 })).map(([s, len]) => ({ s, e: s + len }));
+  fc.assert(
+    fc.property(fc.array(range, { maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 5400 }), { maxLength: 40 }), (ranges, probes) => {
+      const set = new IpSet(ranges.map((r, i) => ({ interval: { family: 4, start: r.s, end: r.e } as Interval, label: String(i) })));
+      for (const p of probes) {
+        const scan = ranges.some((r) => p >= r.s && p <= r.e);
+        if ((set.find4(p) >= 0) !== scan) return false;
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('find4 matches the scan');
+});
+
+t.test('IpSet.covers', async (t) => {
+  const mk = (...xs: string[]) => new IpSet(xs.map((label) => ({ interval: parseNetwork(label) as Interval, label })));
+  t.ok(mk('10.0.0.0/8').covers(mk('10.1.0.0/16', '10.2.3.4')));
+  t.notOk(mk('10.0.0.0/16').covers(mk('10.0.0.0/8')));
+  t.ok(mk('10.0.0.0/9', '10.128.0.0/9').covers(mk('10.0.0.0/8')), 'adjacent intervals merge');
+  t.ok(mk('2001:db8::/32').covers(mk('2001:db8:1::/48')));
+  t.notOk(mk('2001:db8::/48').covers(mk('2001:db8::/32')));
+});
