@@ -6,4 +6,5 @@ export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
   () => import('./events.js').then((m) => m.default),
   () => import('./trace.js').then((m) => m.default),
   () => import('./lint.js').then((m) => m.default),
+  () => import('./lab.js').then((m) => m.default),
 ];

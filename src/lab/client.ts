@@ -31,6 +31,14 @@ export interface DeviceOptions {
   readonly route?: (ip: string, port: number) => { host: string; port: number };
   /** Explicit proxy, as in smart_callhome.conf (PROXY_SRV / PROXY_PORT). */
   readonly proxy?: { readonly srv: string; readonly port: number };
+  /**
+   * Port in the CONNECT line (443 in the field). The lab's explicit scenario sets the cloud's
+   * port: peekwall's explicit listener connects to what the CONNECT names, and the lab cannot
+   * listen on 443 without root.
+   */
+  readonly connectPort?: number | (() => number);
+  /** Which A record to try first (curl takes the first answer; devices differ in the field). */
+  readonly dnsStart?: number;
   /** Trusted CA bundle (PEM): the lab CA. */
   readonly ca: string;
   /** The device's own clock (skew it to reproduce seed 003 case 3). */
@@ -192,12 +200,29 @@ export class LicensingDevice {
   #record: LicenseRecord;
   #trust: X509Certificate[];
   #lastAttempt: { time: Date; op: LicenseOp; ok: boolean; reason: string } | null = null;
-  #rr = 0;
+  #rr: number;
+  #proxy: { readonly srv: string; readonly port: number } | null;
+  #dns: Readonly<Record<string, readonly string[]>>;
 
   constructor(o: DeviceOptions) {
     this.options = o;
+    this.#rr = o.dnsStart ?? 0;
+    this.#proxy = o.proxy ?? null;
+    this.#dns = o.dns;
     this.#record = newRecord(o.name, o.clock.now());
     this.#trust = parsePemBundle(o.ca);
+  }
+
+  /** Change the PROXY_SRV/PROXY_PORT setting (null: direct). */
+  useProxy(p: { readonly srv: string; readonly port: number } | null): void {
+    this.#proxy = p;
+  }
+  /** Replace the device's DNS table (the lab's DNS-failure scenario). */
+  useDns(dns: Readonly<Record<string, readonly string[]>>): void {
+    this.#dns = dns;
+  }
+  get proxy(): { readonly srv: string; readonly port: number } | null {
+    return this.#proxy;
   }
 
   get name(): string {
@@ -222,19 +247,21 @@ export class LicensingDevice {
 
     const attempt = async (): Promise<CallOutcome> => {
       let tcp: net.Socket;
-      if (o.proxy) {
-        const proxyIp = net.isIP(o.proxy.srv) ? o.proxy.srv : o.dns[o.proxy.srv]?.[0];
-        if (!proxyIp) return fail(5, `proxy name ${o.proxy.srv} does not resolve`);
-        const r = route(proxyIp, o.proxy.port);
-        connectedTo = `${proxyIp}:${o.proxy.port} (proxy)`;
+      const proxy = this.#proxy;
+      if (proxy) {
+        const proxyIp = net.isIP(proxy.srv) ? proxy.srv : this.#dns[proxy.srv]?.[0];
+        if (!proxyIp) return fail(5, `proxy name ${proxy.srv} does not resolve`);
+        const r = route(proxyIp, proxy.port);
+        connectedTo = `${proxyIp}:${proxy.port} (proxy)`;
         tcp = await connectTcp(r.host, r.port, o.localAddress, st);
         st.phase = 'proxy';
-        const answer = await proxyConnect(tcp, LICENSING_HOST, 443);
+        const cport = typeof o.connectPort === 'function' ? o.connectPort() : o.connectPort ?? 443;
+        const answer = await proxyConnect(tcp, LICENSING_HOST, cport);
         if (answer.status !== 200) {
-          return fail(56, `proxy answered '${answer.line}' to CONNECT ${LICENSING_HOST}:443 (curl: Received HTTP code ${answer.status} from proxy after CONNECT)`);
+          return fail(56, `proxy answered '${answer.line}' to CONNECT ${LICENSING_HOST}:${cport} (curl: Received HTTP code ${answer.status} from proxy after CONNECT)`);
         }
       } else {
-        const ips = o.dns[LICENSING_HOST];
+        const ips = this.#dns[LICENSING_HOST];
         if (!ips || ips.length === 0) return fail(6, `${LICENSING_HOST} does not resolve in the device's DNS`);
         const ip = ips[this.#rr++ % ips.length];
         const r = route(ip, 443);

@@ -32,3 +32,19 @@ export {
   type DeviceCommandResult,
   type DeviceOptions,
 } from './client.js';
+export { LAB_DEVICES, LAB_TOKEN, LabWorld, labPaths, type WorldOptions } from './world.js';
+export {
+  FMC_RULE,
+  REMEDY_POLICIES,
+  SCENARIOS,
+  SHIPPED_POLICY,
+  findScenario,
+  loadLabPolicy,
+  type LabAct,
+  type LabCheck,
+  type LabClientResult,
+  type LabRun,
+  type Scenario,
+} from './scenarios.js';
+export { renderLabRun } from './render.js';
+export { serveLab, type ServeInfo, type ServeOptions } from './serve.js';

@@ -1,0 +1,537 @@
+// The lab's stories. Each scenario builds a LabWorld, runs acts (a policy, the devices'
+// `license smart renew auth`, the events peekwall logged meanwhile) and checks every act
+// against the outcome the field case predicts. A scenario "passes" when the lab showed what
+// it should, including failures that are the point of the act.
+import { X509Certificate } from 'node:crypto';
+import type { ConnectionEvent } from '../events/index.js';
+import { loadPolicyFile, overrideTsid, type Policy } from '../policy/index.js';
+import { PeekwallFailure } from '../util/errors.js';
+import { fromRoot } from '../util/paths.js';
+import type { DeviceCommandResult, LicensingDevice } from './client.js';
+import { DAY_MS } from './clock.js';
+import { LAB_DEVICES, LabWorld, labPaths, readLabFile, type WorldOptions } from './world.js';
+
+export const SHIPPED_POLICY = 'policies/smart-licensing.yaml';
+export const REMEDY_POLICIES = ['policies/smart-licensing-remedy-allow-toos.yaml', 'policies/smart-licensing-remedy-category.yaml'];
+export const FMC_RULE = 'ALLOW_FMC_ASA_SNT_CISCO';
+const FMC_ADDRESS = LAB_DEVICES[0].address;
+
+export interface LabClientResult {
+  readonly device: string;
+  readonly command: string;
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+export interface LabCheck {
+  readonly what: string;
+  readonly ok: boolean;
+}
+
+export interface LabAct {
+  readonly title: string;
+  readonly policy: string;
+  readonly tsid: { readonly enabled: boolean; readonly profile: string };
+  readonly events: ConnectionEvent[];
+  readonly clients: LabClientResult[];
+  /** What the field case predicts for this act. */
+  readonly expected: string;
+  readonly checks: LabCheck[];
+  readonly ok: boolean;
+  /** Extra text for people (e.g. a device's `show license`). */
+  readonly notes: string[];
+}
+
+export interface LabRun {
+  readonly scenario: string;
+  readonly title: string;
+  readonly seed: string;
+  readonly acts: LabAct[];
+  readonly explanation: string;
+  readonly ok: boolean;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly seed: string;
+  readonly summary: string;
+  run(o: ScenarioOptions): Promise<LabRun>;
+}
+
+export interface ScenarioOptions {
+  /** Device call deadline in ms (curl timeout); the lab keeps it short. */
+  readonly timeoutMs?: number;
+}
+
+export async function loadLabPolicy(rel: string, tsid?: boolean): Promise<Policy> {
+  const r = await loadPolicyFile(fromRoot(rel));
+  if (!r.ok) throw new PeekwallFailure(r.error);
+  return tsid === undefined ? r.value : overrideTsid(r.value, { enabled: tsid });
+}
+
+const isBlock = (e: ConnectionEvent): boolean => /Block/.test(e.action);
+
+/** Every event satisfies `pred`, and there is at least one per device. */
+function everyEvent(events: readonly ConnectionEvent[], what: string, pred: (e: ConnectionEvent) => boolean, min = LAB_DEVICES.length): LabCheck {
+  return { what, ok: events.length >= min && events.every(pred) };
+}
+
+function clientResult(r: DeviceCommandResult): LabClientResult {
+  return { device: r.device, command: r.command, ok: r.ok, output: r.output };
+}
+
+interface ActSpec {
+  readonly title: string;
+  readonly policy: string;
+  readonly tsid?: boolean;
+  readonly expected: string;
+  /** Default: every device runs `license smart renew auth`, one after another. */
+  readonly run?: (devices: LicensingDevice[]) => Promise<DeviceCommandResult[]>;
+  readonly expectEvents?: number;
+  readonly checks: (events: ConnectionEvent[], clients: DeviceCommandResult[]) => LabCheck[];
+  readonly notes?: (w: LabWorld) => string[];
+}
+
+async function renewAll(devices: LicensingDevice[]): Promise<DeviceCommandResult[]> {
+  const out: DeviceCommandResult[] = [];
+  // One after another: the events table then reads in the devices' order, like the seed.
+  for (const d of devices) out.push(await d.renewAuth());
+  return out;
+}
+
+async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
+  const policy = await loadLabPolicy(a.policy, a.tsid);
+  await w.startProxy(policy);
+  const { value: clients, events } = await w.collect(() => (a.run ?? renewAll)(w.devices), a.expectEvents ?? w.devices.length);
+  const checks = a.checks(events, clients);
+  return {
+    title: a.title,
+    policy: a.policy,
+    tsid: { enabled: policy.settings.tsid.enabled, profile: policy.settings.tsid.profile },
+    events,
+    clients: clients.map(clientResult),
+    expected: a.expected,
+    checks,
+    ok: checks.every((c) => c.ok),
+    notes: a.notes?.(w) ?? [],
+  };
+}
+
+async function withWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {
+  const w = new LabWorld(o);
+  try {
+    await w.startCloud();
+    return await fn(w);
+  } finally {
+    await w.close();
+  }
+}
+
+/** Register every device a month before "now", so `renew auth` is due when the story starts. */
+async function registeredMonthAgo(w: LabWorld): Promise<void> {
+  const now = w.clock.now();
+  w.clock.set(new Date(now.getTime() - 30 * DAY_MS));
+  const r = await w.registerAllDirect();
+  const bad = r.find((x) => !x.ok);
+  if (bad) throw new Error(`lab setup: ${bad.device} could not register directly with the cloud:\n${bad.output}`);
+  w.clock.set(now);
+}
+
+function run(name: string, title: string, seed: string, acts: LabAct[], explanation: string): LabRun {
+  return { scenario: name, title, seed, acts, explanation, ok: acts.every((a) => a.ok), };
+}
+
+function explanationToos(w: LabWorld, profile: string): string {
+  const c = w.certificateNames();
+  const shown = c.sans.slice(0, 4).join(', ');
+  return (
+    `Why: Smart Licensing clients send no SNI, so with TSID on the firewall names the server from ` +
+    `its certificate. ${rel(w.paths.cert)} says CN=${c.cn}, but its first SAN is ${c.sans[0]} ` +
+    `(SANs in order: ${shown}${c.sans.length > 4 ? ', …' : ''}), and the ${profile} TSID profile ranks ` +
+    `the first SAN before the CN, so the URL becomes https://${c.sans[0]} and the rule that blocks ` +
+    `${c.sans[0]} blocks the renewals. With TSID off the firewall reads the CN passively from the TLS 1.2 ` +
+    `Certificate message and reports https://${c.cn}. Nothing is wrong with the traffic: allow ${c.sans[0]} ` +
+    `in the URL/SI policy, or allow Smart Licensing by URL category or a broader cisco.com pattern ` +
+    `(the remedy policies above), and renew auth succeeds with TSID still on.`
+  );
+}
+
+function rel(p: string): string {
+  const root = fromRoot();
+  return p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
+}
+
+const transportFailure = (c: DeviceCommandResult): boolean => !c.ok && c.curl !== null;
+const fmcEvents = (events: ConnectionEvent[]): ConnectionEvent[] => events.filter((e) => e.srcIp === FMC_ADDRESS);
+
+// --- the scenarios ---------------------------------------------------------------------
+
+const toos: Scenario = {
+  name: 'toos',
+  seed: '000/001',
+  summary: 'the field case: TSID names tools.cisco.com "toos.cisco.com" (first SAN) and the block breaks renew auth; TSID off and the remedies',
+  async run(o) {
+    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      const acts: LabAct[] = [];
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — TSID on, the shipped policy',
+          policy: SHIPPED_POLICY,
+          expected: 'URL https://toos.cisco.com; the licensing flows are blocked; license smart renew auth fails',
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every licensing flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
+            everyEvent(ev, 'every licensing flow is blocked', isBlock),
+            { what: 'every device fails renew auth with a transport error (CH-LIB-ERROR)', ok: cl.length > 0 && cl.every(transportFailure) },
+          ],
+          notes: (w) => [`${w.devices[0].name}# show license`, w.devices[0].showLicense()],
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — TSID off, the same policy',
+          policy: SHIPPED_POLICY,
+          tsid: false,
+          expected: 'URL https://tools.cisco.com (the CN, read passively); allowed; renew auth succeeds',
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every licensing flow is logged with URL https://tools.cisco.com', (e) => e.url === 'https://tools.cisco.com'),
+            everyEvent(ev, 'the name came from the passively read CN', (e) => e.identitySource === 'passive-cn'),
+            everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
+            { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
+          ],
+        }),
+      );
+      let n = 3;
+      for (const p of REMEDY_POLICIES) {
+        acts.push(
+          await runAct(w, {
+            title: `Act ${n++} — TSID on, remedy ${rel(fromRoot(p)).replace(/^policies\/smart-licensing-remedy-|\.yaml$/g, '')}`,
+            policy: p,
+            expected: `URL https://toos.cisco.com, allowed by ${FMC_RULE}; renew auth succeeds`,
+            checks: (ev, cl) => [
+              everyEvent(ev, 'every licensing flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
+              everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
+              everyEvent(fmcEvents(ev), `the FMC's flows are allowed by ${FMC_RULE}`, (e) => e.accessControlRule === FMC_RULE, 1),
+              { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
+            ],
+          }),
+        );
+      }
+      return run('toos', 'toos.cisco.com: TSID, a missing SNI and the first SAN', '000/001', acts, explanationToos(w, acts[0].tsid.profile));
+    });
+  },
+};
+
+const explicitProxy: Scenario = {
+  name: 'explicit-proxy',
+  seed: '003',
+  summary: 'devices configured with PROXY_SRV/PROXY_PORT: CONNECT tools.cisco.com, then the same TLS without SNI inside the tunnel',
+  async run(o) {
+    return withWorld({ explicitProxy: true, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      const acts: LabAct[] = [];
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — through the explicit proxy (PROXY_SRV 192.0.2.10, PROXY_PORT 80), TSID on, the shipped policy',
+          policy: SHIPPED_POLICY,
+          expected: 'the tunnel opens, but the TLS inside has no SNI: TSID names it https://toos.cisco.com and the block applies; renew auth fails',
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every tunnelled flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
+            everyEvent(ev, 'every tunnelled flow is blocked', isBlock),
+            { what: 'every device fails renew auth with a transport error', ok: cl.length > 0 && cl.every(transportFailure) },
+          ],
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — through the explicit proxy, TSID on, remedy allow-toos',
+          policy: REMEDY_POLICIES[0],
+          expected: `allowed by ${FMC_RULE}; renew auth succeeds through the proxy`,
+          checks: (ev, cl) => [
+            everyEvent(ev, 'no tunnelled flow is blocked', (e) => !isBlock(e)),
+            everyEvent(fmcEvents(ev), `the FMC's flows are allowed by ${FMC_RULE}`, (e) => e.accessControlRule === FMC_RULE, 1),
+            { what: 'every device renews through the proxy', ok: cl.length > 0 && cl.every((c) => c.ok && (c.connectedTo ?? '').includes('(proxy)')) },
+          ],
+        }),
+      );
+      return run(
+        'explicit-proxy',
+        'Smart Licensing through an explicit proxy (PROXY_SRV/PROXY_PORT)',
+        '003',
+        acts,
+        'With PROXY_SRV/PROXY_PORT set, the agent sends CONNECT tools.cisco.com:443 to the proxy and then the same ' +
+          'TLS 1.2 ClientHello without SNI inside the tunnel; the CONNECT line names the host, but the TLS does not, so ' +
+          'a TSID-on policy still sees the certificate name. (The lab sends CONNECT to the cloud\'s loopback port instead of ' +
+          '443, because it runs without root; events show 443.)',
+      );
+    });
+  },
+};
+
+function caFacts(): { notAfter: Date; notBefore: Date; subject: string } {
+  const c = new X509Certificate(readLabFile(labPaths().ca));
+  return { notAfter: new Date(c.validTo), notBefore: new Date(c.validFrom), subject: c.subject.replace(/\n/g, ', ') };
+}
+
+function leafFacts(name = 'smart-licensing'): { notAfter: Date; notBefore: Date } {
+  const c = new X509Certificate(readLabFile(labPaths(name).cert));
+  return { notAfter: new Date(c.validTo), notBefore: new Date(c.validFrom) };
+}
+
+const certFailure = (reason: RegExp) => (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
+  everyEvent(ev, 'the firewall allowed every licensing flow (the failure is the device\'s own check)', (e) => !isBlock(e)),
+  { what: 'every device fails with err code 60', ok: cl.length > 0 && cl.every((c) => c.curl === 60) },
+  { what: `the device's reason: ${reason.source}`, ok: cl.length > 0 && cl.every((c) => reason.test(c.detail)) },
+];
+
+const okRenewals = (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
+  everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
+  { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
+];
+
+const expiredCa: Scenario = {
+  name: 'expired-ca',
+  seed: '002',
+  summary: 'the lab CA reaches its notAfter: every device fails with err code 60 although the firewall allows the flows',
+  async run(o) {
+    const ca = caFacts();
+    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      const acts: LabAct[] = [];
+      const daysLeft = Math.floor((ca.notAfter.getTime() - w.clock.now().getTime()) / DAY_MS);
+      acts.push(
+        await runAct(w, {
+          title: `Act 1 — today: the lab CA has ${daysLeft} days left (remedy allow-toos, TSID on)`,
+          policy: REMEDY_POLICIES[0],
+          expected: 'renew auth succeeds',
+          checks: okRenewals,
+        }),
+      );
+      // Seed 002: an internal CA is valid 10 years; the day after its notAfter every chain
+      // that ends in it fails. The whole lab (cloud and devices) moves there.
+      w.clock.set(new Date(ca.notAfter.getTime() + DAY_MS));
+      acts.push(
+        await runAct(w, {
+          title: `Act 2 — the day after the lab CA's notAfter (${ca.notAfter.toISOString().slice(0, 10)})`,
+          policy: REMEDY_POLICIES[0],
+          expected: 'the firewall allows the flows, the devices refuse the chain: err code 60',
+          checks: certFailure(/certificate has expired/),
+          notes: (w) => [`${w.devices[0].name}# show license`, w.devices[0].showLicense()],
+        }),
+      );
+      return run(
+        'expired-ca',
+        'The lab CA expires (seed 002)',
+        '002',
+        acts,
+        `The lab CA (${ca.subject}) is valid until ${ca.notAfter.toISOString()}. Once a device's clock passes a ` +
+          `certificate's notAfter in its chain, libcurl fails the handshake check and the agent logs err code 60; ` +
+          `the firewall in the path is innocent (its events show Allow). Renew the CA and re-issue the leaf ` +
+          `(peekwall pki) before the 90-day warning runs out.`,
+      );
+    });
+  },
+};
+
+const clockSkew: Scenario = {
+  name: 'clock-skew',
+  seed: '003',
+  summary: 'a device whose clock is wrong sees the licensing certificate as not yet valid: err code 60; NTP fixes it',
+  async run(o) {
+    const leaf = leafFacts();
+    // The device believes it is 30 days before the certificate was issued.
+    const skew = leaf.notBefore.getTime() - 30 * DAY_MS - Date.now();
+    return withWorld({ deviceSkewMs: 0, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      w.deviceClock.setSkew(skew);
+      const acts: LabAct[] = [];
+      acts.push(
+        await runAct(w, {
+          title: `Act 1 — device clocks at ${w.deviceClock.now().toISOString().slice(0, 10)} (wrong), remedy allow-toos`,
+          policy: REMEDY_POLICIES[0],
+          expected: 'the firewall allows the flows; the devices reject the certificate as not yet valid: err code 60',
+          checks: certFailure(/not yet valid/),
+        }),
+      );
+      w.deviceClock.setSkew(0);
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — clocks fixed (NTP)',
+          policy: REMEDY_POLICIES[0],
+          expected: 'renew auth succeeds',
+          checks: okRenewals,
+        }),
+      );
+      return run(
+        'clock-skew',
+        'A wrong device clock (seed 003, case 3)',
+        '003',
+        acts,
+        'Certificate validity is checked with the device\'s own clock: a device whose time is off by more than the ' +
+          'certificate\'s margins fails with err code 60 ("SSL peer certificate or SSH remote key was not OK") whatever ' +
+          'the firewall does. Check `date` and NTP on the device first.',
+      );
+    });
+  },
+};
+
+const untrustedChain: Scenario = {
+  name: 'untrusted-chain',
+  seed: '004',
+  summary: 'the server presents a chain that does not build to the trusted lab CA: err code 60',
+  async run(o) {
+    const acts: LabAct[] = [];
+    await withWorld({ serverCert: 'untrusted-leaf', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — the cloud presents certs/untrusted-leaf (signed by untrusted-ca), remedy allow-toos',
+          policy: REMEDY_POLICIES[0],
+          expected: 'the firewall allows the flows; the devices cannot build the chain to the lab CA: err code 60',
+          run: async (ds) => {
+            const out: DeviceCommandResult[] = [];
+            for (const d of ds) out.push(await d.register('LAB-TOKEN-VALID-0001'));
+            return out;
+          },
+          checks: certFailure(/issuer|self signed/),
+        }),
+      );
+    });
+    return run(
+      'untrusted-chain',
+      'An untrusted chain (seed 004)',
+      '004',
+      acts,
+      'A chain is trusted when it builds (by issuer and signature, not by names) to a trusted root. A device in the ' +
+        'path that re-signs traffic (a decrypting firewall or proxy), or a server with the wrong chain, makes the ' +
+        'licensing agent fail with err code 60; seed 003 asks for no such device in the path.',
+    );
+  },
+};
+
+const tls13: Scenario = {
+  name: 'tls13',
+  seed: '000',
+  summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP); TSID on still finds toos.cisco.com',
+  async run(o) {
+    return withWorld({ tls13: true, devicesTls13: true, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      const acts: LabAct[] = [];
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — TLS 1.3, TSID off, the shipped policy',
+          policy: SHIPPED_POLICY,
+          tsid: false,
+          expected: 'the certificate is encrypted: no name at all, the URL is the server IP; the toos.cisco.com block does not apply',
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every flow is logged with the server IP as URL', (e) => e.url === `https://${e.dstIp}`),
+            everyEvent(ev, 'the identity source is the IP', (e) => e.identitySource === 'ip'),
+            everyEvent(ev, 'every flow negotiated TLS 1.3', (e) => e.tlsVersion === undefined || e.tlsVersion === 'TLSv1.3'),
+            everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
+            { what: 'every device renews (over TLS 1.3)', ok: cl.length > 0 && cl.every((c) => c.ok && /TLSv1\.3/.test(c.output)) },
+          ],
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — TLS 1.3, TSID on, the shipped policy',
+          policy: SHIPPED_POLICY,
+          expected: 'TSID\'s own handshake reads the certificate: https://toos.cisco.com, blocked',
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
+            everyEvent(ev, 'every licensing flow is blocked', isBlock),
+            { what: 'every device fails renew auth with a transport error', ok: cl.length > 0 && cl.every(transportFailure) },
+          ],
+        }),
+      );
+      return run(
+        'tls13',
+        'TLS 1.3: no passive name',
+        '000',
+        acts,
+        'Under TLS 1.3 the Certificate message is encrypted, so without SNI and without TSID the firewall has no ' +
+          'name at all and URL conditions see only the IP. TSID\'s side connection completes its own handshake and ' +
+          'reads the certificate, so it names the server (here, again, by its first SAN).',
+      );
+    });
+  },
+};
+
+const dns: Scenario = {
+  name: 'dns',
+  seed: '003',
+  summary: 'tools.cisco.com does not resolve on the devices: err code 6, no connection at all',
+  async run(o) {
+    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      for (const d of w.devices) d.useDns({});
+      const acts = [
+        await runAct(w, {
+          title: 'Act 1 — the devices\' DNS has no answer for tools.cisco.com',
+          policy: REMEDY_POLICIES[0],
+          expected: 'err code 6 "Couldn\'t resolve host name"; the firewall never sees a flow',
+          expectEvents: 0,
+          checks: (ev, cl) => [
+            { what: 'no flow reaches the firewall', ok: ev.length === 0 },
+            { what: 'every device fails with err code 6', ok: cl.length > 0 && cl.every((c) => c.curl === 6) },
+          ],
+        }),
+      ];
+      return run('dns', 'DNS failure (seed 003, case 2)', '003', acts, 'err code 6 happens before any packet to tools.cisco.com: fix the device\'s DNS; no firewall policy is involved.');
+    });
+  },
+};
+
+const expiry: Scenario = {
+  name: 'expiry',
+  seed: '000/003',
+  summary: 'nobody notices the block for 90 days: Authorization Expired; the remedy restores Authorized',
+  async run(o) {
+    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+      await registeredMonthAgo(w);
+      const acts: LabAct[] = [];
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — TSID on, the shipped policy, then 90 days pass',
+          policy: SHIPPED_POLICY,
+          expected: 'renew auth fails; 90 days after the last successful contact the devices are Authorization Expired',
+          run: async (ds) => {
+            const out = await renewAll(ds);
+            w.clock.advanceDays(61); // registered 30 days ago + 61 = 91 days without contact
+            return out;
+          },
+          checks: (ev, cl) => [
+            everyEvent(ev, 'every licensing flow is blocked', isBlock),
+            { what: 'every device fails renew auth', ok: cl.length > 0 && cl.every(transportFailure) },
+            { what: 'every device is now Authorization Expired', ok: w.devices.every((d) => d.status().authorization === 'Authorization Expired') },
+          ],
+          notes: (w) => [`${w.devices[0].name}# show license   (91 days after the last contact)`, w.devices[0].showLicense()],
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — remedy allow-toos deployed',
+          policy: REMEDY_POLICIES[0],
+          expected: 'renew auth succeeds; Authorized again',
+          checks: (ev, cl) => [
+            ...okRenewals(ev, cl),
+            { what: 'every device is Authorized again', ok: w.devices.every((d) => d.status().authorization === 'Authorized') },
+          ],
+        }),
+      );
+      return run(
+        'expiry',
+        'What a silent block costs: Authorization Expired after 90 days',
+        '000/003',
+        acts,
+        'Devices renew authorization every 30 days and keep working for 90 days without contact; then they show ' +
+          'Authorization Expired (seed 003). A URL/SI block on toos.cisco.com is silent until then.',
+      );
+    });
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [toos, explicitProxy, expiredCa, clockSkew, untrustedChain, tls13, dns, expiry];
+
+export function findScenario(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

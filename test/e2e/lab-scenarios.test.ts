@@ -1,0 +1,83 @@
+// The lab's other stories (seeds 002-004, explicit proxy, TLS 1.3), each run in process.
+import t, { type Test } from 'tap';
+import { runCli } from '../helpers/io.js';
+
+interface Run {
+  scenario: string;
+  ok: boolean;
+  acts: {
+    title: string;
+    events: { url: string | null; action: string; identitySource?: string; dstIp: string; tlsVersion?: string }[];
+    clients: { device: string; ok: boolean; output: string }[];
+    checks: { what: string; ok: boolean }[];
+    ok: boolean;
+  }[];
+}
+
+async function scenario(t: Test, name: string): Promise<Run> {
+  const r = await runCli(['lab', '--scenario', name, '--json']);
+  const run = JSON.parse(r.stdout) as Run;
+  t.equal(r.code, run.ok ? 0 : 1, 'exit code follows the verdict');
+  for (const a of run.acts) for (const c of a.checks) t.ok(c.ok, `${name} / ${a.title}: ${c.what}`);
+  t.equal(run.ok, true, `${name}: every act as expected`);
+  return run;
+}
+
+t.test('--scenario list names every story', async (t) => {
+  const r = await runCli(['lab', '--scenario', 'list']);
+  t.equal(r.code, 0);
+  for (const n of ['toos', 'explicit-proxy', 'expired-ca', 'clock-skew', 'untrusted-chain', 'tls13', 'dns', 'expiry']) t.match(r.stdout, new RegExp(`\\b${n}\\b`));
+});
+
+t.test('an unknown scenario is a usage error', async (t) => {
+  const r = await runCli(['lab', '--scenario', 'nope']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /unknown scenario 'nope'/);
+});
+
+t.test('explicit proxy: CONNECT first, the TLS inside still has no SNI', async (t) => {
+  const run = await scenario(t, 'explicit-proxy');
+  const [blocked, remedied] = run.acts;
+  t.ok(blocked.events.every((e) => e.url === 'https://toos.cisco.com'));
+  t.ok(blocked.clients.every((c) => !c.ok && /CH-LIB-ERROR/.test(c.output)));
+  t.ok(remedied.clients.every((c) => c.ok && /via 192\.0\.2\.10:80 \(proxy\)/.test(c.output)));
+});
+
+t.test('expired lab CA (seed 002): err code 60 while the firewall allows', async (t) => {
+  const run = await scenario(t, 'expired-ca');
+  const [today, later] = run.acts;
+  t.ok(today.clients.every((c) => c.ok));
+  t.ok(later.events.every((e) => e.action === 'Allow'));
+  t.ok(later.clients.every((c) => /err code 60, err string "SSL peer certificate or SSH remote key was not OK"/.test(c.output)));
+});
+
+t.test('clock skew (seed 003): err code 60 until the clock is fixed', async (t) => {
+  const run = await scenario(t, 'clock-skew');
+  t.ok(run.acts[0].clients.every((c) => /err code 60/.test(c.output) && /not yet valid/.test(c.output)));
+  t.ok(run.acts[1].clients.every((c) => c.ok));
+});
+
+t.test('untrusted chain (seed 004): err code 60', async (t) => {
+  const run = await scenario(t, 'untrusted-chain');
+  t.ok(run.acts[0].clients.every((c) => /err code 60/.test(c.output)));
+});
+
+t.test('TLS 1.3 with TSID off: no name at all, the URL is the IP', async (t) => {
+  const run = await scenario(t, 'tls13');
+  const off = run.acts[0];
+  t.ok(off.events.length >= 3);
+  t.ok(off.events.every((e) => e.url === `https://${e.dstIp}` && e.identitySource === 'ip'));
+  t.ok(run.acts[1].events.every((e) => e.url === 'https://toos.cisco.com'));
+});
+
+t.test('DNS failure (seed 003): err code 6, nothing reaches the firewall', async (t) => {
+  const run = await scenario(t, 'dns');
+  t.equal(run.acts[0].events.length, 0);
+  t.ok(run.acts[0].clients.every((c) => /err code 6, err string "Couldn't resolve host name"/.test(c.output)));
+});
+
+t.test('expiry: 90 days of silent blocks -> Authorization Expired; the remedy restores it', async (t) => {
+  const run = await scenario(t, 'expiry');
+  t.match(run.acts[0].clients[0].output, /CH-LIB-ERROR/);
+  t.ok(run.acts[1].clients.every((c) => /AUTHORIZED/.test(c.output)));
+});
