@@ -27,8 +27,12 @@ export interface ClientHello {
   readonly supportedVersions: readonly number[];
   readonly supportedGroups: readonly number[];
   readonly signatureAlgorithms: readonly number[];
+  /** signature_algorithms_cert (extension 50); tshark reports it in the same field as 13. */
+  readonly signatureAlgorithmsCert: readonly number[];
   readonly keyShareGroups: readonly number[];
   readonly pskModes: readonly number[];
+  /** ec_point_formats (extension 11) list; JA3's last field. */
+  readonly ecPointFormats: readonly number[];
   /** encrypted_client_hello (0xfe0d) present: `sni` is then the OUTER public name, a decoy. */
   readonly ech: boolean;
   /** Length of the padding extension's data, or null when absent. */
@@ -85,6 +89,10 @@ export type ServerFlightResult =
   | { readonly kind: 'malformed'; readonly error: PeekwallError };
 
 export interface WireLimits {
-  /** Upper bound on buffered handshake bytes before answering too-large (default 16384). */
+  /** Upper bound on buffered handshake bytes before answering too-large (default 16384
+   *  for a ClientHello, 65536 for a server flight: certificate chains are big). */
   readonly maxHandshakeBytes?: number;
+  /** Upper bound on the number of TLS records the message may span (default 1024). Bounds
+   *  memory when a client fragments into tiny records: 5 bytes of header per record. */
+  readonly maxRecords?: number;
 }
