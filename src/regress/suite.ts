@@ -285,8 +285,8 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
       if (!ee) c.fail(m.at, 'suite/missing', `case ${i + 1} needs 'expect' (state at least one field)`);
       const flow = fe ? parseFlow(c, fe.value, i) : null;
       const expect = ee ? parseExpect(c, ee.value) : null;
-      if (expect && Object.keys(expect).length === 0) {
-        c.fail(ee!.value.at, 'suite/empty-expect', `case ${i + 1}: 'expect' states no field, so it would check nothing`);
+      if (ee && ee.value.kind === 'map' && ee.value.entries.size === 0) {
+        c.fail(ee.value.at, 'suite/empty-expect', `case ${i + 1}: 'expect' states no field, so it would check nothing`);
       }
       if (typeof name === 'string') {
         const prev = names.get(name);
