@@ -421,14 +421,24 @@ const tls13: Scenario = {
           title: 'Act 1 — TLS 1.3, TSID off, the shipped policy',
           policy: SHIPPED_POLICY,
           tsid: false,
-          expected: 'the certificate is encrypted: no name at all, the URL is the server IP; the toos.cisco.com block does not apply',
-          checks: (ev, cl) => [
-            everyEvent(ev, 'every flow is logged with the server IP as URL', (e) => e.url === `https://${e.dstIp}`),
-            everyEvent(ev, 'the identity source is the IP', (e) => e.identitySource === 'ip'),
-            everyEvent(ev, 'every flow negotiated TLS 1.3', (e) => e.tlsVersion === undefined || e.tlsVersion === 'TLSv1.3'),
-            everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
-            { what: 'every device renews (over TLS 1.3)', ok: cl.length > 0 && cl.every((c) => c.ok && /TLSv1\.3/.test(c.output)) },
-          ],
+          expected:
+            'the certificate is encrypted: no name at all, the URL is the server IP. The toos.cisco.com block does not ' +
+            `apply, but neither can ${FMC_RULE} (it needs the URL tools.cisco.com): the FMC falls through to the default ` +
+            'action and is blocked; the 10.10.x devices are allowed by ALLOW_ALL_CLIENTS_80_443',
+          checks: (ev, cl) => {
+            const fmc = fmcEvents(ev);
+            const others = ev.filter((e) => e.srcIp !== FMC_ADDRESS);
+            const fmcClient = cl.filter((c) => c.device === LAB_DEVICES[0].name);
+            const otherClients = cl.filter((c) => c.device !== LAB_DEVICES[0].name);
+            return [
+              everyEvent(ev, 'every flow is logged with the server IP as URL', (e) => e.url === `https://${e.dstIp}`),
+              everyEvent(ev, 'the identity source is the IP', (e) => e.identitySource === 'ip'),
+              everyEvent(fmc, `the FMC's flows match no URL rule and are blocked by the default action`, isBlock, 1),
+              everyEvent(others, 'the 10.10.x flows are allowed by ALLOW_ALL_CLIENTS_80_443', (e) => !isBlock(e) && e.accessControlRule === 'ALLOW_ALL_CLIENTS_80_443', 2),
+              { what: 'the FMC fails renew auth', ok: fmcClient.length === 1 && fmcClient.every(transportFailure) },
+              { what: 'the 10.10.x devices renew over TLS 1.3', ok: otherClients.length === 2 && otherClients.every((c) => c.ok && /TLSv1\.3/.test(c.output)) },
+            ];
+          },
         }),
       );
       acts.push(

@@ -150,7 +150,9 @@ export class LabWorld {
 
   async startCloud(): Promise<RunningCloud> {
     this.cloud = await startCloud({
-      host: LAB_CLOUD_HOST,
+      // With an explicit proxy, CONNECT names tools.cisco.com and peekwall resolves it: the
+      // cloud then sits on the first server's alias, so events show 72.163.4.38.
+      host: this.o.explicitProxy ? this.map.toLab(SEED_SERVERS[0]) : LAB_CLOUD_HOST,
       port: this.o.cloudPort ?? 0,
       cert: this.certPem,
       key: readLabFile(this.paths.key),

@@ -1,0 +1,55 @@
+// `peekwall lab serve` (through serveLab): up for a client, printing how, closed on abort.
+import t from 'tap';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { ConnectionEvent } from '../../src/events/index.js';
+import { LabClock, LicensingDevice, serveLab, type ServeInfo } from '../../src/lab/index.js';
+import { fromRoot } from '../../src/util/paths.js';
+
+t.test('serve keeps cloud and proxy up until aborted, then closes everything', async (t) => {
+  const ac = new AbortController();
+  let printed = '';
+  const events: ConnectionEvent[] = [];
+  let ready!: (i: ServeInfo) => void;
+  const up = new Promise<ServeInfo>((r) => (ready = r));
+  const done = serveLab({
+    policy: 'policies/smart-licensing-remedy-allow-toos.yaml',
+    port: 0,
+    explicitPort: 0,
+    signal: ac.signal,
+    print: (s) => (printed += s),
+    onEvent: (e) => events.push(e),
+    onReady: (i) => ready(i),
+  });
+  const info = await up;
+  t.match(printed, /openssl s_client -connect 127\.163\.4\.38:\d+ -noservername/);
+  t.match(printed, /PROXY_SRV 127\.0\.2\.10, PROXY_PORT \d+/);
+  t.equal(info.tsid, true);
+  const [a] = info.transparent;
+  const dev = new LicensingDevice({
+    name: 'serve-test',
+    kind: 'FMC',
+    address: '10.12.1.8',
+    localAddress: '127.12.1.8',
+    dns: { 'tools.cisco.com': ['127.163.4.38'] },
+    route: (ip, p) => ({ host: ip, port: p === 443 ? a.port : p }),
+    ca: readFileSync(fromRoot('certs', 'lab-ca.crt.pem'), 'utf8'),
+    clock: new LabClock(new Date()),
+  });
+  const r = await dev.register('LAB-TOKEN-VALID-0001');
+  t.equal(r.ok, true, r.output);
+  for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+  t.equal(events[0]?.url, 'https://toos.cisco.com');
+  t.equal(events[0]?.srcIp, '10.12.1.8', 'seed address through the map');
+  ac.abort();
+  await done;
+  const refused = await new Promise<boolean>((res) => {
+    const s = net.connect({ host: a.host, port: a.port });
+    s.once('connect', () => {
+      s.destroy();
+      res(false);
+    });
+    s.once('error', () => res(true));
+  });
+  t.equal(refused, true, 'the listener is gone');
+});
