@@ -249,11 +249,12 @@ function expand(
   literal: (t: string) => boolean,
   refs: string[],
   stack: string[] = [],
-): { text: string; at: Pos; via: string | null }[] {
-  const out: { text: string; at: Pos; via: string | null }[] = [];
+  refAt?: Pos,
+): { text: string; at: Pos; via: string | null; ref: Pos }[] {
+  const out: { text: string; at: Pos; via: string | null; ref: Pos }[] = [];
   for (const it of items) {
     if (literal(it.text)) {
-      out.push({ ...it, via: stack[stack.length - 1] ?? null });
+      out.push({ ...it, via: stack[stack.length - 1] ?? null, ref: refAt ?? it.at });
       continue;
     }
     const obj = table.get(it.text);
@@ -266,7 +267,7 @@ function expand(
       continue;
     }
     refs.push(obj.name);
-    out.push(...expand(c, obj.values, table, kind, literal, refs, [...stack, obj.name]));
+    out.push(...expand(c, obj.values, table, kind, literal, refs, [...stack, obj.name], refAt ?? it.at));
   }
   return out;
 }
@@ -288,7 +289,7 @@ function intervalsOverlap(a: Interval, b: Interval): boolean {
 function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], table: Map<string, ObjDecl>, refs: string[], what = 'networks'): IpSet | null {
   if (items.length === 0) return null;
   const leaves = expand(c, items, table, 'network', isNetworkLiteral, refs);
-  const entries: { interval: Interval; label: string; at: Pos; via: string | null }[] = [];
+  const entries: { interval: Interval; label: string; at: Pos; via: string | null; ref: Pos }[] = [];
   for (const l of leaves) {
     if (l.text === 'any') return null;
     const iv = parseNetwork(l.text);
@@ -296,7 +297,7 @@ function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], ta
       c.error(l.at, 'policy/invalid-network', l.via ? `${iv} (in object '${l.via}')` : iv);
       continue;
     }
-    entries.push({ interval: iv, label: l.text, at: l.at, via: l.via });
+    entries.push({ interval: iv, label: l.text, at: l.at, via: l.via, ref: l.ref });
   }
   // FMC rule analysis "object overlap": two entries of one condition share addresses, so
   // one of them is (partly) useless. Lists are short; pairwise is fine.
@@ -305,7 +306,7 @@ function compileNetworks(c: Ctx, items: readonly { text: string; at: Pos }[], ta
       for (let j = i + 1; j < entries.length; j++)
         if (intervalsOverlap(entries[i].interval, entries[j].interval)) {
           const name = (e: (typeof entries)[number]) => (e.via ? `${e.label} (object '${e.via}')` : e.label);
-          c.warn(entries[j].at, 'lint/object-overlap', `${what}: ${name(entries[j])} overlaps ${name(entries[i])}`);
+          c.warn(entries[j].ref, 'lint/object-overlap', `${what}: ${name(entries[j])} overlaps ${name(entries[i])}`);
         }
   }
   return new IpSet(entries);
@@ -836,7 +837,9 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
       const k = `${e.file}:${e.line}:${e.column}:${e.code}:${e.message}`;
       return seen.has(k) ? false : (seen.add(k), true);
     });
-    const errs = unique.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) : 0));
+    const errs = unique.sort((a, b) =>
+      a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) : (a.file ?? '') < (b.file ?? '') ? -1 : 1,
+    );
     return { ok: false, error: errs };
   }
   const index = buildRuleIndex(rules);

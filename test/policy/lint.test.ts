@@ -1,0 +1,72 @@
+import t from 'tap';
+import { lintPolicy, loadPolicyFile } from '../../src/policy/index.js';
+import { fromRoot } from '../../src/util/paths.js';
+import { mustCompile } from './helpers/policy.js';
+
+const codes = (yaml: string) => lintPolicy(mustCompile(yaml)).map((f) => `${f.severity} ${f.code} ${f.rule ?? ''}`.trim());
+
+t.test('shadowed (different action) and redundant (same action) rules', async (t) => {
+  const f = codes(`
+objects:
+  networks:
+    CLIENTS: 10.10.0.0/16
+rules:
+  - {name: ALLOW_CLIENTS, action: Allow, sourceNetworks: [CLIENTS], destinationPorts: [80, 443]}
+  - {name: BLOCK_ONE, action: Block, sourceNetworks: [10.10.5.0/24], destinationPorts: [443]}
+  - {name: ALLOW_ONE, action: Allow, sourceNetworks: [10.10.6.6], destinationPorts: [80]}
+  - {name: BLOCK_OTHER, action: Block, sourceNetworks: [10.11.0.0/16]}
+`);
+  t.same(f, ['error lint/shadowed-rule BLOCK_ONE', 'warning lint/redundant-rule ALLOW_ONE']);
+});
+
+t.test('URL conditions: a broader domain shadows a narrower one; categories are not guessed', async (t) => {
+  const f = codes(`
+rules:
+  - {name: CISCO, action: Allow, urls: {literals: [cisco.com]}}
+  - {name: TOOLS, action: Block, urls: {literals: [tools.cisco.com]}}
+  - {name: OTHER, action: Block, urls: {literals: [webex.com]}}
+  - {name: CAT, action: Block, urls: {categories: [{category: News}]}}
+`);
+  t.same(f, ['error lint/shadowed-rule TOOLS']);
+});
+
+t.test('everything after a catch-all, Monitor rules excepted', async (t) => {
+  const f = codes(`
+rules:
+  - {name: WATCH, action: Monitor}
+  - {name: ALLOW_WEB, action: Allow, destinationPorts: [443]}
+  - {name: ANY, action: Block}
+  - {name: LATE, action: Allow, destinationPorts: [22]}
+`);
+  t.same(f, ['error lint/after-catch-all LATE']);
+});
+
+t.test('object overlap, unused objects, disabled rules, Interactive Block on HTTPS', async (t) => {
+  const findings = lintPolicy(
+    mustCompile(`
+objects:
+  networks:
+    A: 10.0.0.0/8
+    B: 10.1.0.0/16
+    SPARE: 192.0.2.1
+rules:
+  - {name: R, action: Allow, sourceNetworks: [A, B]}
+  - {name: OFF, action: Block, enabled: false}
+  - {name: WARN, action: Interactive Block, destinationPorts: [443]}
+`),
+  );
+  const overlap = findings.find((f) => f.code === 'lint/object-overlap');
+  t.match(overlap, { severity: 'warning', line: 8, message: /10\.1\.0\.0\/16 \(object 'B'\) overlaps 10\.0\.0\.0\/8 \(object 'A'\)/ });
+  t.match(findings.find((f) => f.code === 'lint/unused-object'), { message: /'SPARE'/, line: 6 });
+  t.ok(findings.some((f) => f.code === 'lint/disabled-rule' && f.rule === 'OFF'));
+  t.ok(findings.some((f) => f.code === 'lint/interactive-https' && f.rule === 'WARN'));
+  t.notOk(findings.some((f) => f.severity === 'error'));
+});
+
+t.test('the shipped policies lint clean', async (t) => {
+  for (const name of ['smart-licensing', 'smart-licensing-remedy-allow-toos', 'smart-licensing-remedy-category']) {
+    const r = await loadPolicyFile(fromRoot('policies', `${name}.yaml`));
+    t.ok(r.ok, `${name} loads`);
+    if (r.ok) t.same(lintPolicy(r.value), [], `${name} has no findings`);
+  }
+});
