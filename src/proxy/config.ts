@@ -31,11 +31,14 @@ export function parseRunConfig(text: string, file: string): Result<RunConfig, Pe
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const errors: PeekwallError[] = [];
+  // The node at path, or its nearest ancestor that exists (a missing key points at its map).
   const at = (path: (string | number)[]) => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    if (node && node.range) {
-      const p = lc.linePos(node.range[0]);
-      return { file, line: p.line, column: p.col };
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node && node.range) {
+        const p = lc.linePos(node.range[0]);
+        return { file, line: p.line, column: p.col };
+      }
     }
     return { file };
   };

@@ -31,6 +31,8 @@ export interface ConnOptions {
   readonly policy: Policy;
   readonly dst: Endpoint | null;
   readonly flowPort?: number;
+  /** Real original destination address for the flow (transparent: the local address). */
+  readonly flowDstIp?: string;
   /** sni-route: find the upstream for a name (null: no SNI). */
   readonly route?: (sni: string | null) => Promise<Endpoint | PeekwallError>;
   /** Bytes already read from the client (CONNECT's head). */
@@ -72,6 +74,7 @@ export class Connection {
       src: { ip: normalizeIp(client.remoteAddress), port: client.remotePort ?? 0 },
       dst: o.dst,
       ...(o.flowPort !== undefined ? { flowPort: o.flowPort } : {}),
+      ...(o.flowDstIp !== undefined ? { flowDstIp: o.flowDstIp } : {}),
       toSeed: (ip) => map.toSeed(ip),
     });
     ctx.active.add(this);
@@ -343,7 +346,7 @@ export class Connection {
       bytesFromClient: this.bytesFromClient(),
       bytesFromServer: this.upstream?.bytesRead ?? 0,
       durationMs: Date.now() - this.started,
-      ...(map ? { mapped: { srcIp: m.src.ip, dstIp: m.dst ? m.dst.ip : '0.0.0.0' } } : {}),
+      ...(map ? { mapped: { srcIp: m.src.ip, dstIp: m.flowDstIp ?? (m.dst ? m.dst.ip : '0.0.0.0') } } : {}),
     });
     this.ctx.emit(e, { listener: this.o.listener, failed: out !== null && out.verdict === null && out.closeReason !== undefined });
   }

@@ -33,6 +33,12 @@ export interface MachineInit {
   readonly dst: Endpoint | null;
   /** Port policy sees as the destination (default dst.port). */
   readonly flowPort?: number;
+  /**
+   * Real address policy sees as the destination (default dst.ip). Transparent listeners pass
+   * the local address the client connected to — the original destination — which differs
+   * from the upstream when one proxy stands for several server IPs.
+   */
+  readonly flowDstIp?: string;
   readonly toSeed: (ip: string) => string;
   /** Upper bound on the server's first flight held in passive mode (default 64 KiB). */
   readonly maxServerFlightBytes?: number;
@@ -100,6 +106,7 @@ export class ConnectionMachine {
   private flight: ServerFlightReader | null = null;
   private readonly toSeed: (ip: string) => string;
   private readonly flowPort: number | undefined;
+  readonly flowDstIp: string | undefined;
   private readonly maxFlight: number;
 
   constructor(init: MachineInit) {
@@ -108,6 +115,7 @@ export class ConnectionMachine {
     this.dst = init.dst;
     this.toSeed = init.toSeed;
     this.flowPort = init.flowPort;
+    this.flowDstIp = init.flowDstIp;
     this.maxFlight = init.maxServerFlightBytes ?? 65536;
     this.reader = new ClientHelloReader({ maxHandshakeBytes: init.policy.settings.maxHelloBytes });
     this.flow = this.makeFlow(null);
@@ -118,7 +126,7 @@ export class ConnectionMachine {
     const f: Flow = {
       srcIp: this.toSeed(this.src.ip),
       srcPort: this.src.port,
-      dstIp: dst ? this.toSeed(dst.ip) : '0.0.0.0',
+      dstIp: this.flowDstIp !== undefined ? this.toSeed(this.flowDstIp) : dst ? this.toSeed(dst.ip) : '0.0.0.0',
       dstPort: this.flowPort ?? (dst ? dst.port : 0),
       protocol: 'tcp',
       scheme: 'https',

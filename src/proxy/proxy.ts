@@ -143,7 +143,8 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
             policy,
             // Unknown local address: the machine has no upstream and refuses with proxy/no-route.
             dst,
-            // Transparent: the original destination port is the one the client reached.
+            // Transparent: the original destination is the address and port the client reached.
+            flowDstIp: normalizeIp(socket.localAddress),
             flowPort: l.flowPort ?? socket.localPort ?? 0,
             ...(dst === null ? { route: async () => noUpstream(socket.localAddress) } : {}),
           });

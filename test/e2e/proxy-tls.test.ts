@@ -52,7 +52,8 @@ async function proxyTo(t: Tap, port: number, yaml: string, extra: Partial<ProxyO
   t.teardown(() => proxy.close());
   return { proxy, sink, port: proxy.listeners[0].port };
 }
-type Tap = typeof t;
+/** The part of a tap test these helpers use. */
+type Tap = { teardown(fn: () => unknown): void };
 
 t.test('SNI allowed is spliced; SNI blocked is refused (FIN) and logged at the beginning', async (t) => {
   const origin = await startOrigin(cert);

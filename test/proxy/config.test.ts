@@ -1,0 +1,85 @@
+// `peekwall run` config: valid files load with paths resolved against the config's folder;
+// every problem is reported with file:line.
+import t from 'tap';
+import { parseRunConfig } from '../../src/proxy/index.js';
+import { fromRoot } from '../../src/util/paths.js';
+import { readFileSync } from 'node:fs';
+
+t.test('a full config', async (t) => {
+  const r = parseRunConfig(
+    `policy: policies/p.yaml
+events: events/out.jsonl
+listeners:
+  - mode: transparent
+    host: 127.0.0.1
+    port: 8443
+    flowPort: 443
+    upstream:
+      byLocalAddress:
+        127.163.4.38: { host: 127.0.0.1, port: 9443 }
+  - mode: sni-route
+    host: 127.0.0.1
+    port: 0
+    routes: { Example.com: { host: 127.0.0.1, port: 1443 } }
+    fallback: { host: 127.0.0.1, port: 2443 }
+  - mode: explicit
+    host: 127.0.0.1
+    port: 3128
+admin: { port: 9100 }
+workers: 2
+limits: { maxConnections: 100 }
+`,
+    '/etc/peekwall/run.yaml',
+  );
+  t.ok(r.ok);
+  if (!r.ok) return;
+  const c = r.value;
+  t.equal(c.policy, '/etc/peekwall/policies/p.yaml');
+  t.equal(c.events, '/etc/peekwall/events/out.jsonl');
+  t.equal(c.listeners.length, 3);
+  t.same(c.listeners[0], { mode: 'transparent', host: '127.0.0.1', port: 8443, flowPort: 443, upstream: { byLocalAddress: { '127.163.4.38': { host: '127.0.0.1', port: 9443 } } } });
+  t.same(c.listeners[1], { mode: 'sni-route', host: '127.0.0.1', port: 0, routes: { 'example.com': { host: '127.0.0.1', port: 1443 } }, fallback: { host: '127.0.0.1', port: 2443 } });
+  t.same(c.admin, { host: '127.0.0.1', port: 9100 });
+  t.equal(c.workers, 2);
+  t.same(c.limits, { maxConnections: 100 });
+  t.equal(c.watch, true);
+});
+
+t.test('every problem with file:line', async (t) => {
+  const r = parseRunConfig(
+    `policy: p.yaml
+listeners:
+  - mode: transparent
+    port: 99999
+  - mode: transparent
+    port: 8443
+    upstream: { host: x }
+  - mode: sideways
+    port: 1
+colour: blue
+`,
+    '/x/run.yaml',
+  );
+  t.notOk(r.ok);
+  if (r.ok) return;
+  const msgs = r.error.map((e) => `${e.line}:${e.message}`);
+  t.match(msgs.join('\n'), /4:listeners\.0\.port: expected a port/);
+  t.match(msgs.join('\n'), /7:listeners\.1\.upstream\.port/);
+  t.match(msgs.join('\n'), /8:listeners\.2\.mode/);
+  t.match(msgs.join('\n'), /10:colour: unknown key/);
+  t.ok(r.error.every((e) => e.file === '/x/run.yaml' && e.code.startsWith('config/')));
+});
+
+t.test('YAML syntax errors and non-mappings', async (t) => {
+  const bad = parseRunConfig('listeners: [\n', '/x.yaml');
+  t.notOk(bad.ok);
+  if (!bad.ok) t.equal(bad.error[0].code, 'config/yaml');
+  const list = parseRunConfig('- a\n', '/x.yaml');
+  t.notOk(list.ok);
+});
+
+t.test('the shipped example config is valid', async (t) => {
+  const file = fromRoot('policies', 'proxy.example.yaml');
+  const r = parseRunConfig(readFileSync(file, 'utf8'), file);
+  t.ok(r.ok, r.ok ? 'ok' : JSON.stringify(r.error));
+});

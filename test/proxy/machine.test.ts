@@ -1,0 +1,150 @@
+// The sans-IO connection machine replayed from recorded bytes (real ClientHellos and server
+// flights from independent tools): no sockets, every decision visible as commands.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { ConnectionMachine, type Command } from '../../src/proxy/index.js';
+import { certificateFacts } from '../../src/identity/index.js';
+import { fixturePath, readFixture, readFixtureJson } from '../helpers/fixtures.js';
+import { policyFrom } from './lib/net.js';
+
+const yaml = (tsid: boolean, failMode = 'closed') => `
+name: replay
+settings:
+  tsid: { enabled: ${tsid} }
+  failMode: ${failMode}
+rules:
+  - name: BLOCK_CN
+    action: Block with reset
+    urls: { literals: [cn-only.example] }
+  - name: BLOCK_CORPUS
+    action: Block
+    urls: { literals: [blocked.corpus.test] }
+  - name: ALLOW_ALL
+    action: Allow
+defaultAction: Block all traffic
+`;
+
+const mk = (tsid: boolean, failMode = 'closed') =>
+  new ConnectionMachine({
+    policy: policyFrom(yaml(tsid, failMode)),
+    src: { ip: '127.0.0.5', port: 40722 },
+    dst: { ip: '127.163.4.38', port: 8443 },
+    flowPort: 443,
+    toSeed: (ip) => (ip === '127.163.4.38' ? '72.163.4.38' : ip === '127.0.0.5' ? '10.12.1.8' : ip),
+  });
+
+const kinds = (cs: readonly Command[]) => cs.map((c) => (c.kind === 'connect' ? `connect${c.passive ? '-passive' : ''}` : c.kind));
+
+t.test('SNI + TSID off: decided on the SNI as soon as the hello is complete, in any chunking', async (t) => {
+  const hello = readFixture('clienthello', 'openssl-default-sni.bin');
+  for (const cut of [1, 5, 6, 100, hello.length - 1]) {
+    const m = mk(false);
+    t.same(kinds(m.clientData(hello.subarray(0, cut))), [], `need more after ${cut} bytes`);
+    t.same(kinds(m.clientData(hello.subarray(cut))), ['pause-client', 'connect']);
+    t.equal(m.identity?.source, 'sni');
+    t.equal(m.identity?.name, 'www.corpus.test');
+    t.equal(m.outcome?.verdict?.rule, 'ALLOW_ALL');
+    t.equal(m.flow.dstIp, '72.163.4.38', 'policy sees the seed address');
+    t.equal(m.flow.srcIp, '10.12.1.8');
+    t.equal(m.flow.dstPort, 443);
+    t.equal(m.heldClientBytes, hello.length, 'every byte held for the upstream');
+  }
+});
+
+t.test('a hello split over five records (openssl -max_send_frag 512)', async (t) => {
+  const bytes = readFixture('clienthello', 'openssl-maxsendfrag512-multirecord-mtu1500.bin');
+  const m = mk(false);
+  const cmds: string[] = [];
+  for (let i = 0; i < bytes.length; i += 300) cmds.push(...kinds(m.clientData(bytes.subarray(i, i + 300))));
+  t.same(cmds, ['pause-client', 'connect']);
+  t.equal(m.hello?.recordLengths.length, 5);
+});
+
+t.test('no SNI + TSID off: passive mode reads the TLS 1.2 certificate CN from the server flight', async (t) => {
+  const m = mk(false);
+  t.same(kinds(m.clientData(readFixture('clienthello', 'openssl-noservername.bin'))), ['pause-client', 'connect-passive']);
+  const flight = readFixture('serverflight', 'cn-only.tls12.bin');
+  t.same(kinds(m.serverData(flight.subarray(0, 70))), []);
+  t.same(kinds(m.serverData(flight.subarray(70))), ['close'], 'cn-only.example is blocked');
+  t.equal(m.identity?.source, 'passive-cn');
+  t.equal(m.identity?.name, readFixtureJson('serverflight', 'cn-only.tls12.json').expected_identity_from_leaf.cn);
+  t.equal(m.outcome?.phase, 'begin');
+  t.equal(m.tlsVersion, 0x0303);
+  t.ok(m.heldServerBytes > 0, 'the server flight was held, not forwarded');
+});
+
+t.test('no SNI + TSID off over TLS 1.3: nothing to read, the IP is the identity', async (t) => {
+  const m = mk(false);
+  m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(m.serverData(readFixture('serverflight', 'cn-only-tls13-encrypted.tls13.bin'))), ['release']);
+  t.equal(m.identity?.source, 'ip');
+  t.equal(m.identity?.name, '72.163.4.38');
+  t.equal(m.tlsVersion, 0x0304);
+});
+
+t.test('TSID on: the hello is held, a probe is asked for, the certificate decides', async (t) => {
+  const m = mk(true);
+  const cmds = m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(cmds), ['pause-client', 'probe']);
+  const probe = cmds[1];
+  if (probe.kind === 'probe') {
+    t.same(probe.dst, { ip: '127.163.4.38', port: 8443 }, 'the probe goes to the real upstream');
+    t.equal(probe.hello.sni, null);
+  }
+  const facts = certificateFacts(readFileSync(fixturePath('certs', 'first-san-differs-from-cn-cisco-like.pem'), 'utf8'));
+  t.ok(facts.ok);
+  if (!facts.ok) return;
+  t.same(kinds(m.certificate({ ok: true, chain: [facts.value], cache: 'miss' })), ['connect']);
+  t.equal(m.identity?.name, 'toos.cisco.com', 'first SAN under snort3-legacy: the field case');
+  t.equal(m.identity?.source, 'cert-san');
+  t.equal(m.cache, 'miss');
+});
+
+t.test('TSID on: a failed probe follows the fail mode', async (t) => {
+  const err = { code: 'proxy/probe-timeout', message: 'x' };
+  const closed = mk(true);
+  closed.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(closed.certificate({ ok: false, error: err })), ['close']);
+  t.equal(closed.outcome?.closeReason, 'proxy/probe-timeout');
+  t.equal(closed.outcome?.action, 'Block with reset');
+  const open = mk(true, 'open');
+  open.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(open.certificate({ ok: false, error: err })), ['pause-client', 'connect']);
+  t.equal(open.outcome?.reason, 'Fail Open');
+});
+
+t.test('inspection failures: not TLS, peek timeout, early close', async (t) => {
+  const http = mk(false);
+  const c = http.clientData(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  t.same(kinds(c), ['close']);
+  t.ok(c[0].kind === 'close' && c[0].reset, 'fail closed is a reset');
+  t.match(http.outcome?.closeReason, /^wire\//);
+
+  const slow = mk(false);
+  slow.clientData(readFixture('clienthello', 'openssl-default-sni.bin').subarray(0, 10));
+  t.same(kinds(slow.peekTimeout()), ['close']);
+  t.equal(slow.outcome?.closeReason, 'proxy/peek-timeout');
+
+  const early = mk(false);
+  early.clientData(readFixture('clienthello', 'openssl-default-sni.bin').subarray(0, 10));
+  t.same(kinds(early.clientEnded()), ['close']);
+  t.equal(early.outcome?.closeReason, 'wire/truncated');
+
+  const open = mk(false, 'open');
+  t.same(kinds(open.clientData(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'))), ['pause-client', 'connect']);
+  t.equal(open.outcome?.action, 'Allow');
+});
+
+t.test('sni-route: the machine asks for a route, then continues', async (t) => {
+  const m = new ConnectionMachine({
+    policy: policyFrom(yaml(false)),
+    src: { ip: '127.0.0.1', port: 1 },
+    dst: null,
+    toSeed: (ip) => ip,
+  });
+  const c = m.clientData(readFixture('clienthello', 'openssl-default-sni.bin'));
+  t.same(kinds(c), ['pause-client', 'route']);
+  t.same(kinds(m.routed({ ip: '127.0.0.9', port: 9443 })), ['connect']);
+  t.equal(m.flow.dstIp, '127.0.0.9');
+  t.equal(m.flow.dstPort, 9443);
+});
