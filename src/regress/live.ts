@@ -246,13 +246,13 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
         // Without a certificate the offline identity is the SNI (or the IP). Live, the lab
         // upstream must present something: harmless only when the proxy never looks at it
         // (TSID off and an SNI present: no probe, no passive read).
-        if (tsidOf(suite.policy, c).enabled || c.flow.sni === null || !existsSync(FALLBACK_CERT)) {
+        if (tsidOf(c.compiled, c).enabled || c.flow.sni === null || !existsSync(FALLBACK_CERT)) {
           return { skipped: 'no certificate: the proxy would read whatever the lab upstream presents, which the offline run never saw' };
         }
         certPath = FALLBACK_CERT;
       }
       try {
-        return await runCase(suite.policy, { ...c, certPath });
+        return await runCase(c.compiled, { ...c, certPath });
       } catch (e) {
         return { error: `live run failed: ${(e as Error).message}` };
       }

@@ -123,21 +123,34 @@ export async function loadSuiteFile(
   const policyPath = resolve(dir, spec.policy);
   const errors: PeekwallError[] = [];
 
-  const base = await loadPolicyVariant(policyPath, null, cache);
-  let policy: Policy | null = null;
-  if (!base.ok) {
-    errors.push(peekwallError('suite/bad-policy', `policy ${spec.policy} does not load (errors follow)`, spec.policyAt), ...base.error);
-  } else if (spec.settings) {
-    const v = await loadPolicyVariant(policyPath, spec.settings, cache);
-    if (v.ok) policy = v.value;
-    else errors.push(peekwallError('suite/bad-settings', "the suite's settings make the policy invalid (errors follow)", spec.settingsAt ?? spec.policyAt), ...v.error);
-  } else {
-    policy = base.value;
-  }
+  // Every policy the suite names (its own, and cases' own), compiled once with the suite's
+  // settings applied; a policy that does not load is reported once, at its first mention.
+  const policies = new Map<string, Policy | null>();
+  const policyFor = async (ref: string, at: Located): Promise<Policy | null> => {
+    const abs = resolve(dir, ref);
+    if (policies.has(abs)) return policies.get(abs) ?? null;
+    let out: Policy | null = null;
+    const base = await loadPolicyVariant(abs, null, cache);
+    if (!base.ok) {
+      errors.push(peekwallError('suite/bad-policy', `policy ${ref} does not load (errors follow)`, at), ...base.error);
+    } else if (spec.settings) {
+      const v = await loadPolicyVariant(abs, spec.settings, cache);
+      if (v.ok) out = v.value;
+      else errors.push(peekwallError('suite/bad-settings', `the suite's settings make policy ${ref} invalid (errors follow)`, spec.settingsAt ?? at), ...v.error);
+    } else {
+      out = base.value;
+    }
+    policies.set(abs, out);
+    return out;
+  };
+  const policy = await policyFor(spec.policy, spec.policyAt);
 
   const certs = new Map<string, Promise<Result<CertificateFacts> | { ok: false; error: PeekwallError }>>();
   const cases: ResolvedCase[] = [];
-  for (const c of spec.cases) {
+  for (const c0 of spec.cases) {
+    const compiled = c0.policy === undefined ? policy : await policyFor(c0.policy, c0.at);
+    if (!compiled) continue;
+    const c = { ...c0, compiled, policyPath: resolve(dir, c0.policy ?? spec.policy) };
     const cert = c.flow.cert;
     if (!cert) {
       cases.push({ ...c, certificate: null, certPath: null });

@@ -12,7 +12,7 @@ export type LiveCaseRunner = (
 ) => Promise<{ actual: ActualVerdict } | { error: string } | { skipped: string }>;
 
 export function runOffline(suites: readonly LoadedSuite[]): CaseResult[][] {
-  return suites.map((s) => s.cases.map((c) => runCase(s.policy, s.spec.file, c)));
+  return suites.map((s) => s.cases.map((c) => runCase(c.compiled, s.spec.file, c)));
 }
 
 export async function runSuites(suites: readonly LoadedSuite[], o: { live?: LiveCaseRunner } = {}): Promise<RunReport> {
@@ -49,13 +49,16 @@ export async function runSuites(suites: readonly LoadedSuite[], o: { live?: Live
 
 export function buildReport(suites: readonly LoadedSuite[], results: readonly (readonly CaseResult[])[], live: boolean): RunReport {
   const all = results.flat();
-  const byPolicy = new Map<string, { suite: LoadedSuite; results: CaseResult[] }>();
+  // Coverage is per policy file: every case that ran under it, whichever suite it is in.
+  const byPolicy = new Map<string, { policy: ResolvedCase['compiled']; results: CaseResult[] }>();
   suites.forEach((s, i) => {
-    const g = byPolicy.get(s.policyPath) ?? { suite: s, results: [] };
-    g.results.push(...results[i]);
-    byPolicy.set(s.policyPath, g);
+    s.cases.forEach((c, j) => {
+      const g = byPolicy.get(c.policyPath) ?? { policy: c.compiled, results: [] };
+      g.results.push(results[i][j]);
+      byPolicy.set(c.policyPath, g);
+    });
   });
-  const coverage: PolicyCoverage[] = [...byPolicy.values()].map((g) => computeCoverage(g.suite.policy, g.results));
+  const coverage: PolicyCoverage[] = [...byPolicy.values()].map((g) => computeCoverage(g.policy, g.results));
   return {
     suites: suites.map((s, i) => ({ file: s.spec.file, policy: s.spec.policy, cases: [...results[i]] })),
     counts: {

@@ -6,6 +6,7 @@
 //     tsid: { enabled: false }           #   (same keys and syntax as the policy file)
 //   cases:
 //     - name: FMC licensing call, no SNI, blocked by the toos.cisco.com SI entry
+//       policy: ../smart-licensing-remedy-allow-toos.yaml   # optional: this case's own policy
 //       flow:
 //         src: 10.12.1.8                 # required
 //         sport: 40722                   # default 40000 + case index
@@ -276,9 +277,11 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
     }
     const names = new Map<string, Located>();
     ce.value.items.slice(0, MAX_CASES).forEach((item, i) => {
-      const m = c.map(item, `case ${i + 1}`, ['name', 'flow', 'expect']);
+      const m = c.map(item, `case ${i + 1}`, ['name', 'policy', 'flow', 'expect']);
       if (!m) return;
       const name = c.str(m, 'name', `case ${i + 1}`, true);
+      const casePolicy = c.str(m, 'policy', `case ${i + 1}`, false);
+      if (casePolicy === null) c.fail(c.at(m, 'policy'), 'suite/type', "'policy' must be a file path");
       const fe = m.entries.get('flow');
       const ee = m.entries.get('expect');
       if (!fe) c.fail(m.at, 'suite/missing', `case ${i + 1} needs 'flow'`);
@@ -293,7 +296,9 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
         if (prev) c.fail(c.at(m, 'name'), 'suite/duplicate-case', `case name '${name}' is already used at line ${prev.line}`);
         else names.set(name, c.at(m, 'name'));
       }
-      if (typeof name === 'string' && flow && expect) cases.push({ name, at: m.at, flow, expect });
+      if (typeof name === 'string' && flow && expect) {
+        cases.push({ name, at: m.at, ...(typeof casePolicy === 'string' ? { policy: casePolicy } : {}), flow, expect });
+      }
     });
   }
   if (c.errors.length > 0) return { ok: false, error: c.errors };

@@ -68,6 +68,8 @@ export interface Located {
 export interface SuiteCase {
   readonly name: string;
   readonly at: Located;
+  /** This case's own policy (relative to the suite), e.g. a remediation; default the suite's. */
+  readonly policy?: string;
   readonly flow: CaseFlow;
   readonly expect: CaseExpect;
 }
@@ -165,6 +167,10 @@ export interface RunReport {
 
 /** Loaded flow: the certificate read and parsed, ready for the pure runner. */
 export interface ResolvedCase extends SuiteCase {
+  /** The compiled policy this case runs under (the suite's, or its own), settings applied. */
+  readonly compiled: import('../policy/index.js').Policy;
+  /** Absolute path of that policy file (coverage is per policy file). */
+  readonly policyPath: string;
   readonly certificate: CertificateFacts | null;
   /** Absolute path of the certificate file (live mode needs the key beside it). */
   readonly certPath: string | null;
