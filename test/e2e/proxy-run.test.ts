@@ -1,0 +1,169 @@
+// `peekwall run --config FILE` as a real process: events to a file, reload on SIGHUP and on
+// file change (an invalid policy is refused and the old one stays), drain on SIGTERM, and
+// --workers 2 through node:cluster.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCert, sleep, startOrigin, tlsRoundTrip, type TestCert } from '../proxy/lib/net.js';
+
+const runModule = fileURLToPath(new URL('../../src/cli/run.js', import.meta.url));
+const mainModule = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+const policy = (allow: string) => `
+name: run-${allow}
+settings:
+  tsid: { enabled: false }
+rules:
+  - name: ${allow}
+    action: Allow
+defaultAction: Block all traffic
+`;
+
+let cert: TestCert;
+t.before(async () => {
+  cert = await makeCert({ cn: 'run.test' });
+});
+
+interface Proc {
+  child: ChildProcess;
+  stderr: () => string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  exited: Promise<number | null>;
+}
+
+function start(dir: string, args: string[]): Proc {
+  // A real entry file (cluster workers re-run process.argv[1]).
+  const entry = join(dir, 'entry.mjs');
+  writeFileSync(
+    entry,
+    `import run from ${JSON.stringify(runModule)};\nimport { defaultIo } from ${JSON.stringify(mainModule)};\n` +
+      `process.exitCode = await run.run(process.argv.slice(2), defaultIo());\n`,
+  );
+  const child = spawn(process.execPath, [entry, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout?.on('data', () => undefined);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    stderr: () => err,
+    exited,
+    async waitFor(re, timeoutMs = 8000) {
+      for (let i = 0; i < timeoutMs / 25; i++) {
+        const m = re.exec(err);
+        if (m) return m;
+        await sleep(25);
+      }
+      throw new Error(`timed out waiting for ${re} in stderr:\n${err}`);
+    },
+  };
+}
+
+function events(file: string): { accessControlRule: string; action: string }[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+}
+
+async function eventsAtLeast(file: string, n: number) {
+  for (let i = 0; i < 200; i++) {
+    const e = events(file);
+    if (e.length >= n) return e;
+    await sleep(25);
+  }
+  return events(file);
+}
+
+t.test('run: serve, reload (SIGHUP, file change, invalid file refused), drain on SIGTERM', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_V1'));
+  writeFileSync(
+    join(dir, 'run.yaml'),
+    `policy: policy.yaml
+events: events.jsonl
+listeners:
+  - { mode: transparent, host: 127.0.0.1, port: 0, upstream: { host: 127.0.0.1, port: ${origin.port} } }
+admin: { host: 127.0.0.1, port: 0 }
+drainMs: 2000
+`,
+  );
+  const p = start(dir, ['--config', 'run.yaml']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const port = Number((await p.waitFor(/transparent listener on 127\.0\.0\.1:(\d+)/))[1]);
+  await p.waitFor(/admin on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  const evFile = join(dir, 'events.jsonl');
+
+  t.equal((await tlsRoundTrip(port, { servername: 'a.test' })).kind, 'ok');
+  t.equal((await eventsAtLeast(evFile, 1))[0]?.accessControlRule, 'ALLOW_V1');
+
+  // An invalid policy is refused with its errors; the old policy keeps working.
+  writeFileSync(join(dir, 'policy.yaml'), 'rules: [ { name: X, action: Explode } ]\n');
+  await p.waitFor(/policy reload \(file changed\) refused/);
+  t.match(p.stderr(), /policy\.yaml:1:/, 'the errors say file:line');
+  t.equal((await tlsRoundTrip(port, { servername: 'b.test' })).kind, 'ok');
+  t.equal((await eventsAtLeast(evFile, 2))[1]?.accessControlRule, 'ALLOW_V1');
+
+  // A valid file: picked up by the watch; SIGHUP reloads too.
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_V2'));
+  await p.waitFor(/policy reloaded \(file changed\): run-ALLOW_V2/);
+  t.equal((await tlsRoundTrip(port, { servername: 'c.test' })).kind, 'ok');
+  t.equal((await eventsAtLeast(evFile, 3))[2]?.accessControlRule, 'ALLOW_V2');
+  p.child.kill('SIGHUP');
+  await p.waitFor(/policy reloaded \(SIGHUP\)/);
+
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0, 'SIGTERM drains and exits 0');
+  t.match(p.stderr(), /stopped after 3 connections/);
+});
+
+t.test('run --check validates and exits; a bad config exits 2 with file:line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_X'));
+  writeFileSync(join(dir, 'ok.yaml'), 'policy: policy.yaml\nlisteners:\n  - { mode: explicit, host: 127.0.0.1, port: 0 }\n');
+  writeFileSync(join(dir, 'bad.yaml'), 'policy: policy.yaml\nlisteners:\n  - { mode: explicit, host: 127.0.0.1, port: -1 }\n');
+  const ok = start(dir, ['--config', 'ok.yaml', '--check']);
+  t.equal(await ok.exited, 0);
+  const bad = start(dir, ['--config', 'bad.yaml']);
+  t.equal(await bad.exited, 2);
+  t.match(bad.stderr(), /bad\.yaml:3:.*listeners\.0\.port/);
+});
+
+t.test('run --workers 2: both workers serve the same port, SIGTERM stops them all', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_W'));
+  // Workers share a listening socket through the primary: a fixed port is needed, find one.
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  writeFileSync(
+    join(dir, 'run.yaml'),
+    `policy: policy.yaml
+events: events.jsonl
+listeners:
+  - { mode: transparent, host: 127.0.0.1, port: ${port}, upstream: { host: 127.0.0.1, port: ${origin.port} } }
+drainMs: 1000
+`,
+  );
+  const p = start(dir, ['--config', 'run.yaml', '--workers', '2']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  await p.waitFor(/worker \d+: transparent listener[\s\S]*worker \d+: transparent listener/);
+  for (let i = 0; i < 6; i++) t.equal((await tlsRoundTrip(port, { servername: `w${i}.test` })).kind, 'ok');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+  const ev = await eventsAtLeast(join(dir, 'events.jsonl'), 6);
+  t.equal(ev.length, 6, 'every worker wrote its events to the shared file');
+});
