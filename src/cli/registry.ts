@@ -4,6 +4,7 @@ import type { Subcommand } from './command.js';
 
 export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
   () => import('./events.js').then((m) => m.default),
+  () => import('./hello.js').then((m) => m.default),
   () => import('./trace.js').then((m) => m.default),
   () => import('./lint.js').then((m) => m.default),
   () => import('./lab.js').then((m) => m.default),

@@ -1,0 +1,171 @@
+// `peekwall hello FILE|-`: decode the raw bytes a TLS client sent (as captured from a TCP
+// stream) with the same reader the proxy uses, and print a summary or the parse as JSON.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  ClientHelloReader,
+  ja3,
+  ja4,
+  versionName,
+  type ClientHello,
+  type HelloReadResult,
+} from '../wire/index.js';
+import { peekwallError, PeekwallFailure } from '../util/errors.js';
+import { EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type CliIo, type Subcommand } from './command.js';
+
+const usage = `Usage: peekwall hello FILE|- [options]
+
+Decode a TLS ClientHello from raw client bytes (a TCP stream capture, from its first byte;
+'-' reads standard input). The hello may span several TCP reads and TLS records; bytes after
+it (ChangeCipherSpec, early data) are ignored. Prints SNI, ALPN, versions, cipher suites,
+extensions, ECH, JA3 and JA4.
+
+Options:
+  --json             print the parse as JSON (sni, alpn, versions, cipherSuites, extensions,
+                     ja3, ja3Hash, ja4, records, length, ech, ...)
+  --max-bytes N      handshake size bound (default 16384, as the proxy)
+Exit: 0 decoded; 2 unreadable file or not a valid ClientHello: the error is printed as
+{"error": CODE, "message": ...} (with --json) or on stderr. Codes: wire/truncated,
+wire/not-tls, wire/sslv2, wire/too-large, wire/bad-sni, wire/length-overflow, ...`;
+
+const EXT_NAMES: Record<number, string> = {
+  0: 'server_name', 1: 'max_fragment_length', 5: 'status_request', 10: 'supported_groups',
+  11: 'ec_point_formats', 13: 'signature_algorithms', 16: 'alpn', 17: 'status_request_v2',
+  18: 'signed_certificate_timestamp', 21: 'padding', 22: 'encrypt_then_mac',
+  23: 'extended_master_secret', 27: 'compress_certificate', 28: 'record_size_limit',
+  35: 'session_ticket', 41: 'pre_shared_key', 42: 'early_data', 43: 'supported_versions',
+  44: 'cookie', 45: 'psk_key_exchange_modes', 49: 'post_handshake_auth',
+  50: 'signature_algorithms_cert', 51: 'key_share', 13172: 'next_protocol_negotiation',
+  17513: 'application_settings', 17613: 'application_settings', 0xfe0d: 'encrypted_client_hello',
+  0xff01: 'renegotiation_info',
+};
+
+const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
+const extName = (t: number) => EXT_NAMES[t] ?? ((t & 0x0f0f) === 0x0a0a && t >> 8 === (t & 0xff) ? 'GREASE' : 'unknown');
+
+async function readInput(arg: string, io: CliIo): Promise<Buffer> {
+  if (arg === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : Buffer.from(c));
+    return Buffer.concat(chunks);
+  }
+  const file = resolve(io.cwd, arg);
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${(e as Error).message}`, { file }));
+  }
+}
+
+export function helloJson(h: ClientHello, inputBytes: number): Record<string, unknown> {
+  const j3 = ja3(h);
+  const j4 = ja4(h);
+  return {
+    sni: h.sni,
+    sniTrailingDot: h.sniTrailingDot,
+    ech: h.ech,
+    echNote: h.ech ? 'encrypted_client_hello present: sni is the OUTER public name, not the real destination' : undefined,
+    alpn: h.alpn,
+    versions: {
+      record: hex4(h.recordVersion),
+      client: hex4(h.clientVersion),
+      supported: h.supportedVersions.map(hex4),
+      names: {
+        record: versionName(h.recordVersion),
+        client: versionName(h.clientVersion),
+        supported: h.supportedVersions.map(versionName),
+      },
+    },
+    cipherSuites: h.cipherSuites.map(hex4),
+    compressionMethods: h.compressionMethods,
+    extensions: h.extensions.map((e) => ({ type: e.type, name: extName(e.type), length: e.length })),
+    supportedGroups: h.supportedGroups.map(hex4),
+    signatureAlgorithms: h.signatureAlgorithms.map(hex4),
+    signatureAlgorithmsCert: h.signatureAlgorithmsCert.map(hex4),
+    keyShareGroups: h.keyShareGroups.map(hex4),
+    pskModes: h.pskModes,
+    ecPointFormats: h.ecPointFormats,
+    paddingLength: h.paddingLength,
+    sessionIdLength: h.sessionId.length,
+    ja3: j3.text,
+    ja3Hash: j3.hash,
+    ja4: j4.ja4,
+    ja4_r: j4.ja4_r,
+    ja4_o: j4.ja4_o,
+    ja4_ro: j4.ja4_ro,
+    records: h.recordLengths,
+    length: h.handshakeLength,
+    totalLength: h.totalLength,
+    trailingBytes: inputBytes - h.totalLength,
+  };
+}
+
+function summary(h: ClientHello, inputBytes: number): string {
+  const j = helloJson(h, inputBytes);
+  const v = j.versions as { names: { record: string; client: string; supported: string[] } };
+  const rows: [string, string][] = [
+    ['ClientHello', `${h.handshakeLength} bytes of handshake in ${h.recordLengths.length} record(s) [${h.recordLengths.join(', ')}], ${h.totalLength} bytes of stream`],
+    ['SNI', h.sni === null ? '(none)' : `${h.sni}${h.sniTrailingDot ? '  (sent with a trailing dot)' : ''}${h.ech ? '  (ECH: outer public name, a decoy)' : ''}`],
+    ['ALPN', h.alpn.length ? h.alpn.join(', ') : '(none)'],
+    ['Versions', `record ${v.names.record}, client_version ${v.names.client}${v.names.supported.length ? `, supported ${v.names.supported.join(' ')}` : ''}`],
+    ['Ciphers', `${h.cipherSuites.length}: ${(j.cipherSuites as string[]).join(' ')}`],
+    ['Extensions', `${h.extensions.length}: ${h.extensions.map((e) => `${extName(e.type)}(${e.type})`).join(' ')}`],
+    ['Groups', (j.supportedGroups as string[]).join(' ') || '(none)'],
+    ['Key shares', (j.keyShareGroups as string[]).join(' ') || '(none)'],
+    ['Sig algs', (j.signatureAlgorithms as string[]).join(' ') || '(none)'],
+    ['ECH', h.ech ? 'yes (0xfe0d)' : 'no'],
+    ['Padding', h.paddingLength === null ? 'no' : `${h.paddingLength} bytes`],
+    ['JA3', String(j.ja3)],
+    ['JA3 hash', String(j.ja3Hash)],
+    ['JA4', String(j.ja4)],
+  ];
+  if (inputBytes > h.totalLength) rows.push(['Trailing', `${inputBytes - h.totalLength} bytes after the hello (ignored)`]);
+  return rows.map(([k, val]) => `${k.padEnd(12)}${val}`).join('\n') + '\n';
+}
+
+function failure(r: Exclude<HelloReadResult, { kind: 'hello' | 'need-more' }>, io: CliIo, json: boolean): number {
+  const extra =
+    r.kind === 'not-tls' ? { hint: r.hint } : r.kind === 'sslv2' ? { version: hex4(r.version) } : r.kind === 'too-large' ? { limit: r.limit } : {};
+  if (json) io.stdout.write(`${JSON.stringify({ error: r.error.code, message: r.error.message, kind: r.kind, ...extra })}\n`);
+  else io.stderr.write(`peekwall: ${r.error.message} [${r.error.code}]\n`);
+  return EXIT_USAGE;
+}
+
+const hello: Subcommand = {
+  name: 'hello',
+  summary: 'decode a captured TLS ClientHello (SNI, ALPN, versions, JA3/JA4)',
+  usage,
+  async run(argv, io) {
+    const parsed = parseCommandArgs({ usage }, argv, { json: { type: 'boolean' }, 'max-bytes': { type: 'string' } }, io);
+    if (!parsed) return EXIT_OK;
+    const { values, positionals } = parsed;
+    const json = Boolean(values.json);
+    if (positionals.length !== 1) throw new UsageError('give exactly one FILE (or - for standard input); see peekwall hello --help');
+    let max: number | undefined;
+    if (values['max-bytes'] !== undefined) {
+      max = Number(values['max-bytes']);
+      if (!Number.isInteger(max) || max < 64 || max > 1 << 24) throw new UsageError(`--max-bytes must be an integer between 64 and ${1 << 24}`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readInput(positionals[0], io);
+    } catch (e) {
+      if (e instanceof PeekwallFailure && json) {
+        const first = e.errors[0];
+        io.stdout.write(`${JSON.stringify({ error: first.code, message: first.message })}\n`);
+        return EXIT_USAGE;
+      }
+      throw e;
+    }
+    const reader = new ClientHelloReader(max === undefined ? undefined : { maxHandshakeBytes: max });
+    let r = reader.push(bytes);
+    if (r.kind === 'need-more') r = reader.end();
+    if (r.kind === 'need-more') r = { kind: 'malformed', error: peekwallError('wire/truncated', 'incomplete ClientHello') };
+    if (r.kind !== 'hello') return failure(r, io, json);
+    if (json) io.stdout.write(`${JSON.stringify(helloJson(r.hello, bytes.length), null, 2)}\n`);
+    else io.stdout.write(summary(r.hello, bytes.length));
+    return EXIT_OK;
+  },
+};
+
+export default hello;
