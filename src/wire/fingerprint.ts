@@ -1,7 +1,14 @@
 // JA3 and JA4 fingerprints, computed on demand (never on the hot path unless asked).
 // JA3: Salesforce's definition (decimal, GREASE removed, MD5).
 // JA4: FoxIO's published spec (https://github.com/FoxIO-LLC/ja4, JA4 TLS client).
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+// crypto.hash (one-shot, Node >= 20.12) is cheaper than createHash().update().digest();
+// engines allows any Node 20, so fall back when it is missing.
+const hexDigest: (alg: string, s: string) => string =
+  typeof crypto.hash === 'function'
+    ? (alg, s) => crypto.hash(alg, s, 'hex')
+    : (alg, s) => crypto.createHash(alg).update(s).digest('hex');
 import type { ClientHello } from './types.js';
 import { isGrease, ParsedClientHello } from './hello.js';
 
@@ -15,7 +22,7 @@ export function ja3(h: ClientHello): { text: string; hash: string } {
     noGrease(h.supportedGroups).join('-'),
     h.ecPointFormats.join('-'),
   ].join(',');
-  return { text, hash: createHash('md5').update(text).digest('hex') };
+  return { text, hash: hexDigest('md5', text) };
 }
 
 /** Human name of a protocol version, as Node/OpenSSL print it. */
@@ -67,7 +74,7 @@ function ja4Alpn(h: ClientHello): string {
   return hex[0] + hex[hex.length - 1];
 }
 
-const sha12 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+const sha12 = (s: string) => hexDigest('sha256', s).slice(0, 12);
 const two = (n: number) => String(Math.min(n, 99)).padStart(2, '0');
 
 export function ja4(h: ClientHello): { ja4: string; ja4_r: string; ja4_o: string; ja4_ro: string } {
