@@ -1,1 +1,14 @@
+// Public face of the identity layer: certificate facts, name matching, identity resolution
+// (TSID profiles as data) and certificate status. Pure functions except loadTrustStore.
 export type * from './types.js';
+export { certificateFacts, certificatesFromPem, pemBlocks } from './facts.js';
+export { certificateMatchesName, canonicalIp, dnsNameMatches, type MatchOptions } from './match.js';
+export {
+  resolveIdentity,
+  TSID_PROFILES,
+  TSID_PROFILE_SPECS,
+  DEFAULT_TSID_PROFILE,
+  tsidProfileSpec,
+  type IdentityStep,
+  type TsidProfileSpec,
+} from './resolve.js';
