@@ -40,6 +40,8 @@ const repoRoot = findRoot(here);
 export const RESULTS_SCHEMA = 'peekwall-bench/1';
 const HOST = '127.0.0.1';
 const BLOCKED_SNI = 'blocked.bench.test';
+/** Start bound for the peekwall child holding the big SI policy (load + compile). */
+const BIG_POLICY_START_MS = 600_000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -381,7 +383,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
   process.once('SIGTERM', onSignal);
   const selected = PATHS.filter((p) => !o.paths || o.paths.includes(p.id));
   // Watchdog: every run is bounded, but a wedged child must not hold the machine forever.
-  const plannedS = selected.length * 4 * (o.rounds * o.durationS + o.warmupS) + 120;
+  const plannedS = selected.length * 5 * (o.rounds * o.durationS + o.warmupS) + 120 + BIG_POLICY_START_MS / 1000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: watchdog: over ${Math.round(plannedS * 2)} s, stopping everything\n`);
     void stopAll().finally(() => process.exit(3));
@@ -412,29 +414,34 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
     const needed = [...new Set(selected.map((p) => p.proxy))];
     const policies = writePolicies(work, needed, { blockedSni: BLOCKED_SNI, siEntries: o.siEntries });
     const proxyConfigs: BenchResults['proxyConfigs'] = {};
-    for (const name of needed) {
-      const execArgv = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `peekwall-${name}-${process.pid}.cpuprofile`] : [];
-      const cfg = {
-        policyFile: policies[name].file,
-        host: HOST,
-        upstream: { host: HOST, port: stack.upstream.port },
-        workers: o.workers,
-        ...(o.eventLog ? { eventLogFile: join(work, `events-${name}.jsonl`) } : {}),
-      };
-      const ts = Date.now();
-      try {
-        const r = await startNodeChild(`peekwall-${name}`, join(here, 'proxy-child.js'), cfg, execArgv, o.workers > 1);
-        started.push(r);
-        stack.proxies.set(name, r);
-        proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: Date.now() - ts };
-        log(`peekwall[${name}]: ${HOST}:${r.port} (${policies[name].tsid}, ${policies[name].siEntries} SI entries, ready in ${Date.now() - ts} ms)`);
-      } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        notes.push(`peekwall[${name}] did not start: ${msg}`);
-        log(`peekwall[${name}]: NOT STARTED: ${msg}`);
-        proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: null };
-      }
-    }
+    // Started side by side: loading the 1M-entry policy dominates, the others are quick.
+    await Promise.all(
+      needed.map(async (name) => {
+        const execArgv = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `peekwall-${name}-${process.pid}.cpuprofile`] : [];
+        const cfg = {
+          policyFile: policies[name].file,
+          host: HOST,
+          upstream: { host: HOST, port: stack.upstream.port },
+          workers: o.workers,
+          ...(o.eventLog ? { eventLogFile: join(work, `events-${name}.jsonl`) } : {}),
+        };
+        const ts = Date.now();
+        // A big SI feed may take long to compile: its start is bounded separately (and reported).
+        const timeoutMs = name === 'big' ? BIG_POLICY_START_MS : 15_000;
+        try {
+          const r = await startNodeChild(`peekwall-${name}`, join(here, 'proxy-child.js'), cfg, execArgv, o.workers > 1, timeoutMs);
+          started.push(r);
+          stack.proxies.set(name, r);
+          proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: Date.now() - ts };
+          log(`peekwall[${name}]: ${HOST}:${r.port} (TSID ${policies[name].tsid}, ${policies[name].siEntries} SI entries, ready in ${Date.now() - ts} ms)`);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          notes.push(`peekwall[${name}] did not start: ${msg}`);
+          log(`peekwall[${name}]: NOT STARTED: ${msg}`);
+          proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: null };
+        }
+      }),
+    );
 
     // --- peers
     const peers: BenchResults['peers'] = {};

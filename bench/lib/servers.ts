@@ -39,15 +39,15 @@ function stopChild(child: ChildProcess, graceful: () => void): Promise<void> {
 }
 
 /** A node child speaking the {type:'ready', port} IPC protocol (upstream-child, proxy-child). */
-export function startNodeChild(name: string, script: string, config: unknown, execArgv: string[] = [], tree = false): Promise<Running> {
+export function startNodeChild(name: string, script: string, config: unknown, execArgv: string[] = [], tree = false, timeoutMs = START_TIMEOUT_MS): Promise<Running> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...execArgv, script, JSON.stringify(config)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name}: not ready within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
+      reject(new Error(`${name}: not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${name}: exited with code ${code} before it was ready`));
