@@ -116,6 +116,31 @@ function signature(target: string, f: Failure): string {
   return `${target}:${f.category}:${f.detail.replace(/[0-9]+/g, '#').slice(0, 80)}`;
 }
 
+/** One generated input, exactly as runFuzz builds input number `i` of a run with `seed`. */
+export interface Generated {
+  readonly seed: Seed;
+  readonly bytes: Uint8Array;
+  readonly ops: readonly string[];
+  readonly expect: Expectation;
+  readonly splitEnds: number[];
+  readonly limits: WireLimits | undefined;
+}
+
+function generate(prng: Prng, seeds: readonly Seed[]): Generated {
+  const seed = prng.pick(seeds);
+  const m = mutate(seed, prng, seeds);
+  const splitEnds = randomSplits(prng, m.bytes.length);
+  const limits: WireLimits | undefined = prng.chance(0.1) ? { maxHandshakeBytes: prng.range(1, 4096), maxRecords: prng.range(1, 64) } : undefined;
+  return { seed, bytes: m.bytes, ops: m.ops, expect: m.expect, splitEnds, limits };
+}
+
+/** Rebuilds input `i` of the run with `seed` (for `fuzz --replay I`). */
+export function rebuild(fuzzSeed: number, i: number): Generated {
+  const master = new Prng(fuzzSeed);
+  for (let k = 0; k < i; k++) master.fork();
+  return generate(new Prng(master.fork()), loadSeeds());
+}
+
 export function runFuzz(o: FuzzOptions): FuzzSummary {
   const now = o.now ?? (() => performance.now());
   const seeds = loadSeeds();
@@ -139,11 +164,7 @@ export function runFuzz(o: FuzzOptions): FuzzSummary {
       break;
     }
     // One derived generator per input: (seed, i) alone rebuilds input i.
-    const prng = new Prng(master.fork());
-    const seed = prng.pick(seeds);
-    const m = mutate(seed, prng, seeds);
-    const splitEnds = randomSplits(prng, m.bytes.length);
-    const limits: WireLimits | undefined = prng.chance(0.1) ? { maxHandshakeBytes: prng.range(1, 4096), maxRecords: prng.range(1, 64) } : undefined;
+    const { seed, splitEnds, limits, ...m } = generate(new Prng(master.fork()), seeds);
     bytesFed += m.bytes.length;
     for (const op of m.ops) {
       const k = op.replace(/\(.*$/, '');

@@ -3,7 +3,8 @@
 // (`fuzz: N inputs, K kinds: {...}, F failures`), saves each distinct failing input to
 // test/fixtures/fuzz-regressions/, exits 1 when anything failed, 2 on bad arguments.
 import { parseArgs } from 'node:util';
-import { regressionDir, runFuzz, summaryLine } from './fuzz.js';
+import { checkInput } from './check.js';
+import { checkExpectation, rebuild, regressionDir, runFuzz, summaryLine } from './fuzz.js';
 import { saveRegression } from './regressions.js';
 
 function main(): number {
@@ -14,6 +15,7 @@ function main(): number {
         iterations: { type: 'string', default: '100000' },
         seconds: { type: 'string', default: '60' },
         seed: { type: 'string' },
+        replay: { type: 'string' },
         'no-save': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -35,6 +37,7 @@ function main(): number {
     process.stderr.write('fuzz: --iterations must be a non-negative integer, --seconds positive, --seed an integer\n');
     return 2;
   }
+  if (args.replay !== undefined) return replay(seed, Number(args.replay), !args['no-save']);
   const saved: string[] = [];
   const summary = runFuzz({
     seed,
@@ -72,6 +75,43 @@ function main(): number {
   if (saved.length) process.stdout.write(`saved ${saved.length} regression input(s) to test/fixtures/fuzz-regressions/\n`);
   process.stdout.write(`${summaryLine(summary)}\n`);
   return summary.failures === 0 ? 0 : 1;
+}
+
+/** `--seed S --replay I`: rebuild input I of that run, check it, print it, save it if it fails. */
+function replay(seed: number, i: number, save: boolean): number {
+  if (!Number.isInteger(i) || i < 0) {
+    process.stderr.write('fuzz: --replay takes an input number\n');
+    return 2;
+  }
+  const g = rebuild(seed, i);
+  const out = checkInput(g.seed.target, g.bytes, g.splitEnds, g.limits);
+  const failures = [...out.failures];
+  if (failures.length === 0) {
+    const why = checkExpectation(g.seed, g.expect, g.bytes, g.limits);
+    if (why) failures.push({ category: 'expectation', detail: why });
+  }
+  process.stdout.write(
+    `${g.seed.target} ${g.seed.name} #${i}: ${out.label}\n  ops: ${g.ops.join(' ')}\n  reads: ${g.splitEnds.join(',')}\n  limits: ${JSON.stringify(g.limits ?? null)}\n  bytes: ${Buffer.from(g.bytes).toString('hex')}\n`,
+  );
+  for (const f of failures) {
+    process.stdout.write(`FAIL [${f.category}] ${f.detail}\n`);
+    if (save) {
+      const name = saveRegression(regressionDir, g.bytes, {
+        target: g.seed.target,
+        splitEnds: g.splitEnds,
+        ...(g.limits ? { limits: g.limits } : {}),
+        category: f.category,
+        detail: f.detail,
+        ops: g.ops,
+        seedName: g.seed.name,
+        fuzzSeed: seed,
+        iteration: i,
+        found: new Date().toISOString(),
+      });
+      process.stdout.write(`saved ${name}\n`);
+    }
+  }
+  return failures.length === 0 ? 0 : 1;
 }
 
 process.exitCode = main();
