@@ -45,7 +45,10 @@ const HINTS: ReadonlyArray<readonly [Uint8Array, NotTlsHint]> = [
   ['HELO', 'smtp'],
 ].map(([s, h]) => [Uint8Array.from(Buffer.from(s as string, 'latin1')), h as NotTlsHint] as const);
 
-/** Best effort: the available bytes match a known preamble (or a prefix of one, if short). */
+/** Bytes a not-TLS verdict waits for, so its hint is the same however the bytes arrive. */
+export const HINT_WINDOW = 8;
+
+/** b[0..n) starts with a known preamble (a token longer than n: its first n bytes). */
 export function notTlsHint(b: Uint8Array, n: number): NotTlsHint {
   if (n === 0) return 'empty';
   for (const [tok, hint] of HINTS) {
@@ -57,8 +60,7 @@ export function notTlsHint(b: Uint8Array, n: number): NotTlsHint {
         break;
       }
     }
-    // A 1-2 byte prefix is too weak to name a protocol.
-    if (same && m >= Math.min(3, tok.length)) return hint;
+    if (same) return hint;
   }
   return 'unknown';
 }
@@ -72,10 +74,9 @@ const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
 export function scanClientHello(b: Uint8Array, n: number, maxHs: number, maxRecords: number): HelloReadResult {
   if (n === 0) return NEED_MORE_0;
   const first = b[0];
-  if (first !== CT_HANDSHAKE) {
-    if (first === CT_CCS || first === CT_ALERT || first === CT_APPDATA) {
-      if (n < 2) return { kind: 'need-more', buffered: n };
-      if (b[1] === 3) return malformed('wire/not-handshake', `the first TLS record has content type ${first}, not handshake (22)`);
+  if (first !== CT_HANDSHAKE || (n >= 2 && b[1] !== 3)) {
+    if ((first === CT_CCS || first === CT_ALERT || first === CT_APPDATA) && n >= 2 && b[1] === 3) {
+      return malformed('wire/not-handshake', `the first TLS record has content type ${first}, not handshake (22)`);
     }
     if (first & 0x80) {
       // SSLv2-format record: 2-byte header (high bit set), msg type 1 = CLIENT-HELLO, version.
@@ -85,12 +86,17 @@ export function scanClientHello(b: Uint8Array, n: number, maxHs: number, maxReco
         return { kind: 'sslv2', version: v, error: wireError('wire/sslv2', `SSLv2-format ClientHello (version ${hex4(v)}): no extensions, so no SNI`) };
       }
     }
-    const hint = notTlsHint(b, n);
-    return { kind: 'not-tls', hint, error: wireError('wire/not-tls', `the client did not start with a TLS record (first byte 0x${first.toString(16).padStart(2, '0')}, looks like ${hint})`) };
-  }
-  if (n >= 2 && b[1] !== 3) {
-    const hint = notTlsHint(b, n);
-    return { kind: 'not-tls', hint, error: wireError('wire/not-tls', `byte 0x16 is not followed by a TLS 3.x record version`) };
+    // Not TLS. The hint is read from a fixed window of HINT_WINDOW bytes, so the answer does
+    // not depend on how the bytes were segmented (an evasion otherwise): wait for the window.
+    if (n < HINT_WINDOW) return { kind: 'need-more', buffered: n };
+    const hint = notTlsHint(b, HINT_WINDOW);
+    return {
+      kind: 'not-tls',
+      hint,
+      error: wireError('wire/not-tls', first === CT_HANDSHAKE
+        ? 'byte 0x16 is not followed by a TLS 3.x record version'
+        : `the client did not start with a TLS record (first byte 0x${first.toString(16).padStart(2, '0')}, looks like ${hint})`),
+    };
   }
 
   // Walk the records; the handshake header (4 bytes) may itself be split across records.
@@ -128,11 +134,9 @@ export function scanClientHello(b: Uint8Array, n: number, maxHs: number, maxReco
       }
     }
     have += avail;
-    if (avail < len) {
-      // Incomplete record. Fail early if what is buffered can never fit the bound.
-      if (n > maxHs + 5 * maxRecords + 4) return tooLarge(maxHs, `over ${n} bytes buffered without a complete ClientHello`);
-      return { kind: 'need-more', buffered: n };
-    }
+    // Incomplete record. Memory stays bounded without a check here: the complete records
+    // before it are bounded by maxRecords and the announced length, this one by 2^14.
+    if (avail < len) return { kind: 'need-more', buffered: n };
     off = ps + len;
     if (need >= 0 && have >= need) break;
   }

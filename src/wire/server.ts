@@ -102,6 +102,8 @@ export class ServerFlightReader {
   private hsLen = 0;
   private hsOff = 0;
   private records = 0;
+  /** Bytes pushed so far (need-more's `buffered`). */
+  private total = 0;
   private sh: ServerHelloInfo | null = null;
   private done: ServerFlightResult | null = null;
 
@@ -131,6 +133,7 @@ export class ServerFlightReader {
     this.raw = grow(this.raw, this.rawLen, chunk.length);
     this.raw.set(chunk, this.rawLen);
     this.rawLen += chunk.length;
+    this.total += chunk.length;
     const b = this.raw;
     let off = 0;
     try {
@@ -142,12 +145,12 @@ export class ServerFlightReader {
             return { kind: 'not-tls', error: wireError('wire/not-tls', `the server did not answer with a TLS record (first byte 0x${c.toString(16).padStart(2, '0')})`) };
           }
         }
-        if (left < 5) return { kind: 'need-more', buffered: this.rawLen + this.hsLen };
+        if (left < 5) return { kind: 'need-more', buffered: this.total };
         const ct = b[off];
         const len = (b[off + 3] << 8) | b[off + 4];
         if (b[off + 1] !== 3) return malformed('wire/bad-record', `record ${this.records + 1} does not carry a 3.x version`);
         if (len > 16384 + 2048) return malformed('wire/bad-record', `record ${this.records + 1} length ${len} exceeds 2^14 + 2048`);
-        if (left < 5 + len) return { kind: 'need-more', buffered: this.rawLen + this.hsLen };
+        if (left < 5 + len) return { kind: 'need-more', buffered: this.total };
         if (++this.records > this.maxRecords) {
           return { kind: 'too-large', limit: this.maxHs, error: wireError('wire/too-large', `the server flight spans more than ${this.maxRecords} records`) };
         }

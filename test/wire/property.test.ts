@@ -153,3 +153,18 @@ t.test('server flights: mutation and splits never throw', async (t) => {
   );
   t.pass('checked');
 });
+
+t.test('the not-TLS verdict and its hint do not depend on segmentation', async (t) => {
+  const starts = ['GET / HTTP/1.1\r\n', 'CONNECT a:443 HTTP/1.1\r\n', 'SSH-2.0-x\r\n', 'EHLO x\r\n', 'PRI * HTTP/2.0\r\n', 'CONNEC', 'GE', '\u0016\u0001', '\u0080\u0010\u0002'];
+  fc.assert(
+    fc.property(fc.constantFrom(...starts), fc.uint8Array({ maxLength: 20 }), fc.array(fc.nat(40), { maxLength: 6 }), (start, tail, cuts) => {
+      const bytes = Uint8Array.from([...Buffer.from(start, 'latin1'), ...tail]);
+      const one = readClientHello(bytes);
+      const split = feed(splitAt(bytes, cuts), {});
+      const key = (r: HelloReadResult) => (r.kind === 'need-more' ? 'need-more' : JSON.stringify(r));
+      return key(one) === key(split);
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass('checked');
+});

@@ -135,7 +135,13 @@ t.test('not TLS: hints', async (t) => {
   t.equal(hint('EHLO mail\r\n'), 'smtp:wire/not-tls');
   t.equal(hint('PRI * HTTP/2.0\r\n'), 'http:wire/not-tls');
   t.equal(hint('\u0000\u0001garbage'), 'unknown:wire/not-tls');
-  t.equal(hint('\u0016\u0001\u0000'), 'unknown:wire/not-tls', '0x16 without a 3.x version');
+  t.equal(hint('\u0016\u0001\u0000\u0000\u0000\u0000\u0000\u0000'), 'unknown:wire/not-tls', '0x16 without a 3.x version');
+  // The verdict waits for HINT_WINDOW (8) bytes so that segmentation cannot change the hint.
+  t.equal(hint('CONN'), 'need-more');
+  const rd1 = new ClientHelloReader();
+  t.equal(rd1.push(Buffer.from('CON')).kind, 'need-more');
+  const r1 = rd1.push(Buffer.from('NECT x:443 HTTP/1.1\r\n'));
+  t.equal(r1.kind === 'not-tls' && r1.hint, 'http-connect', 'split CONNECT still hinted');
   const rd = new ClientHelloReader();
   const e = rd.end();
   t.equal(e.kind === 'not-tls' && e.hint, 'empty');
