@@ -6,7 +6,9 @@ import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
+  BasicConstraints,
   Certificate,
+  id_ce_basicConstraints,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
   id_ce_authorityKeyIdentifier,
@@ -287,10 +289,12 @@ function buildFacts(derIn: Uint8Array, cert: Certificate): CertificateFacts {
   let sans: SanEntry[] = [];
   let ski: string | null = null;
   let aki: string | null = null;
+  let isCa = false;
   for (const ext of tbs.extensions ?? []) {
     const v = ext.extnValue.buffer;
     if (ext.extnID === id_ce_subjectAltName) sans = readSans(v);
     else if (ext.extnID === id_ce_subjectKeyIdentifier) ski = hex(AsnConvert.parse(v, SubjectKeyIdentifier).buffer);
+    else if (ext.extnID === id_ce_basicConstraints) isCa = AsnConvert.parse(v, BasicConstraints).cA === true;
     else if (ext.extnID === id_ce_authorityKeyIdentifier) {
       const k = AsnConvert.parse(v, AuthorityKeyIdentifier).keyIdentifier;
       if (k) aki = hex(k.buffer);
@@ -337,6 +341,7 @@ function buildFacts(derIn: Uint8Array, cert: Certificate): CertificateFacts {
     aki,
     sha256: colonHex(createHash('sha256').update(der).digest()),
     selfSigned,
+    isCa,
   };
 }
 

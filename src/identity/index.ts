@@ -12,3 +12,4 @@ export {
   type IdentityStep,
   type TsidProfileSpec,
 } from './resolve.js';
+export { certificateStatus, loadTrustStore, trustStoreFromPem, trustStoreOf } from './status.js';

@@ -44,6 +44,29 @@ export interface CertificateFacts {
   readonly sha256: string;
   /** Issuer equals subject and the signature verifies with its own key. */
   readonly selfSigned: boolean;
+  /** basicConstraints cA=TRUE: may issue certificates (checked when building chains). */
+  readonly isCa: boolean;
+}
+
+/** Trusted roots, indexed for chain building by key identifier (never by name). */
+export interface TrustStore {
+  readonly certificates: readonly CertificateFacts[];
+  /** Lower-case hex SKI -> certificates with that key identifier. */
+  readonly bySki: ReadonlyMap<string, readonly CertificateFacts[]>;
+  /** SHA-256 fingerprints (openssl format) of every trusted certificate. */
+  readonly fingerprints: ReadonlySet<string>;
+  /** Where it was loaded from, for messages. */
+  readonly source: string;
+}
+
+export interface CertificateStatusResult {
+  readonly status: CertificateStatus;
+  /** Depth of the certificate the status is about: 0 is the leaf. */
+  readonly depth: number;
+  /** One sentence: what was found. */
+  readonly detail: string;
+  /** The operator log line in seed 004's shape, or null when valid. */
+  readonly logLine: string | null;
 }
 
 export type IdentitySource = 'sni' | 'cert-san' | 'cert-cn' | 'cert-ou' | 'passive-cn' | 'ip';

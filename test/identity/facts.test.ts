@@ -73,6 +73,7 @@ t.test('SKI/AKI link the fixture chain', async (t) => {
   t.equal(inter.aki, root.ski, 'intermediate AKI = root SKI');
   t.equal(leaf.aki, inter.ski, 'leaf AKI = intermediate SKI');
   t.not(leaf.ski, inter.ski);
+  t.same([root.isCa, inter.isCa, leaf.isCa], [true, true, false], 'basicConstraints cA');
 });
 
 t.test('DER input and PEM bytes give the same facts', async (t) => {

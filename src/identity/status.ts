@@ -1,0 +1,178 @@
+// Certificate status as a decryption-policy condition and an operator log line: build the
+// path from the leaf to a trusted root by key identifiers (AKI -> SKI, never by names), verify
+// every signature, then validity dates against an injected clock, then the name.
+// Pure except loadTrustStore (the one explicit loader).
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { err, ok, peekwallError, type Result } from '../util/errors.js';
+import { certificatesFromPem, nodeCert, pemBlocks, signedBy, certificateFacts } from './facts.js';
+import { certificateMatchesName } from './match.js';
+import type { CertificateFacts, CertificateStatus, CertificateStatusResult, TrustStore } from './types.js';
+
+/** Longest path walked: real chains are 2-4 deep; this bounds hostile loops. */
+const MAX_DEPTH = 8;
+
+export function trustStoreOf(certs: readonly CertificateFacts[], source: string): TrustStore {
+  const bySki = new Map<string, CertificateFacts[]>();
+  const fingerprints = new Set<string>();
+  for (const c of certs) {
+    fingerprints.add(c.sha256);
+    if (c.ski) {
+      const l = bySki.get(c.ski);
+      if (l) l.push(c);
+      else bySki.set(c.ski, [c]);
+    }
+  }
+  return { certificates: certs, bySki, fingerprints, source };
+}
+
+/** A trust store from a PEM bundle (one or more CERTIFICATE blocks; other blocks ignored). */
+export function trustStoreFromPem(text: string, source = 'PEM bundle'): Result<TrustStore> {
+  const r = certificatesFromPem(text);
+  if (!r.ok) return err(peekwallError('identity/bad-trust-store', `${source}: ${r.error.message}`));
+  return ok(trustStoreOf(r.value, source));
+}
+
+const CERT_EXT = ['.pem', '.crt', '.cer'];
+
+/**
+ * Load a trust store from a PEM bundle file, or from a directory like openssl's CApath: every
+ * certificate in every *.pem/*.crt/*.cer file is trusted (files holding only keys are skipped).
+ * For the lab, trust `certs/lab-ca.crt.pem` rather than the whole certs/ directory, which also
+ * holds the untrusted CA and self-signed certificates on purpose.
+ */
+export async function loadTrustStore(pathOrDir: string): Promise<Result<TrustStore>> {
+  try {
+    const st = await stat(pathOrDir);
+    if (!st.isDirectory()) return trustStoreFromPem(await readFile(pathOrDir, 'utf8'), pathOrDir);
+    const files = (await readdir(pathOrDir)).filter((f) => CERT_EXT.some((e) => f.endsWith(e))).sort();
+    const certs: CertificateFacts[] = [];
+    for (const f of files) {
+      const text = await readFile(join(pathOrDir, f), 'utf8');
+      for (const der of pemBlocks(text)) {
+        const c = certificateFacts(der);
+        if (!c.ok) return err(peekwallError('identity/bad-trust-store', `${join(pathOrDir, f)}: ${c.error.message}`));
+        certs.push(c.value);
+      }
+    }
+    if (certs.length === 0) return err(peekwallError('identity/bad-trust-store', `${pathOrDir}: no certificate in any *.pem/*.crt/*.cer file`));
+    return ok(trustStoreOf(certs, pathOrDir));
+  } catch (e) {
+    return err(peekwallError('identity/bad-trust-store', `cannot read trust store ${pathOrDir}: ${(e as Error).message}`));
+  }
+}
+
+// OpenSSL's verify error texts, as Expressway and curl print them (seed 004).
+const OPENSSL_TEXT: Readonly<Record<Exclude<CertificateStatus, 'valid' | 'server-mismatch'>, string>> = {
+  'self-signed': 'self signed certificate',
+  'invalid-issuer': 'unable to get local issuer certificate',
+  'invalid-signature': 'certificate signature failure',
+  expired: 'certificate has expired',
+  'not-yet-valid': 'certificate is not yet valid',
+};
+
+interface Verdict {
+  status: CertificateStatus;
+  depth: number;
+  detail: string;
+  error?: string;
+}
+
+function label(c: CertificateFacts): string {
+  return c.subjectDn || `serial ${c.serial}`;
+}
+
+/** Walk leaf -> root. Returns the trust verdict and the path (leaf first). */
+function buildPath(chain: readonly CertificateFacts[], trust: TrustStore): { v: Verdict | null; path: CertificateFacts[] } {
+  const path: CertificateFacts[] = [chain[0]];
+  const supplied = chain.slice(1);
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const cur = path[depth];
+    if (trust.fingerprints.has(cur.sha256)) return { v: null, path }; // anchored
+    const node = nodeCert(cur.der);
+    if (!node) return { v: { status: 'invalid-signature', depth, detail: `${label(cur)}: its signature cannot be checked` }, path };
+    // Candidates by key identifier: trusted roots first, then what the server sent.
+    const pool: CertificateFacts[] = [];
+    if (cur.aki) {
+      for (const c of trust.bySki.get(cur.aki) ?? []) pool.push(c);
+      for (const c of supplied) if (c.ski === cur.aki) pool.push(c);
+    } else {
+      // No AKI: any key that verifies the signature (still not a name match).
+      for (const c of trust.certificates) pool.push(c);
+      for (const c of supplied) pool.push(c);
+    }
+    let issuer: CertificateFacts | null = null;
+    let badSig: CertificateFacts | null = null;
+    for (const c of pool) {
+      if (c.sha256 === cur.sha256) continue;
+      const n = nodeCert(c.der);
+      if (n && signedBy(node, n)) {
+        issuer = c;
+        break;
+      }
+      if (cur.aki) badSig = badSig ?? c;
+    }
+    if (!issuer) {
+      if (cur.selfSigned) {
+        return depth === 0
+          ? { v: { status: 'self-signed', depth, detail: `the server certificate ${label(cur)} is self-signed and not trusted`, error: OPENSSL_TEXT['self-signed'] }, path }
+          : { v: { status: 'invalid-issuer', depth, detail: `the chain ends at ${label(cur)}, a self-signed certificate that is not trusted`, error: 'self signed certificate in certificate chain' }, path };
+      }
+      if (badSig) {
+        return { v: { status: 'invalid-signature', depth, detail: `${label(cur)} names key ${cur.aki} as its issuer but that key does not verify its signature`, error: OPENSSL_TEXT['invalid-signature'] }, path };
+      }
+      return { v: { status: 'invalid-issuer', depth, detail: `no trusted certificate or supplied intermediate has key ${cur.aki ?? '(no AKI)'} that issued ${label(cur)}`, error: OPENSSL_TEXT['invalid-issuer'] }, path };
+    }
+    if (!issuer.isCa && !trust.fingerprints.has(issuer.sha256)) {
+      return { v: { status: 'invalid-issuer', depth: depth + 1, detail: `${label(issuer)} issued ${label(cur)} but is not a CA (basicConstraints)`, error: 'invalid CA certificate' }, path };
+    }
+    path.push(issuer);
+  }
+  return { v: { status: 'invalid-issuer', depth: MAX_DEPTH, detail: `no trusted root within ${MAX_DEPTH} certificates`, error: 'certificate chain too long' }, path };
+}
+
+/**
+ * Status of a server's chain (leaf first, as sent) against a trust store, at `now` (default:
+ * the wall clock; tests inject it). `name` is the name the client used (SNI or host), `ip` the
+ * server address for the log line. Order of checks, as OpenSSL's: trust path, signatures,
+ * dates, then the name.
+ */
+export function certificateStatus(o: {
+  chain: readonly CertificateFacts[];
+  trust: TrustStore;
+  name?: string;
+  ip?: string;
+  now?: Date;
+}): CertificateStatusResult {
+  const now = o.now ?? new Date();
+  const leaf = o.chain[0];
+  const server = o.name ?? o.ip ?? leaf?.cn ?? 'unknown';
+  const failed = (v: Verdict): CertificateStatusResult => ({
+    status: v.status,
+    depth: v.depth,
+    detail: v.detail,
+    logLine: `Core server certificate verification failed for (${server}). Action=Terminate Error=${v.error ?? v.status} server=${server}(${o.ip ?? '-'}) depth=${v.depth}`,
+  });
+  if (!leaf) return failed({ status: 'invalid-issuer', depth: 0, detail: 'the server sent no certificate', error: 'no certificate presented' });
+  const { v, path } = buildPath(o.chain, o.trust);
+  if (v) return failed(v);
+  const t = now.getTime();
+  for (let depth = 0; depth < path.length; depth++) {
+    const c = path[depth];
+    if (c.notAfter.getTime() < t) {
+      return failed({ status: 'expired', depth, detail: `${label(c)} expired on ${c.notAfter.toISOString()}`, error: OPENSSL_TEXT.expired });
+    }
+    if (c.notBefore.getTime() > t) {
+      return failed({ status: 'not-yet-valid', depth, detail: `${label(c)} is valid only from ${c.notBefore.toISOString()}`, error: OPENSSL_TEXT['not-yet-valid'] });
+    }
+  }
+  if (o.name !== undefined && o.name.length > 0 && !certificateMatchesName(leaf, o.name)) {
+    return {
+      status: 'server-mismatch',
+      depth: 0,
+      detail: `${o.name} is not among the certificate's names (SAN, or CN when there is no SAN)`,
+      logLine: `SNI (${o.name}) not in certificate. Action=Terminate`,
+    };
+  }
+  return { status: 'valid', depth: 0, detail: `chain of ${path.length} builds to trusted ${label(path[path.length - 1])}`, logLine: null };
+}
