@@ -367,21 +367,25 @@ export class LicensingDevice {
 
   /** `show license`-style status, from the device's own record and clock. */
   showLicense(): string {
-    const s = this.status();
+    const now = this.options.clock.now();
+    const s = licenseStatus(this.#record, now);
     const a = this.#lastAttempt;
     const L: string[] = ['Smart Licensing is ENABLED', '', 'Registration:', `  Status: ${regWord(s)}`];
     if (s.registration === 'Registered') {
       L.push(`  Smart Account: ${s.account}`);
       L.push(`  Initial Registration: SUCCEEDED on ${fmtDate(s.registeredAt!)}`);
-      if (s.idExpires) L.push(`  Registration Expires: ${fmtDate(s.idExpires)}`);
+      if (s.idExpires) L.push(`  Registration Expires: ${fmtDate(s.idExpires)}${s.idExpires.getTime() <= now.getTime() ? ' (passed)' : ''}`);
     } else if (s.evaluationEnds) {
       L.push(`  Evaluation Period: ${s.registration === 'Evaluation' ? 'in use' : 'expired'}, ends ${fmtDate(s.evaluationEnds)}`);
     }
     L.push('', 'License Authorization:', `  Status: ${authWord(s)}${s.lastAuth && s.registration === 'Registered' ? ` on ${fmtDate(s.lastAuth)}` : ''}`);
     L.push(`  Last Communication Attempt: ${a ? `${a.ok ? 'SUCCEEDED' : 'FAILED'} on ${fmtDate(a.time)}` : 'None'}`);
     if (a && !a.ok) L.push(`    Failure reason: ${a.reason}`);
-    if (s.nextAuthRenewal) L.push(`  Next Communication Attempt: ${fmtDate(s.nextAuthRenewal)}`);
-    if (s.authExpires) L.push(`  Communication Deadline: ${fmtDate(s.authExpires)}`);
+    if (s.nextAuthRenewal) {
+      // Past due (a failed renewal): the agent keeps retrying (seed 003).
+      L.push(`  Next Communication Attempt: ${s.nextAuthRenewal.getTime() <= now.getTime() ? `overdue since ${fmtDate(s.nextAuthRenewal)}, retrying` : fmtDate(s.nextAuthRenewal)}`);
+    }
+    if (s.authExpires) L.push(`  Communication Deadline: ${fmtDate(s.authExpires)}${s.authExpires.getTime() <= now.getTime() ? ' (passed)' : ''}`);
     return L.join('\n');
   }
 }

@@ -28,7 +28,7 @@ export function wrap(text: string, width = 96): string {
 
 export function renderLabRun(run: LabRun, o: { wide?: boolean } = {}): string {
   const L: string[] = [];
-  L.push(`peekwall lab — ${run.scenario}: ${run.title} (seed ${run.seed})`);
+  L.push(`peekwall lab — ${run.scenario}: ${run.title}`);
   L.push('');
   for (const act of run.acts) {
     L.push(`== ${act.title} ==`);
@@ -54,7 +54,7 @@ export function renderLabRun(run: LabRun, o: { wide?: boolean } = {}): string {
   L.push('');
   L.push(
     run.ok
-      ? `lab ok: every act showed what the field case predicts (${run.acts.length} acts)`
+      ? `lab ok: every act showed what the field case predicts (${run.acts.length} act${run.acts.length === 1 ? '' : 's'})`
       : `lab DIFFERS: ${run.acts.filter((a) => !a.ok).map((a) => a.title).join('; ')} did not show the expected outcome`,
   );
   return `${L.join('\n')}\n`;

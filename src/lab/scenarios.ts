@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
 import { loadPolicyFile, overrideTsid, type Policy } from '../policy/index.js';
-import { PeekwallFailure } from '../util/errors.js';
+import { peekwallError, PeekwallFailure } from '../util/errors.js';
 import { fromRoot } from '../util/paths.js';
 import type { DeviceCommandResult, LicensingDevice } from './client.js';
 import { DAY_MS } from './clock.js';
@@ -61,6 +61,8 @@ export interface Scenario {
 export interface ScenarioOptions {
   /** Device call deadline in ms (curl timeout); the lab keeps it short. */
   readonly timeoutMs?: number;
+  /** Folder holding certs/ and policies/lab/tokens.txt (default: the package root). */
+  readonly root?: string;
 }
 
 export async function loadLabPolicy(rel: string, tsid?: boolean): Promise<Policy> {
@@ -117,6 +119,10 @@ async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
   };
 }
 
+function common(o: ScenarioOptions): Partial<WorldOptions> {
+  return { ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.root ? { root: o.root } : {}) };
+}
+
 async function withWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {
   const w = new LabWorld(o);
   try {
@@ -127,14 +133,17 @@ async function withWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): P
   }
 }
 
-/** Register every device a month before "now", so `renew auth` is due when the story starts. */
-async function registeredMonthAgo(w: LabWorld): Promise<void> {
-  const now = w.clock.now();
-  w.clock.set(new Date(now.getTime() - 30 * DAY_MS));
+/**
+ * Register every device straight with the cloud (not through peekwall) before the story:
+ * `license smart renew auth` is for registered devices. Done "now" on the lab clock, so the
+ * devices' dates line up with the events' (freshly made lab certificates start today).
+ */
+async function registered(w: LabWorld): Promise<void> {
   const r = await w.registerAllDirect();
   const bad = r.find((x) => !x.ok);
-  if (bad) throw new Error(`lab setup: ${bad.device} could not register directly with the cloud:\n${bad.output}`);
-  w.clock.set(now);
+  if (bad) {
+    throw new PeekwallFailure(peekwallError('lab/setup', `${bad.device} could not register directly with the lab cloud: ${bad.detail}`));
+  }
 }
 
 function run(name: string, title: string, seed: string, acts: LabAct[], explanation: string): LabRun {
@@ -171,8 +180,8 @@ const toos: Scenario = {
   seed: '000/001',
   summary: 'the field case: TSID names tools.cisco.com "toos.cisco.com" (first SAN) and the block breaks renew auth; TSID off and the remedies',
   async run(o) {
-    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    return withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -217,7 +226,7 @@ const toos: Scenario = {
           }),
         );
       }
-      return run('toos', 'toos.cisco.com: TSID, a missing SNI and the first SAN', '000/001', acts, explanationToos(w, acts[0].tsid.profile));
+      return run('toos', 'toos.cisco.com — TSID, a missing SNI and the first SAN (seeds 000/001)', '000/001', acts, explanationToos(w, acts[0].tsid.profile));
     });
   },
 };
@@ -227,8 +236,8 @@ const explicitProxy: Scenario = {
   seed: '003',
   summary: 'devices configured with PROXY_SRV/PROXY_PORT: CONNECT tools.cisco.com, then the same TLS without SNI inside the tunnel',
   async run(o) {
-    return withWorld({ explicitProxy: true, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    return withWorld({ explicitProxy: true, ...common(o) }, async (w) => {
+      await registered(w);
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -256,7 +265,7 @@ const explicitProxy: Scenario = {
       );
       return run(
         'explicit-proxy',
-        'Smart Licensing through an explicit proxy (PROXY_SRV/PROXY_PORT)',
+        'Smart Licensing through an explicit proxy, PROXY_SRV/PROXY_PORT (seed 003)',
         '003',
         acts,
         'With PROXY_SRV/PROXY_PORT set, the agent sends CONNECT tools.cisco.com:443 to the proxy and then the same ' +
@@ -268,13 +277,13 @@ const explicitProxy: Scenario = {
   },
 };
 
-function caFacts(): { notAfter: Date; notBefore: Date; subject: string } {
-  const c = new X509Certificate(readLabFile(labPaths().ca));
+function caFacts(root?: string): { notAfter: Date; notBefore: Date; subject: string } {
+  const c = new X509Certificate(readLabFile(labPaths(undefined, root).ca));
   return { notAfter: new Date(c.validTo), notBefore: new Date(c.validFrom), subject: c.subject.replace(/\n/g, ', ') };
 }
 
-function leafFacts(name = 'smart-licensing'): { notAfter: Date; notBefore: Date } {
-  const c = new X509Certificate(readLabFile(labPaths(name).cert));
+function leafFacts(name = 'smart-licensing', root?: string): { notAfter: Date; notBefore: Date } {
+  const c = new X509Certificate(readLabFile(labPaths(name, root).cert));
   return { notAfter: new Date(c.validTo), notBefore: new Date(c.validFrom) };
 }
 
@@ -294,9 +303,9 @@ const expiredCa: Scenario = {
   seed: '002',
   summary: 'the lab CA reaches its notAfter: every device fails with err code 60 although the firewall allows the flows',
   async run(o) {
-    const ca = caFacts();
-    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    const ca = caFacts(o.root);
+    return withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
       const acts: LabAct[] = [];
       const daysLeft = Math.floor((ca.notAfter.getTime() - w.clock.now().getTime()) / DAY_MS);
       acts.push(
@@ -338,12 +347,11 @@ const clockSkew: Scenario = {
   seed: '003',
   summary: 'a device whose clock is wrong sees the licensing certificate as not yet valid: err code 60; NTP fixes it',
   async run(o) {
-    const leaf = leafFacts();
-    // The device believes it is 30 days before the certificate was issued.
-    const skew = leaf.notBefore.getTime() - 30 * DAY_MS - Date.now();
-    return withWorld({ deviceSkewMs: 0, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
-      w.deviceClock.setSkew(skew);
+    const leaf = leafFacts(undefined, o.root);
+    return withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
+      // The device believes it is 30 days before the certificate was issued.
+      w.deviceClock.setSkew(leaf.notBefore.getTime() - 30 * DAY_MS - w.clock.now().getTime());
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -381,7 +389,7 @@ const untrustedChain: Scenario = {
   summary: 'the server presents a chain that does not build to the trusted lab CA: err code 60',
   async run(o) {
     const acts: LabAct[] = [];
-    await withWorld({ serverCert: 'untrusted-leaf', ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
+    await withWorld({ serverCert: 'untrusted-leaf', ...common(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 1 — the cloud presents certs/untrusted-leaf (signed by untrusted-ca), remedy allow-toos',
@@ -413,8 +421,8 @@ const tls13: Scenario = {
   seed: '000',
   summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP); TSID on still finds toos.cisco.com',
   async run(o) {
-    return withWorld({ tls13: true, devicesTls13: true, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    return withWorld({ tls13: true, devicesTls13: true, ...common(o) }, async (w) => {
+      await registered(w);
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -455,7 +463,7 @@ const tls13: Scenario = {
       );
       return run(
         'tls13',
-        'TLS 1.3: no passive name',
+        'TLS 1.3 — no passive name (seed 000, what if)',
         '000',
         acts,
         'Under TLS 1.3 the Certificate message is encrypted, so without SNI and without TSID the firewall has no ' +
@@ -471,8 +479,8 @@ const dns: Scenario = {
   seed: '003',
   summary: 'tools.cisco.com does not resolve on the devices: err code 6, no connection at all',
   async run(o) {
-    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    return withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
       for (const d of w.devices) d.useDns({});
       const acts = [
         await runAct(w, {
@@ -496,8 +504,8 @@ const expiry: Scenario = {
   seed: '000/003',
   summary: 'nobody notices the block for 90 days: Authorization Expired; the remedy restores Authorized',
   async run(o) {
-    return withWorld({ ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }, async (w) => {
-      await registeredMonthAgo(w);
+    return withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -506,7 +514,7 @@ const expiry: Scenario = {
           expected: 'renew auth fails; 90 days after the last successful contact the devices are Authorization Expired',
           run: async (ds) => {
             const out = await renewAll(ds);
-            w.clock.advanceDays(61); // registered 30 days ago + 61 = 91 days without contact
+            w.clock.advanceDays(91); // 91 days without a successful contact
             return out;
           },
           checks: (ev, cl) => [
