@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
+import { trustStoreFromPem } from '../identity/index.js';
 import type { Policy } from '../policy/index.js';
 import type { ListenerConfig, ProxyOptions, RunningProxy } from '../proxy/index.js';
 import { startProxy } from '../proxy/index.js';
@@ -108,6 +109,7 @@ export class LabWorld {
   #events: ConnectionEvent[] = [];
   #ports = new Map<string, number>();
   #explicitPort = 0;
+  #trust: ProxyOptions['trust'];
   readonly o: WorldOptions;
 
   constructor(o: WorldOptions = {}) {
@@ -118,6 +120,8 @@ export class LabWorld {
     this.paths = labPaths(o.serverCert, o.root);
     this.caPem = readLabFile(this.paths.ca);
     this.certPem = readLabFile(this.paths.cert);
+    const t = trustStoreFromPem(this.caPem, this.paths.ca);
+    this.#trust = o.trust ?? (t.ok ? t.value : undefined);
     this.devices = LAB_DEVICES.map(
       (d) =>
         new LicensingDevice({
@@ -185,7 +189,8 @@ export class LabWorld {
       },
       // CONNECT targets resolve like the devices' DNS would, then to the lab cloud.
       resolve: async (host: string) => (host === LICENSING_HOST ? this.cloud!.host : host),
-      ...(this.o.trust ? { trust: this.o.trust } : {}),
+      // The lab CA as peekwall's trust store: events carry certStatus (valid, expired, ...).
+      ...(this.#trust ? { trust: this.#trust } : {}),
     };
     // Both server aliases on one port (like 443 in the field) when it is free.
     const port1 = first || (await freePort(this.map.toLab(s1)));
