@@ -419,7 +419,7 @@ const untrustedChain: Scenario = {
 const tls13: Scenario = {
   name: 'tls13',
   seed: '000',
-  summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP); TSID on still finds toos.cisco.com',
+  summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP, URL rules cannot match); TSID on still finds toos.cisco.com',
   async run(o) {
     return withWorld({ tls13: true, devicesTls13: true, ...common(o) }, async (w) => {
       await registered(w);

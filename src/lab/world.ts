@@ -71,7 +71,8 @@ export function readLabFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new PeekwallFailure(peekwallError('lab/missing-file', `cannot read ${path}: ${(e as Error).message}`, { file: path }));
+    const code = (e as { code?: string }).code ?? (e as Error).message;
+    throw new PeekwallFailure(peekwallError('lab/missing-file', `cannot read it (${code}): the lab runs on the shipped certs/ and policies/`, { file: path }));
   }
 }
 
