@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { renderEventsTable } from '../events/index.js';
 import { findScenario, renderLabRun, SCENARIOS, serveLab } from '../lab/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
@@ -78,7 +79,7 @@ const lab: Subcommand = {
         const p = port(values.port, '--port');
         const ep = port(values['explicit-port'], '--explicit-port');
         await serveLab({
-          ...(values.policy ? { policy: values.policy } : {}),
+          ...(values.policy ? { policy: resolve(io.cwd, values.policy) } : {}),
           ...(tsid !== undefined ? { tsid } : {}),
           ...(p !== undefined ? { port: p } : {}),
           ...(ep !== undefined ? { explicitPort: ep } : {}),
