@@ -5,7 +5,6 @@
 // blocked paths use a small bounded client loop here: N concurrent workers, each connect →
 // TLS handshake (full: no session reuse) → one request → close, until the deadline.
 import autocannon from 'autocannon';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { percentile } from './stats.js';
@@ -101,26 +100,23 @@ function oneConnection(t: Target, expectRefusal: boolean, request: Buffer, timeo
     let done = false;
     let secure = false;
     let status200 = false;
-    let rawEnding = '';
-    const raw = netConnect({ host: t.host, port: t.port, noDelay: true });
-    const finish = (ok: boolean, ending: string): void => {
+    let ending = '';
+    const finish = (ok: boolean, how: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       s.destroy();
-      raw.destroy();
-      resolve({ ok, ending, ms: performance.now() - t0 });
+      resolve({ ok, ending: how, ms: performance.now() - t0 });
     };
     const timer = setTimeout(() => finish(false, 'timeout'), timeoutMs);
-    // The raw socket tells an RST (ECONNRESET) from a FIN ('end'); TLS reports both alike.
-    raw.on('error', (e: NodeJS.ErrnoException) => { rawEnding ||= e.code === 'ECONNRESET' ? 'reset' : `error:${e.code ?? 'unknown'}`; });
-    raw.on('end', () => { rawEnding ||= 'fin'; });
     const s = tlsConnect({
-      socket: raw,
+      host: t.host,
+      port: t.port,
       rejectUnauthorized: false,
       ...(t.servername ? { servername: t.servername } : {}),
       ...(t.maxVersion ? { maxVersion: t.maxVersion } : {}),
     });
+    s.setNoDelay(true);
     s.on('secureConnect', () => {
       secure = true;
       if (expectRefusal) return finish(false, 'handshake-completed');
@@ -131,14 +127,20 @@ function oneConnection(t: Target, expectRefusal: boolean, request: Buffer, timeo
     });
     s.on('end', () => {
       // Before the handshake completed this is the far side refusing; after, the response end.
-      if (!secure) finish(expectRefusal, rawEnding || 'fin');
+      if (!secure) finish(expectRefusal, ending || 'fin');
       else finish(!expectRefusal && status200, status200 ? 'ok' : 'eof-no-200');
     });
-    s.on('error', () => {
-      // Let the raw socket's 'error'/'end' land first: both fire in the same tick or the next.
-      setImmediate(() => finish(expectRefusal && !secure, rawEnding || 'tls-error'));
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      // An RST surfaces as a read error ECONNRESET; a FIN before the handshake as Node's
+      // "socket disconnected before secure TLS connection was established" (also ECONNRESET).
+      if (!ending) {
+        if (e.code === 'ECONNRESET' && e.syscall === 'read') ending = 'reset';
+        else if (e.code === 'ECONNRESET') ending = 'fin';
+        else ending = `error:${e.code ?? 'unknown'}`;
+      }
+      setImmediate(() => finish(expectRefusal && !secure, ending));
     });
-    s.on('close', () => setImmediate(() => finish(expectRefusal ? !secure : status200, rawEnding || (status200 ? 'ok' : 'closed'))));
+    s.on('close', () => setImmediate(() => finish(expectRefusal ? !secure : status200, ending || (status200 ? 'ok' : 'closed'))));
   });
 }
 
