@@ -9,17 +9,24 @@ export interface Clock {
   now(): Date;
 }
 
-/** A movable clock shared by the simulated cloud and, by default, the devices. */
+/**
+ * A movable clock shared by the simulated cloud and, by default, the devices. Stopped by
+ * default (scenarios and tests are deterministic); `running: true` ticks with the host clock
+ * from `start` on (serve, where people send requests over minutes).
+ */
 export class LabClock implements Clock {
   #ms: number;
-  constructor(start: Date = new Date()) {
-    this.#ms = start.getTime();
+  readonly #running: boolean;
+  constructor(start: Date = new Date(), o: { running?: boolean } = {}) {
+    this.#running = o.running ?? false;
+    // Running: #ms is the offset from the host clock; stopped: the time itself.
+    this.#ms = this.#running ? start.getTime() - Date.now() : start.getTime();
   }
   now(): Date {
-    return new Date(this.#ms);
+    return new Date(this.#running ? Date.now() + this.#ms : this.#ms);
   }
   set(to: Date): void {
-    this.#ms = to.getTime();
+    this.#ms = this.#running ? to.getTime() - Date.now() : to.getTime();
   }
   advance(ms: number): void {
     this.#ms += ms;

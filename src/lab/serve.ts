@@ -17,6 +17,8 @@ export interface ServeOptions {
   readonly explicitPort?: number;
   readonly cloudPort?: number;
   readonly tls13?: boolean;
+  /** Folder holding certs/ and policies/lab/tokens.txt (default: the package root). */
+  readonly root?: string;
   readonly signal: AbortSignal;
   readonly print: (text: string) => void;
   readonly onEvent?: (e: ConnectionEvent) => void;
@@ -38,10 +40,12 @@ export async function serveLab(o: ServeOptions): Promise<ServeInfo> {
   const policy = await loadLabPolicy(policyRel, o.tsid);
   const w = new LabWorld({
     explicitProxy: true,
+    runningClock: true,
     proxyPort: o.port ?? 8443,
     explicitPort: o.explicitPort ?? 3128,
     ...(o.cloudPort !== undefined ? { cloudPort: o.cloudPort } : {}),
     ...(o.tls13 ? { tls13: true } : {}),
+    ...(o.root ? { root: o.root } : {}),
   });
   try {
     const cloud = await w.startCloud();
@@ -57,7 +61,8 @@ export async function serveLab(o: ServeOptions): Promise<ServeInfo> {
       tsid: policy.settings.tsid.enabled,
     };
     const [a, b] = ports.servers;
-    const ca = fromRoot('certs', 'lab-ca.crt.pem');
+    const ca = w.paths.ca;
+    const fmc = w.map.toLab('10.12.1.8');
     const body = `'{"op":"register","device":"my-device","token":"${LAB_TOKEN}"}'`;
     o.print(
       [
@@ -68,14 +73,15 @@ export async function serveLab(o: ServeOptions): Promise<ServeInfo> {
         `  explicit     ${explicitHost}:${ports.explicit}  (PROXY_SRV ${explicitHost}, PROXY_PORT ${ports.explicit})`,
         `  policy       ${policyRel}, TSID ${info.tsid ? 'on' : 'off'}; lab tokens in policies/lab/tokens.txt`,
         '',
-        'Without SNI, like the licensing agents (the name is checked against the certificate by hand):',
-        `  openssl s_client -connect ${a.host}:${a.port} -noservername -CAfile ${ca} -verify_hostname ${LICENSING_HOST} </dev/null`,
-        `  curl -k -X POST -H 'content-type: application/json' -d ${body} https://${a.host}:${a.port}${DDCE_PATH}`,
+        `Clients bind to a device alias (${fmc} is the FMC 10.12.1.8) so the policy's rules match them.`,
+        'Without SNI, like the licensing agents:',
+        `  openssl s_client -bind ${fmc}:0 -connect ${a.host}:${a.port} -noservername -CAfile ${ca} -verify_hostname ${LICENSING_HOST} </dev/null`,
+        `  curl --interface ${fmc} -k -X POST -H 'content-type: application/json' -d ${body} https://${a.host}:${a.port}${DDCE_PATH}`,
         '    (curl sends no SNI when the URL host is an IP address; -k because the name is then the IP)',
         'With SNI (a browser-like client; TSID is not needed then):',
-        `  curl --cacert ${ca} --resolve ${LICENSING_HOST}:${a.port}:${a.host} -X POST -d ${body} https://${LICENSING_HOST}:${a.port}${DDCE_PATH}`,
+        `  curl --interface ${fmc} --cacert ${ca} --resolve ${LICENSING_HOST}:${a.port}:${a.host} -X POST -d ${body} https://${LICENSING_HOST}:${a.port}${DDCE_PATH}`,
         'Through the explicit proxy (CONNECT; the lab resolves tools.cisco.com to the cloud, so name its port):',
-        `  curl --cacert ${ca} -x http://${explicitHost}:${ports.explicit} -X POST -d ${body} https://${LICENSING_HOST}:${cloud.port}${DDCE_PATH}`,
+        `  curl --interface ${fmc} --cacert ${ca} -x http://${explicitHost}:${ports.explicit} -X POST -d ${body} https://${LICENSING_HOST}:${cloud.port}${DDCE_PATH}`,
         '',
         'Connection events follow, one per connection:',
       ].join('\n') + '\n',

@@ -37,6 +37,8 @@ export interface WorldOptions {
   readonly deviceSkewMs?: number;
   /** Lab clock start (default: now). */
   readonly start?: Date;
+  /** The lab clock ticks with the host clock (serve). */
+  readonly runningClock?: boolean;
   /** Devices use PROXY_SRV/PROXY_PORT (the proxy's explicit listener). */
   readonly explicitProxy?: boolean;
   /** Device call deadline (curl timeout). */
@@ -115,7 +117,7 @@ export class LabWorld {
 
   constructor(o: WorldOptions = {}) {
     this.o = o;
-    this.clock = new LabClock(o.start ?? new Date());
+    this.clock = new LabClock(o.start ?? new Date(), { running: o.runningClock ?? false });
     this.deviceClock = new DeviceClock(this.clock, o.deviceSkewMs ?? 0);
     this.map = createAddressMap();
     this.paths = labPaths(o.serverCert, o.root);

@@ -107,3 +107,14 @@ t.test('device clocks skew off the lab clock and follow it', async (t) => {
   lab.advanceDays(1);
   t.equal(dev.now().getTime(), T0.getTime() - 364 * DAY_MS);
 });
+
+t.test('a running lab clock ticks with the host clock and still moves on demand', async (t) => {
+  const c = new LabClock(T0, { running: true });
+  const a = c.now().getTime();
+  t.ok(a >= T0.getTime() && a < T0.getTime() + 60_000, 'starts at the given time');
+  c.advanceDays(1);
+  t.ok(c.now().getTime() >= T0.getTime() + DAY_MS);
+  const before = c.now().getTime();
+  for (let i = 0; i < 1e6 && c.now().getTime() === before; i++); // bounded spin until it ticks
+  t.ok(c.now().getTime() > before, 'it ticks');
+});
