@@ -9,4 +9,5 @@ export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
   () => import('./lint.js').then((m) => m.default),
   () => import('./lab.js').then((m) => m.default),
   () => import('./run.js').then((m) => m.default),
+  () => import('./test.js').then((m) => m.default),
 ];

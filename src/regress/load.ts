@@ -1,7 +1,7 @@
 // The shell part of regression testing: reading suite files, their policies (with the suite's
 // settings overrides) and their certificates. Everything after loading is pure.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
@@ -24,11 +24,11 @@ type Loaded<T> = Result<T, PeekwallError[]>;
 
 async function readText(path: string, code: string, what: string, at?: Partial<Located>): Promise<Loaded<string>> {
   try {
-    const text = await readFile(path, 'utf8');
-    if (text.length > DEFAULT_YAML_LIMITS.maxBytes) {
+    // Refuse oversized files before reading them into memory.
+    if ((await stat(path)).size > DEFAULT_YAML_LIMITS.maxBytes) {
       return { ok: false, error: [peekwallError(`${code}-too-large`, `${what} ${path} is larger than ${DEFAULT_YAML_LIMITS.maxBytes} bytes`, at ?? { file: path })] };
     }
-    return { ok: true, value: text };
+    return { ok: true, value: await readFile(path, 'utf8') };
   } catch (e) {
     return { ok: false, error: [peekwallError(code, `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, at ?? { file: path })] };
   }
@@ -147,6 +147,7 @@ export async function loadSuiteFile(
 
   const certs = new Map<string, Promise<Result<CertificateFacts> | { ok: false; error: PeekwallError }>>();
   const cases: ResolvedCase[] = [];
+  const badCerts = new Set<string>();
   for (const c0 of spec.cases) {
     const compiled = c0.policy === undefined ? policy : await policyFor(c0.policy, c0.at);
     if (!compiled) continue;
@@ -167,15 +168,21 @@ export async function loadSuiteFile(
     let p = certs.get(certPath);
     if (!p) {
       p = (async () => {
-        const t = await readText(certPath, 'suite/cert-unreadable', 'certificate', certAt);
+        const t = await readText(certPath, 'suite/cert-unreadable', 'certificate file', certAt);
         if (!t.ok) return { ok: false as const, error: t.error[0] };
         return certificateFacts(t.value);
       })();
       certs.set(certPath, p);
     }
     const f = await p;
-    if (f.ok) cases.push({ ...c, certificate: f.value, certPath });
-    else errors.push(peekwallError('suite/bad-cert', `case '${c.name}': certificate ${cert.ref}: ${f.error.message}`, certAt));
+    if (f.ok) {
+      cases.push({ ...c, certificate: f.value, certPath });
+    } else if (!badCerts.has(certPath)) {
+      // Once per file, at its first use: a missing certificate is one problem, not N.
+      badCerts.add(certPath);
+      const lookedIn = isAbsolute(cert.ref) ? '' : ` (looked beside the suite and in ${repoRoot})`;
+      errors.push({ ...f.error, code: f.error.code.startsWith('suite/') ? f.error.code : 'suite/bad-cert', message: `case '${c.name}': certificate ${cert.ref}${lookedIn}: ${f.error.message}`, ...certAt });
+    }
   }
   if (errors.length > 0 || !policy) return { ok: false, error: errors };
   return { ok: true, value: { spec, policy, policyPath, cases } };

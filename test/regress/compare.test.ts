@@ -135,7 +135,7 @@ t.test('events -> suite pinning their verdicts; events as the flow source of --c
   const dir = workspace(t, { 'old.yaml': OLD, 'new.yaml': NEW, 'events.jsonl': text });
   const g = await runCli(['test', '--from-events', 'events.jsonl', '--policy', 'old.yaml', '--out', 'pinned/today.test.yaml'], { cwd: dir });
   t.equal(g.code, 0, g.stderr);
-  t.match(g.stderr, /events\.jsonl:8: not a JSON line/);
+  t.match(g.stderr, /events\.jsonl:8:1: not a JSON line/);
   t.match(g.stderr, /wrote 5 cases to pinned\/today\.test\.yaml \(1 events without a verdict skipped\)/);
   const suite = readFileSync(join(dir, 'pinned', 'today.test.yaml'), 'utf8');
   t.match(suite, /^policy: \.\.\/old\.yaml$/m, 'the policy path is relative to the generated suite');
