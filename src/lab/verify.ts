@@ -46,36 +46,42 @@ export function parsePemBundle(pem: string): X509Certificate[] {
 
 /**
  * Verify `chain` (leaf first, as presented) against `trust` at `now`, and `name` against the
- * leaf (SAN dNSName, or CN when there are no DNS SANs, as OpenSSL's X509_check_host).
+ * leaf (SAN dNSName, or CN when there are no DNS SANs, as OpenSSL's X509_check_host). In
+ * OpenSSL's order: build the chain to a trust anchor, check the host name, then check the
+ * validity dates from the anchor down to the leaf (so an expired CA is reported as such).
  */
 export function verifyDeviceChain(chain: readonly X509Certificate[], trust: readonly X509Certificate[], name: string, now: Date): DeviceVerifyResult {
   const leaf = chain[0];
   if (!leaf) return { ok: false, reason: 'no peer certificate', depth: 0, subject: '' };
   const fail = (reason: string, depth: number, c: X509Certificate): DeviceVerifyResult => ({ ok: false, reason, depth, subject: c.subject.replace(/\n/g, ', ') });
-  let current = leaf;
+  // 1. Build: leaf -> presented intermediates -> a trusted certificate.
+  const path: X509Certificate[] = [leaf];
   const pool = chain.slice(1);
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const t = timeCheck(current, now);
-    if (t) return fail(t, depth, current);
+  let current = leaf;
+  for (let depth = 0; ; depth++) {
+    if (depth >= MAX_DEPTH) return fail('certificate chain too long', depth, current);
+    if (trust.some((a) => a.raw.equals(current.raw))) break; // the trusted certificate itself
     const anchor = trust.find((a) => issued(current, a));
     if (anchor) {
-      const ta = timeCheck(anchor, now);
-      if (ta) return fail(ta, depth + 1, anchor);
-      if (!leaf.checkHost(name)) return fail(`Hostname mismatch: ${name} not in certificate`, 0, leaf);
-      return { ok: true, reason: 'ok', depth: -1, subject: leaf.subject.replace(/\n/g, ', ') };
+      path.push(anchor);
+      break;
     }
-    if (trust.some((a) => a.raw.equals(current.raw))) {
-      if (!leaf.checkHost(name)) return fail(`Hostname mismatch: ${name} not in certificate`, 0, leaf);
-      return { ok: true, reason: 'ok', depth: -1, subject: leaf.subject.replace(/\n/g, ', ') };
-    }
-    const next = pool.find((c) => c !== current && issued(current, c));
+    const next = pool.find((c) => c !== current && !path.includes(c) && issued(current, c));
     if (!next) {
       if (issued(current, current)) {
         return fail(depth === 0 ? 'self signed certificate' : 'self signed certificate in certificate chain', depth, current);
       }
       return fail(depth === 0 ? 'unable to get local issuer certificate' : 'unable to get issuer certificate', depth, current);
     }
+    path.push(next);
     current = next;
   }
-  return fail('certificate chain too long', MAX_DEPTH, current);
+  // 2. The name the client asked for.
+  if (!leaf.checkHost(name)) return fail(`Hostname mismatch: ${name} not in certificate`, 0, leaf);
+  // 3. Dates, top down.
+  for (let depth = path.length - 1; depth >= 0; depth--) {
+    const t = timeCheck(path[depth], now);
+    if (t) return fail(t, depth, path[depth]);
+  }
+  return { ok: true, reason: 'ok', depth: -1, subject: leaf.subject.replace(/\n/g, ', ') };
 }

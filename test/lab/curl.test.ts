@@ -50,4 +50,8 @@ t.test('device-side chain check uses the device clock, the trust store and the n
   t.equal(verifyDeviceChain(u, trust, 'tools.cisco.com', now).reason, 'self signed certificate in certificate chain');
   t.equal(verifyDeviceChain(u.slice(0, 1), trust, 'tools.cisco.com', now).reason, 'unable to get local issuer certificate');
   t.equal(verifyDeviceChain(chain.slice(0, 1), trust, 'tools.cisco.com', now).ok, true, 'leaf alone builds to the trusted CA');
+  const caExpired = new X509Certificate(pki.caPem);
+  const afterCa = new Date(new Date(caExpired.validTo).getTime() + 1000);
+  const r = verifyDeviceChain(chain, trust, 'tools.cisco.com', afterCa);
+  t.same([r.reason, r.depth], ['certificate has expired', 1], 'leaf and CA expired: OpenSSL reports the CA first (top down)');
 });
