@@ -20,6 +20,7 @@ import {
   type LoadedSuite,
   type PolicyCache,
   type ReporterName,
+  type RunReport,
 } from '../regress/index.js';
 import { formatError, peekwallError, PeekwallFailure, type PeekwallError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
@@ -192,12 +193,14 @@ const test: Subcommand = {
       live = l.run;
       closeLive = l.close;
     }
-    let report;
+    let report: RunReport;
     try {
       report = await runSuites(suites, live ? { live } : {});
     } finally {
       await closeLive?.();
     }
+    // Policy paths as the user would type them (relative to the working directory).
+    report = { ...report, coverage: report.coverage.map((c) => ({ ...c, policy: display(c.policy, io.cwd) })) };
     io.stdout.write(render(report, reporter));
     if (typeof values.junit === 'string') {
       const file = resolve(io.cwd, values.junit);
