@@ -24,8 +24,13 @@ type Loaded<T> = Result<T, PeekwallError[]>;
 
 async function readText(path: string, code: string, what: string, at?: Partial<Located>): Promise<Loaded<string>> {
   try {
-    // Refuse oversized files before reading them into memory.
-    if ((await stat(path)).size > DEFAULT_YAML_LIMITS.maxBytes) {
+    // Refuse devices and FIFOs (a read would block or never end) and oversized files,
+    // before reading anything into memory.
+    const st = await stat(path);
+    if (!st.isFile()) {
+      return { ok: false, error: [peekwallError(`${code}`, `${what} ${path} is not a regular file`, at ?? { file: path })] };
+    }
+    if (st.size > DEFAULT_YAML_LIMITS.maxBytes) {
       return { ok: false, error: [peekwallError(`${code}-too-large`, `${what} ${path} is larger than ${DEFAULT_YAML_LIMITS.maxBytes} bytes`, at ?? { file: path })] };
     }
     return { ok: true, value: await readFile(path, 'utf8') };
@@ -67,7 +72,9 @@ const MAX_FEED_BYTES = 64 * 1024 * 1024;
 
 /** Feeds and URL databases referenced by a policy (same bound idea as the policy loader's). */
 function readFeed(path: string): string {
-  if (statSync(path).size > MAX_FEED_BYTES) throw Object.assign(new Error(`larger than ${MAX_FEED_BYTES} bytes`), { code: 'EFBIG' });
+  const st = statSync(path);
+  if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+  if (st.size > MAX_FEED_BYTES) throw Object.assign(new Error(`larger than ${MAX_FEED_BYTES} bytes`), { code: 'EFBIG' });
   return readFileSync(path, 'utf8');
 }
 

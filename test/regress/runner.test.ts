@@ -167,3 +167,13 @@ t.test('suite settings override the policy settings (same keys as the policy fil
   t.equal(b.code, 2);
   t.match(b.stderr, /badsettings\.test\.yaml:2:1: the suite's settings make policy small\.yaml invalid/);
 });
+
+t.test('a FIFO or a directory given as a suite is refused, not read', async (t) => {
+  const dir = workspace(t, { 'small.yaml': POLICY });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mkfifo', [join(dir, 'fifo.test.yaml')]);
+  const r = await runCli(['test', 'fifo.test.yaml', '.'], { cwd: dir });
+  t.equal(r.code, 2);
+  t.match(r.stderr, /fifo\.test\.yaml is not a regular file \[suite\/unreadable\]/);
+  t.match(r.stderr, /is not a regular file/);
+});
