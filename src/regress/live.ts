@@ -175,7 +175,9 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
     let onEventSeen: (() => void) | null = null;
     const proxy = await startProxy({
       policy: casePolicy,
-      listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: dstAlias, port: up.port }, flowPort: c.flow.dport }],
+      // Transparent: the client "reaches the server's address" — the proxy listens on the
+      // destination alias and the flow's destination is the local address it was reached on.
+      listeners: [{ mode: 'transparent', host: dstAlias, port: 0, upstream: { host: dstAlias, port: up.port }, flowPort: c.flow.dport }],
       addressMap: aliases,
       onEvent: (e) => {
         events.push(e);
