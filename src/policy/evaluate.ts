@@ -37,6 +37,7 @@ import type {
 } from './types.js';
 
 const EMPTY: readonly string[] = Object.freeze([]);
+const SI_KINDS = ['network', 'url', 'dns'] as const;
 const NO_TRACE: readonly TraceStep[] = Object.freeze([]);
 const REPUTATIONS: readonly UrlReputation[] = REPUTATION_LABELS.map((label, level) =>
   Object.freeze({ level: level as UrlReputation['level'], label }),
@@ -190,6 +191,47 @@ export function tsidFor(policy: Policy, flow: Flow): TsidSetting {
   return base;
 }
 
+/** Per-flow facts every verdict carries (built once per evaluation). */
+interface Common {
+  readonly urlCategory: string;
+  readonly urlReputation: UrlReputation;
+  readonly url: string;
+  readonly application: string | undefined;
+}
+
+// One object shape for every verdict (no spreads): V8 keeps it monomorphic on the hot path.
+function verdict(
+  c: Common,
+  action: VerdictAction,
+  rule: string,
+  reason: string,
+  siCategory: string | undefined,
+  monitored: readonly string[],
+  log: Verdict['log'],
+  trace: readonly TraceStep[],
+  siMatched: readonly string[],
+  rulesMatched: readonly string[],
+): Verdict {
+  return {
+    action,
+    rule,
+    reason,
+    siCategory,
+    urlCategory: c.urlCategory,
+    urlReputation: c.urlReputation,
+    application: c.application,
+    url: c.url,
+    monitored,
+    log,
+    trace,
+    siMatched,
+    rulesMatched,
+  };
+}
+
+const LOG_BEGIN: Verdict['log'] = Object.freeze({ beginning: true, end: false });
+const LOG_END: Verdict['log'] = Object.freeze({ beginning: false, end: true });
+
 /** Evaluate one flow. Pure; allocation is limited to the verdict (and the trace when asked). */
 export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opts?: EvaluateOptions): Verdict {
   const p = asCompiled(policy);
@@ -212,12 +254,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
   const appName = app >= 0 ? p.appNames[app] : '';
   const reputation = REPUTATIONS[rec.reputation];
   const category = rec.categories[0];
-  const base = {
-    urlCategory: category,
-    urlReputation: reputation,
-    url,
-    ...(appName ? { application: appName } : {}),
-  };
+  const base: Common = { urlCategory: category, urlReputation: reputation, url, application: appName || undefined };
   if (trace) {
     trace.push({ module: 'Identity', message: host === null ? 'no server name known' : `server name '${host}' from ${identity.source}` });
     if (host !== null) {
@@ -236,17 +273,8 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
     const action: VerdictAction = pf.action === 'Fastpath' ? 'Trust' : 'Block';
     trace?.push({ module: 'Prefilter', message: `${pf.action.toLowerCase()} rule '${pf.name}', ${pf.action === 'Fastpath' ? 'fastpath' : 'drop'}` });
     trace?.push({ module: 'Verdict', message: ftdVerdict(action) });
-    return {
-      action,
-      rule: pf.name,
-      reason: pf.action === 'Fastpath' ? 'Prefilter Fastpath' : 'Prefilter Block',
-      ...base,
-      monitored: EMPTY,
-      log: { beginning: true, end: false },
-      trace: trace ?? NO_TRACE,
-      siMatched: EMPTY,
-      rulesMatched: EMPTY,
-    };
+    const reason = pf.action === 'Fastpath' ? 'Prefilter Fastpath' : 'Prefilter Block';
+    return verdict(base, action, pf.name, reason, undefined, EMPTY, LOG_BEGIN, trace ?? NO_TRACE, EMPTY, EMPTY);
   }
 
   // 2. Security Intelligence
@@ -254,7 +282,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
   let siBlock: { list: string; reason: string; entry: string } | null = null;
   let siMonitor: { list: string; reason: string } | null = null;
   if (p.siLists.length > 0) {
-    for (const kind of ['network', 'url', 'dns'] as const) {
+    for (const kind of SI_KINDS) {
       let block: { list: string; entry: string } | null = null;
       let dnb: { list: string; entry: string } | null = null;
       const reasonWord = kind === 'network' ? 'IP' : kind === 'url' ? 'URL' : 'DNS';
@@ -277,7 +305,8 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
         }
       } else if (host !== null) {
         const set = kind === 'url' ? p.siUrl : p.siDns;
-        if (set.size > 0) set.forEach(host, f.path, (ids, entry) => {
+        // Cheap yes/no probe first: most names match no list, and then no visitor is built.
+        if (set.size > 0 && set.first(host, f.path) !== null) set.forEach(host, f.path, (ids, entry) => {
           for (const id of ids) hit(id, entry);
         });
       }
@@ -295,18 +324,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
   if (siBlock) {
     trace?.push({ module: 'Firewall', message: `SI ${siBlock.reason.split(' ')[0]} block, list '${siBlock.list}', entry '${siBlock.entry}', reset` });
     trace?.push({ module: 'Verdict', message: 'blacklist' });
-    return {
-      action: 'Block with reset',
-      rule: siBlock.list,
-      reason: siBlock.reason,
-      siCategory: siBlock.list,
-      ...base,
-      monitored: EMPTY,
-      log: { beginning: true, end: false },
-      trace: trace ?? NO_TRACE,
-      siMatched: siMatched ?? EMPTY,
-      rulesMatched: EMPTY,
-    };
+    return verdict(base, 'Block with reset', siBlock.list, siBlock.reason, siBlock.list, EMPTY, LOG_BEGIN, trace ?? NO_TRACE, siMatched ?? EMPTY, EMPTY);
   }
 
   // 3. Access-control rules
@@ -356,6 +374,18 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
       decided = r;
       break;
     }
+  } else if (f.src !== null && f.dst !== null && f.src.family === 6 && f.dst.family === 6) {
+    const cands = p.index.candidates6(f.src.v6, f.dst.v6);
+    for (let i = 0; i < cands.length; i++) {
+      const r = p.rules[cands[i]];
+      if (ruleFails(r, f) !== Fail.None) continue;
+      if (r.action === 'Monitor') {
+        (monitored ??= []).push(r.name);
+        continue;
+      }
+      decided = r;
+      break;
+    }
   } else {
     const all = p.index.all;
     for (let i = 0; i < all.length; i++) {
@@ -370,7 +400,6 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
     }
   }
   const siCat = siMonitor as { list: string; reason: string } | null;
-  const siExtra = siCat ? { siCategory: siCat.list } : {};
   if (decided) {
     const action = verdictActionOf(decided.action);
     if (trace) {
@@ -378,18 +407,8 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
       trace.push({ module: 'Firewall', message: `${kind} rule, '${decided.name}', ${ftdAction(action)}` });
       trace.push({ module: 'Verdict', message: ftdVerdict(action) });
     }
-    return {
-      action,
-      rule: decided.name,
-      reason: siCat ? siCat.reason : '',
-      ...siExtra,
-      ...base,
-      monitored: monitored ?? EMPTY,
-      log: decided.log,
-      trace: trace ?? NO_TRACE,
-      siMatched: siMatched ?? EMPTY,
-      rulesMatched: monitored ? [...monitored, decided.name] : [decided.name],
-    };
+    const rulesMatched = monitored ? [...monitored, decided.name] : [decided.name];
+    return verdict(base, action, decided.name, siCat ? siCat.reason : '', siCat?.list, monitored ?? EMPTY, decided.log, trace ?? NO_TRACE, siMatched ?? EMPTY, rulesMatched);
   }
   // 4. Default action
   const da = p.defaultAction;
@@ -398,19 +417,9 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
     trace.push({ module: 'Firewall', message: `no rule matched, default action '${da}', ${ftdAction(action)}` });
     trace.push({ module: 'Verdict', message: ftdVerdict(action) });
   }
-  return {
-    action,
-    rule: 'Default Action',
-    reason: siCat ? siCat.reason : '',
-    ...siExtra,
-    ...base,
-    monitored: monitored ?? EMPTY,
-    // FMC logs default-action blocks at the beginning, allows at the end.
-    log: { beginning: action === 'Block', end: action !== 'Block' },
-    trace: trace ?? NO_TRACE,
-    siMatched: siMatched ?? EMPTY,
-    rulesMatched: monitored ?? EMPTY,
-  };
+  // FMC logs default-action blocks at the beginning, allows at the end.
+  const log = action === 'Block' ? LOG_BEGIN : LOG_END;
+  return verdict(base, action, 'Default Action', siCat ? siCat.reason : '', siCat?.list, monitored ?? EMPTY, log, trace ?? NO_TRACE, siMatched ?? EMPTY, monitored ?? EMPTY);
 }
 
 /**

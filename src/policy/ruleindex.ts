@@ -1,13 +1,12 @@
 // Candidate-rule index for the hot path (evaluate without trace). Rules are still matched in
 // order and the first full match wins; the index only skips rules that cannot match because
-// the IPv4 source (or destination) address is outside their networks.
+// the source (or destination) address is outside their networks.
 //
-// For each dimension, the IPv4 space is cut into elementary segments at every rule network
-// boundary; each segment lists (in rule order) the enabled rules whose networks cover it,
-// rules with 'any' included. A lookup is one binary search per dimension; we then walk the
-// shorter of the two lists. IPv6 flows walk every enabled rule (policies with many IPv6 rules
-// would want the same structure over 128-bit keys).
-import type { IpSet } from './ip.js';
+// For each dimension and family, the address space is cut into elementary segments at every
+// rule network boundary; each segment lists (in rule order) the enabled rules whose networks
+// cover it, rules with 'any' included. A lookup is one binary search per dimension; the
+// evaluator then walks the shorter of the two lists.
+import { cmp6, type IpSet } from './ip.js';
 
 interface RuleNets {
   readonly enabled: boolean;
@@ -15,12 +14,16 @@ interface RuleNets {
   readonly dst: IpSet | null;
 }
 
-class SegmentIndex {
+/** Segments of the IPv4 space: starts[i] .. starts[i+1]-1 hold lists[i]. */
+class SegmentIndex4 {
   constructor(
     private readonly starts: Float64Array,
     private readonly lists: readonly Int32Array[],
   ) {}
   lookup(ip: number): Int32Array {
+    return this.lists[this.lookupIndex(ip)];
+  }
+  lookupIndex(ip: number): number {
     const s = this.starts;
     let lo = 0;
     let hi = s.length - 1;
@@ -32,11 +35,45 @@ class SegmentIndex {
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    return at;
+  }
+}
+
+/** Same over IPv6: starts are 4-word keys packed in one Uint32Array. */
+class SegmentIndex6 {
+  constructor(
+    private readonly starts: Uint32Array,
+    private readonly lists: readonly Int32Array[],
+  ) {}
+  lookup(ip: Uint32Array): Int32Array {
+    const s = this.starts;
+    let lo = 0;
+    let hi = this.lists.length - 1;
+    let at = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp6(s, mid * 4, ip, 0) <= 0) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
     return this.lists[at];
   }
 }
 
-function build(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null): SegmentIndex {
+/** Lists per segment, in rule order; `cover` pushes rule i onto every segment its set covers. */
+function fill(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null, count: number, cover: (set: IpSet, lists: number[][], i: number) => void): Int32Array[] {
+  const lists: number[][] = Array.from({ length: count }, () => []);
+  rules.forEach((r, i) => {
+    if (!r.enabled) return;
+    const set = pick(r);
+    if (!set) for (const l of lists) l.push(i);
+    else cover(set, lists, i);
+  });
+  return lists.map((l) => Int32Array.from(l));
+}
+
+function build4(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null): SegmentIndex4 {
   const points = new Set<number>([0]);
   for (const r of rules) {
     const set = pick(r);
@@ -47,47 +84,71 @@ function build(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null):
     }
   }
   const starts = Float64Array.from([...points].sort((a, b) => a - b));
-  const lists: number[][] = Array.from({ length: starts.length }, () => []);
-  const seg = (ip: number): number => {
+  const probe = new SegmentIndex4(starts, []);
+  const lists = fill(rules, pick, starts.length, (set, ls, i) => {
+    for (const iv of set.intervals4()) for (let k = probe.lookupIndex(iv.s), b = probe.lookupIndex(iv.e); k <= b; k++) ls[k].push(i);
+  });
+  return new SegmentIndex4(starts, lists);
+}
+
+function build6(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null): SegmentIndex6 {
+  const keys: Uint32Array[] = [new Uint32Array(4)];
+  for (const r of rules) {
+    const set = pick(r);
+    if (!r.enabled || !set) continue;
+    for (const iv of set.intervals6()) {
+      keys.push(iv.s);
+      const next = Uint32Array.from(iv.e);
+      let k = 3;
+      while (k >= 0 && next[k] === 0xffffffff) next[k--] = 0;
+      if (k >= 0) {
+        next[k]++;
+        keys.push(next);
+      }
+    }
+  }
+  keys.sort((a, b) => cmp6(a, 0, b, 0));
+  const uniq = keys.filter((k, i) => i === 0 || cmp6(k, 0, keys[i - 1], 0) !== 0);
+  const starts = new Uint32Array(uniq.length * 4);
+  uniq.forEach((k, i) => starts.set(k, i * 4));
+  const seg = (ip: Uint32Array): number => {
     let lo = 0;
-    let hi = starts.length - 1;
+    let hi = uniq.length - 1;
     let at = 0;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (starts[mid] <= ip) {
+      if (cmp6(starts, mid * 4, ip, 0) <= 0) {
         at = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
     return at;
   };
-  rules.forEach((r, i) => {
-    if (!r.enabled) return;
-    const set = pick(r);
-    if (!set) {
-      for (const l of lists) l.push(i);
-      return;
-    }
-    for (const iv of set.intervals4()) {
-      const a = seg(iv.s);
-      const b = seg(iv.e);
-      for (let k = a; k <= b; k++) lists[k].push(i);
-    }
+  const lists = fill(rules, pick, uniq.length, (set, ls, i) => {
+    for (const iv of set.intervals6()) for (let k = seg(iv.s), b = seg(iv.e); k <= b; k++) ls[k].push(i);
   });
-  return new SegmentIndex(starts, lists.map((l) => Int32Array.from(l)));
+  return new SegmentIndex6(starts, lists);
 }
 
 export class RuleIndex {
   constructor(
-    private readonly bySrc: SegmentIndex,
-    private readonly byDst: SegmentIndex,
-    /** Every enabled rule, in order (IPv6 flows). */
+    private readonly src4: SegmentIndex4,
+    private readonly dst4: SegmentIndex4,
+    private readonly src6: SegmentIndex6,
+    private readonly dst6: SegmentIndex6,
+    /** Every enabled rule, in order (flows whose families differ, or unparsable addresses). */
     readonly all: Int32Array,
   ) {}
   /** Candidate rule indices (ascending) for an IPv4 flow. */
   candidates4(src: number, dst: number): Int32Array {
-    const a = this.bySrc.lookup(src);
-    const b = this.byDst.lookup(dst);
+    const a = this.src4.lookup(src);
+    const b = this.dst4.lookup(dst);
+    return a.length <= b.length ? a : b;
+  }
+  /** Candidate rule indices (ascending) for an IPv6 flow. */
+  candidates6(src: Uint32Array, dst: Uint32Array): Int32Array {
+    const a = this.src6.lookup(src);
+    const b = this.dst6.lookup(dst);
     return a.length <= b.length ? a : b;
   }
 }
@@ -95,5 +156,11 @@ export class RuleIndex {
 export function buildRuleIndex(rules: readonly RuleNets[]): RuleIndex {
   const all: number[] = [];
   rules.forEach((r, i) => r.enabled && all.push(i));
-  return new RuleIndex(build(rules, (r) => r.src), build(rules, (r) => r.dst), Int32Array.from(all));
+  return new RuleIndex(
+    build4(rules, (r) => r.src),
+    build4(rules, (r) => r.dst),
+    build6(rules, (r) => r.src),
+    build6(rules, (r) => r.dst),
+    Int32Array.from(all),
+  );
 }
