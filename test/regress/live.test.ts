@@ -1,0 +1,53 @@
+// --live against the real proxy on loopback, on identity shapes where a simulator could
+// disagree with itself: TSID off under TLS 1.3 (no passive name), passive CN under TLS 1.2,
+// the TechNote profile, a certificate without CN, a spoofed SNI, ALPN. Every live verdict
+// must equal the offline one; cases that cannot be reproduced live say why and do not fail.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { fromRoot } from '../../src/util/paths.js';
+import { runCli } from '../helpers/io.js';
+
+const SL = fromRoot('certs', 'smart-licensing.crt.pem');
+const NOCN = fromRoot('certs', 'smart-licensing-nocn.crt.pem');
+
+const SUITE = `policy: ${fromRoot('policies', 'smart-licensing.yaml')}
+cases:
+  - name: TSID off, TLS 1.3 offered, no SNI -> no passive name, the IP
+    flow: {src: 10.12.1.8, dst: 72.163.4.38, versions: [TLSv1.2, TLSv1.3], cert: ${SL}, tsid: off}
+    expect: {identitySource: ip, rule: Default Action}
+  - name: TSID off, TLS 1.2 -> passive CN
+    flow: {src: 10.10.42.2, dst: 173.37.145.8, versions: [TLSv1.2], cert: ${SL}, tsid: off}
+    expect: {identitySource: passive-cn, url: tools.cisco.com}
+  - name: TechNote profile -> CN first
+    flow: {src: 10.12.1.8, dst: 72.163.4.38, versions: [TLSv1.2], cert: ${SL}, profile: technote}
+    expect: {identitySource: cert-cn, action: Allow, rule: ALLOW_FMC_ASA_SNT_CISCO}
+  - name: TechNote profile, certificate without CN -> first SAN, toos
+    flow: {src: 10.12.1.8, dst: 72.163.4.38, versions: [TLSv1.2], cert: ${NOCN}, profile: technote}
+    expect: {identitySource: cert-san, url: https://toos.cisco.com, action: Block with reset}
+  - name: SNI contradicted by the certificate under TSID -> certificate name wins
+    flow: {src: 10.10.42.2, dst: 72.163.4.38, sni: www.example.com, alpn: [h2, http/1.1], versions: [TLSv1.3], cert: ${SL}}
+    expect: {url: https://toos.cisco.com, action: Block with reset}
+  - name: pinned identity (as generated from events) -> offline only
+    flow: {src: 10.12.1.8, dst: 72.163.4.38, identity: {name: toos.cisco.com, source: cert-san}}
+    expect: {action: Block with reset}
+`;
+
+t.test('live verdicts equal offline ones across identity shapes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-live-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'shapes.test.yaml'), SUITE);
+  const r = await runCli(['test', '--live', '--json', 'shapes.test.yaml'], { cwd: dir });
+  const rep = JSON.parse(r.stdout);
+  const cases = rep.suites[0].cases as { name: string; status: string; live?: { skipped?: string; diffs: unknown[]; actual: { identitySource: string } | null } }[];
+  t.same(cases.filter((c) => c.status !== 'pass').map((c) => [c.name, c.status, c.live]), [], 'no failures');
+  t.equal(r.code, 0);
+  t.same(rep.counts, { total: 6, passed: 6, failed: 0, liveMismatch: 0, liveError: 0, liveSkipped: 1 });
+  t.same(
+    cases.map((c) => c.live?.actual?.identitySource ?? null),
+    ['ip', 'passive-cn', 'cert-cn', 'cert-san', 'cert-san', null],
+    'the proxy derived each identity the way the offline core did',
+  );
+  t.match(cases[5].live?.skipped ?? '', /recorded identity/);
+});
