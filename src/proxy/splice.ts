@@ -51,13 +51,24 @@ export function splice(client: Socket, upstream: Socket, idleMs: number, onAbnor
   });
 
   if (idleMs > 0) {
-    const idle = () => {
+    // Idle detection without per-chunk work: socket.setTimeout() refreshes a timer on every
+    // read and write; instead one interval per connection compares byte counters. A splice
+    // with no traffic in either direction for one whole interval is closed (within 2 x idleMs).
+    let last = -1;
+    const timer = setInterval(() => {
+      const now = client.bytesRead + upstream.bytesRead;
+      if (now !== last) {
+        last = now;
+        return;
+      }
+      clearInterval(timer);
       note('idle-timeout');
       client.destroy();
       upstream.destroy();
-    };
-    client.setTimeout(idleMs, idle);
-    upstream.setTimeout(idleMs, idle);
+    }, idleMs);
+    timer.unref();
+    client.once('close', () => clearInterval(timer));
+    upstream.once('close', () => clearInterval(timer));
   }
 
   const onClose = (other: Socket) => () => {
