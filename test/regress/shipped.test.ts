@@ -13,6 +13,12 @@ t.test('shipped suites pass offline', async (t) => {
   t.equal(rep.counts.passed, rep.counts.total);
   const files = rep.suites.map((s: { file: string }) => s.file);
   t.ok(files.includes('policies/tests/smart-licensing.test.yaml'));
+  // Every rule and SI list of the shipped policy and both remediations is exercised.
+  for (const c of rep.coverage) t.equal(c.percent, 100, `coverage of ${c.policy}`);
+  const gate = await runCli(['test', '--min-coverage', '100', '--reporter', 'tap'], { cwd: repoRoot });
+  t.equal(gate.code, 0);
+  t.match(gate.stdout, /^1\.\.\d+$/m);
+  t.notMatch(gate.stdout, /^not ok/m);
 });
 
 t.test('shipped suites pass --live, live verdicts equal offline ones', async (t) => {
