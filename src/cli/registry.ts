@@ -8,6 +8,7 @@ export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
   () => import('./trace.js').then((m) => m.default),
   () => import('./lint.js').then((m) => m.default),
   () => import('./lab.js').then((m) => m.default),
+  () => import('./cert.js').then((m) => m.default),
   () => import('./certs.js').then((m) => m.default),
   () => import('./run.js').then((m) => m.default),
   () => import('./test.js').then((m) => m.default),
