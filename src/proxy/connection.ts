@@ -127,9 +127,20 @@ export class Connection {
       case 'route': {
         const route = this.o.route;
         if (!route) return this.run(this.m.routeFailed(peekwallError('proxy/no-route', 'this listener has no routes')));
+        // An injected or DNS resolver that never answers must not hold the client forever.
+        const ms = this.m.policy.settings.timeouts.connectMs;
+        this.armDecisionTimer(ms, () =>
+          this.run(this.m.routeFailed(peekwallError('proxy/resolve-timeout', `no route for ${c.sni ?? '(no SNI)'} within ${ms} ms`))),
+        );
         route(c.sni).then(
-          (r) => this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r)),
-          (e: Error) => this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message))),
+          (r) => {
+            this.clearPeek();
+            this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r));
+          },
+          (e: Error) => {
+            this.clearPeek();
+            this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message)));
+          },
         );
         return;
       }
@@ -151,6 +162,14 @@ export class Connection {
       case 'close':
         return this.refuse(c.reset);
     }
+  }
+
+  private armDecisionTimer(ms: number, fire: () => void): void {
+    this.clearPeek();
+    this.peekTimer = setTimeout(() => {
+      this.peekTimer = null;
+      fire();
+    }, ms);
   }
 
   private clearPeek(): void {
@@ -200,6 +219,8 @@ export class Connection {
         this.releaseHeld();
         return this.startSplice();
       }
+      // A server that accepts but never sends its first flight must not hold both sockets.
+      this.armDecisionTimer(s.timeouts.probeMs, () => this.run(this.m.serverTimeout()));
       up.on('data', (d: Buffer) => {
         this.ctx.heldBytes += d.length;
         this.heldAccounted += d.length;
@@ -235,6 +256,7 @@ export class Connection {
   }
 
   private release(): void {
+    this.clearPeek();
     const up = this.upstream;
     if (up === null || this.clientClosed) return this.maybeFinish();
     up.removeAllListeners('data');

@@ -256,6 +256,14 @@ export class ConnectionMachine {
     return this.onFlight((this.flight as ServerFlightReader).push(chunk));
   }
 
+  /** Passive mode: the server did not send a readable first flight in time. */
+  serverTimeout(): readonly Command[] {
+    if (this.state !== 'passive') return NO_COMMANDS;
+    return this.fail(
+      peekwallError('proxy/server-flight-timeout', `the server's first flight was not complete within ${this.policy.settings.timeouts.probeMs} ms (${this.heldServerBytes} bytes held)`),
+    );
+  }
+
   /** The server ended or failed before its first flight was readable. */
   serverEnded(): readonly Command[] {
     if (this.state !== 'passive') return NO_COMMANDS;

@@ -291,6 +291,12 @@ t.test('upstream refusing, resetting, or silent', async (t) => {
   const ec = await c.sink.next();
   t.equal(ec.closeReason, 'proxy/probe-timeout');
 
+  const noSni = readFixture('clienthello', 'openssl-noservername.bin');
+  const p = await proxyTo(t, silent.port, policyYaml({ tsid: false, probeMs: 300 }));
+  const rp = await rawExchange(p.port, [noSni, { pauseMs: 700 }]);
+  t.equal(rp.error, 'ECONNRESET', 'silent upstream, TSID off, no SNI: no first flight to read, fail closed');
+  t.equal((await p.sink.next()).closeReason, 'proxy/server-flight-timeout');
+
   const d = await proxyTo(t, silent.port, policyYaml({ tsid: false, idleMs: 300 }));
   const rd = await rawExchange(d.port, [hello, { pauseMs: 900 }]);
   t.equal(rd.error, null, 'silent upstream after allow: the idle timeout closes the splice');
