@@ -114,6 +114,35 @@ export class DomainSet {
   private wild: WildNode | null = null;
   private readonly interned = new Map<string, number[]>();
   private count = 0;
+  // Membership filter over suffix/path keys (one hash, ~32 bits per key, ~3% false
+  // positives), built by seal() for big sets. A probe costs one bit test on a hash computed
+  // while scanning the host right to left, so a name that matches nothing costs no string
+  // slicing and no Map probe (on a 1M-entry Map every probe is several cache misses).
+  private filter: Uint32Array | null = null;
+  private filterMask = 0;
+
+  /** Build the membership filter (call after the last add; add() drops it). */
+  seal(): void {
+    const keys = this.suffix.size + this.paths.size;
+    if (keys < 4096) {
+      this.filter = null;
+      return;
+    }
+    let bits = 1 << 16;
+    while (bits < keys * 32 && bits < 1 << 28) bits *= 2;
+    const filter = new Uint32Array(bits >>> 5);
+    const mask = bits - 1;
+    const set = (k: string): void => {
+      let h = 0x811c9dc5;
+      for (let i = k.length - 1; i >= 0; i--) h = Math.imul(h ^ k.charCodeAt(i), 16777619);
+      const b = fmix(h) & mask;
+      filter[b >>> 5] |= 1 << (b & 31);
+    };
+    for (const k of this.suffix.keys()) set(k);
+    for (const k of this.paths.keys()) set(k);
+    this.filter = filter;
+    this.filterMask = mask;
+  }
 
   get size(): number {
     return this.count;
@@ -137,6 +166,7 @@ export class DomainSet {
 
   add(e: DomainEntry, id: number): void {
     this.count++;
+    this.filter = null;
     if (e.wildcard) {
       this.addWild(e, id);
       return;
@@ -177,9 +207,28 @@ export class DomainSet {
    * for plain HTTP ('/x?y'), null for TLS flows (path entries then never match).
    */
   forEach(host: string, path: string | null, visit: DomainVisitor): void {
-    const ex = this.exact.get(host);
+    const ex = this.exact.size > 0 ? this.exact.get(host) : undefined;
     if (ex) visit(ex, `${host}/`);
     const hasPaths = this.paths.size > 0 && path !== null;
+    const filter = this.filter;
+    if (filter !== null) {
+      let h = 0x811c9dc5;
+      for (let i = host.length - 1; i >= 0; i--) {
+        h = Math.imul(h ^ host.charCodeAt(i), 16777619);
+        if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
+        const b = fmix(h) & this.filterMask;
+        if ((filter[b >>> 5] & (1 << (b & 31))) === 0) continue;
+        const key = i === 0 ? host : host.slice(i);
+        const got = this.suffix.get(key);
+        if (got) visit(got, key);
+        if (hasPaths) {
+          const ps = this.paths.get(key);
+          if (ps) for (const p of ps) if (path!.startsWith(p.path)) visit(p.ids, p.entry);
+        }
+      }
+      if (this.wild) this.walkWild(this.wild, host, host.length, path, visit, false);
+      return;
+    }
     let pos = 0;
     for (;;) {
       const key = pos === 0 ? host : host.slice(pos);
@@ -198,11 +247,27 @@ export class DomainSet {
 
   /** First matching entry text, or null. */
   first(host: string, path: string | null): string | null {
-    const ex = this.exact.get(host);
-    if (ex) return `${host}/`;
+    if (this.exact.size > 0 && this.exact.has(host)) return `${host}/`;
     let pos = 0;
     const hasPaths = this.paths.size > 0 && path !== null;
-    for (;;) {
+    const filter = this.filter;
+    // With the filter, suffixes are probed shortest first; either way some matching entry
+    // is returned (callers use it as a yes/no answer and for trace text).
+    if (filter !== null) {
+      let h = 0x811c9dc5;
+      for (let i = host.length - 1; i >= 0; i--) {
+        h = Math.imul(h ^ host.charCodeAt(i), 16777619);
+        if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
+        const b = fmix(h) & this.filterMask;
+        if ((filter[b >>> 5] & (1 << (b & 31))) === 0) continue;
+        const key = i === 0 ? host : host.slice(i);
+        if (this.suffix.has(key)) return key;
+        if (hasPaths) {
+          const ps = this.paths.get(key);
+          if (ps) for (const p of ps) if (path!.startsWith(p.path)) return p.entry;
+        }
+      }
+    } else for (;;) {
       const key = pos === 0 ? host : host.slice(pos);
       if (this.suffix.has(key)) return key;
       if (hasPaths) {
@@ -240,6 +305,15 @@ export class DomainSet {
     if (next) this.walkWild(next, host, dot, path, visit, _d);
     if (node.star) this.walkWild(node.star, host, dot, path, visit, _d);
   }
+}
+
+/** murmur3 finaliser: spreads FNV's low bits before masking. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Reputation levels, as FMC labels them. */

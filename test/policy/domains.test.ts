@@ -75,3 +75,27 @@ t.test('forEach reports every matching entry with its lists', async (t) => {
   s.forEach('toos.cisco.com', null, (ids, entry) => seen.push(`${entry}:${ids.join('+')}`));
   t.same(seen.sort(), ['*.cisco.com:3', 'cisco.com:0', 'toos.cisco.com:1+2']);
 });
+
+t.test('sealed (filtered) big sets answer exactly like the plain lookup', async (t) => {
+  const plain = new DomainSet();
+  const sealed = new DomainSet();
+  const entries: string[] = [];
+  for (let i = 0; i < 6000; i++) entries.push(i % 3 === 0 ? `d${i}.example.com` : i % 3 === 1 ? `x${i}.net` : `a.b${i}.co.uk`);
+  entries.push('org', 'exact.example/', 'www.*.wild.test');
+  entries.forEach((e, i) => {
+    plain.add(parseDomainEntry(e) as DomainEntry, i % 5);
+    sealed.add(parseDomainEntry(e) as DomainEntry, i % 5);
+  });
+  sealed.seal();
+  const hosts = ['d3.example.com', 'www.d3.example.com', 'd4.example.com', 'x4.net', 'y.x4.net', 'a.b5.co.uk', 'b5.co.uk', 'example.org',
+    'exact.example', 'sub.exact.example', 'www.eu.wild.test', 'nothing.here', 'x40.net.evil.com', 'com'];
+  for (const h of hosts) {
+    const collect = (s: DomainSet) => {
+      const out: string[] = [];
+      s.forEach(h, null, (ids, entry) => out.push(`${entry}=${ids.join('+')}`));
+      return out.sort();
+    };
+    t.same(collect(sealed), collect(plain), h);
+    t.equal(sealed.first(h, null) === null, plain.first(h, null) === null, `first ${h}`);
+  }
+});

@@ -89,3 +89,23 @@ t.test('IpSet.covers', async (t) => {
   t.ok(mk('2001:db8::/32').covers(mk('2001:db8:1::/48')));
   t.notOk(mk('2001:db8::/48').covers(mk('2001:db8::/32')));
 });
+
+t.test('big IpSets (bucketed by /16) still agree with a scan', async (t) => {
+  // 3000 intervals force the /16 bucket table; some span many /16s.
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const ranges = Array.from({ length: 3000 }, (_, i) => {
+    const s = Math.floor(rnd() * 2 ** 32);
+    const len = i % 100 === 0 ? Math.floor(rnd() * 2 ** 24) : Math.floor(rnd() * 512);
+    return { s, e: Math.min(2 ** 32 - 1, s + len) };
+  });
+  const set = new IpSet(ranges.map((r, i) => ({ interval: { family: 4, start: r.s, end: r.e } as Interval, label: String(i) })));
+  let mismatches = 0;
+  const probes = [...ranges.slice(0, 500).flatMap((r) => [r.s, r.e, r.e + 1, r.s - 1]), ...Array.from({ length: 2000 }, () => Math.floor(rnd() * 2 ** 32))];
+  for (const p of probes) {
+    if (p < 0 || p > 2 ** 32 - 1) continue;
+    const scan = ranges.some((r) => p >= r.s && p <= r.e);
+    if ((set.find4(p) >= 0) !== scan) mismatches++;
+  }
+  t.equal(mismatches, 0);
+});
