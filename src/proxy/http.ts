@@ -133,7 +133,9 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
           srcIp: map ? map.toSeed(clientIp) : clientIp,
           srcPort: sock.remotePort ?? 0,
           dstIp: map ? map.toSeed(ip) : ip,
-          dstPort: o.flowPort ?? port,
+          // flowPort is for tunnels (the lab's CONNECT to an ephemeral cloud port stands for
+          // 443); a plain request's port is what the client asked for.
+          dstPort: port,
           protocol: 'tcp',
           scheme: 'http',
           sni: null,
