@@ -146,7 +146,7 @@ function readName(name: Name): NameAttribute[] {
       else if (v.bmpString !== undefined) [value, stringType] = [v.bmpString, 'bmp'];
       else if (v.teletexString !== undefined) [value, stringType] = [v.teletexString, 'teletex'];
       else if (v.universalString !== undefined) [value, stringType] = [v.universalString, 'universal'];
-      else if (v.ia5String !== undefined) [value, stringType] = [v.ia5String, 'ia5'];
+      else if (v.ia5String !== undefined) [value, stringType] = [ia5Text(v.ia5String), 'ia5'];
       else if (v.anyValue !== undefined) {
         const raw = new Uint8Array(v.anyValue);
         const tlv = readTlv(raw);
@@ -172,24 +172,49 @@ function escapeDnValue(v: string): string {
   return s;
 }
 
-/** RFC 2253 rendering: RDNs most-specific first, multi-valued RDNs joined with '+'. */
+/** RFC 2253 rendering as OpenSSL's RFC2253 flag prints it: every attribute in reverse DER
+ * order (also inside a multi-valued RDN), '+' between members of one RDN, ',' between RDNs. */
 function renderDn(name: Name): string {
-  const parts: string[] = [];
-  for (let i = name.length - 1; i >= 0; i--) {
-    const attrs = readName([name[i]] as unknown as Name);
-    parts.push(attrs.map((a) => `${ATTR_NAMES[a.oid] ?? a.oid}=${escapeDnValue(a.value)}`).join('+'));
+  const flat: { rdn: number; text: string }[] = [];
+  for (let i = 0; i < name.length; i++) {
+    for (const a of readName([name[i]] as unknown as Name)) flat.push({ rdn: i, text: `${ATTR_NAMES[a.oid] ?? a.oid}=${escapeDnValue(a.value)}` });
   }
-  return parts.join(',');
+  let out = '';
+  for (let j = flat.length - 1; j >= 0; j--) {
+    if (j < flat.length - 1) out += flat[j].rdn === flat[j + 1].rdn ? '+' : ',';
+    out += flat[j].text;
+  }
+  return out;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** IA5String is ASCII, but certificates in the wild carry UTF-8 bytes there (OpenSSL writes
+ * what it is given); the ASN.1 layer hands them over as Latin-1. Show them as UTF-8 text when
+ * they are valid UTF-8, as OpenSSL's output reads on a UTF-8 terminal. */
+export function ia5Text(s: string): string {
+  let high = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) return s;
+    if (c >= 0x80) high = true;
+  }
+  if (!high) return s;
+  try {
+    return UTF8.decode(Buffer.from(s, 'latin1'));
+  } catch {
+    return s;
+  }
 }
 
 function readSans(ext: ArrayBuffer): SanEntry[] {
   const gns = AsnConvert.parse(ext, SubjectAlternativeName);
   const out: SanEntry[] = [];
   for (const g of gns) {
-    if (g.dNSName !== undefined) out.push({ type: 'dns', value: g.dNSName });
+    if (g.dNSName !== undefined) out.push({ type: 'dns', value: ia5Text(g.dNSName) });
     else if (g.iPAddress !== undefined) out.push({ type: 'ip', value: g.iPAddress.toLowerCase() });
-    else if (g.rfc822Name !== undefined) out.push({ type: 'email', value: g.rfc822Name });
-    else if (g.uniformResourceIdentifier !== undefined) out.push({ type: 'uri', value: g.uniformResourceIdentifier });
+    else if (g.rfc822Name !== undefined) out.push({ type: 'email', value: ia5Text(g.rfc822Name) });
+    else if (g.uniformResourceIdentifier !== undefined) out.push({ type: 'uri', value: ia5Text(g.uniformResourceIdentifier) });
     else if (g.registeredID !== undefined) out.push({ type: 'other', value: `RID:${g.registeredID}` });
     else if (g.otherName !== undefined) out.push({ type: 'other', value: `othername:${g.otherName.typeId}` });
     else if (g.directoryName !== undefined) out.push({ type: 'other', value: `DirName:${renderDn(g.directoryName)}` });
