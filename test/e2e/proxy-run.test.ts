@@ -119,9 +119,22 @@ drainMs: 2000
   p.child.kill('SIGHUP');
   await p.waitFor(/policy reloaded \(SIGHUP\)/);
 
+  // Drain: a connection open at SIGTERM keeps working; new ones are refused.
+  const { connect } = await import('node:tls');
+  const open = connect({ host: '127.0.0.1', port, servername: 'd.test', rejectUnauthorized: false });
+  open.on('error', () => undefined);
+  await new Promise((r) => open.once('secureConnect', r));
   p.child.kill('SIGTERM');
+  await p.waitFor(/stopping: draining/);
+  const echo = await new Promise<string>((resolve) => {
+    open.once('data', (d: Buffer) => resolve(d.toString()));
+    open.write('still');
+  });
+  t.equal(echo, 'echo:still', 'in-flight connection served during the drain');
+  t.not((await tlsRoundTrip(port, { servername: 'e.test' })).kind, 'ok', 'no new connections while draining');
+  open.end();
   t.equal(await p.exited, 0, 'SIGTERM drains and exits 0');
-  t.match(p.stderr(), /stopped after 3 connections/);
+  t.match(p.stderr(), /stopped after 4 connections/);
 });
 
 t.test('run --check validates and exits; a bad config exits 2 with file:line', async (t) => {
