@@ -150,15 +150,21 @@ function run(name: string, title: string, seed: string, acts: LabAct[], explanat
   return { scenario: name, title, seed, acts, explanation, ok: acts.every((a) => a.ok), };
 }
 
-function explanationToos(w: LabWorld, profile: string): string {
+function explanationToos(w: LabWorld, profile: string, blocked: readonly ConnectionEvent[]): string {
   const c = w.certificateNames();
   const shown = c.sans.slice(0, 4).join(', ');
+  const b = blocked.find((e) => isBlock(e));
+  const blocker = b
+    ? b.siCategory
+      ? `the Security Intelligence list ${b.siCategory} (${b.reason || b.action})`
+      : `the rule ${b.accessControlRule}`
+    : `the rule that blocks ${c.sans[0]}`;
   return (
     `Why: Smart Licensing clients send no SNI, so with TSID on the firewall names the server from ` +
     `its certificate. ${rel(w.paths.cert)} says CN=${c.cn}, but its first SAN is ${c.sans[0]} ` +
     `(SANs in order: ${shown}${c.sans.length > 4 ? ', …' : ''}), and the ${profile} TSID profile ranks ` +
-    `the first SAN before the CN, so the URL becomes https://${c.sans[0]} and the rule that blocks ` +
-    `${c.sans[0]} blocks the renewals. With TSID off the firewall reads the CN passively from the TLS 1.2 ` +
+    `the first SAN before the CN (identity source cert-san), so the URL becomes https://${c.sans[0]} and ` +
+    `${blocker} blocks the renewals. With TSID off the firewall reads the CN passively from the TLS 1.2 ` +
     `Certificate message and reports https://${c.cn}. Nothing is wrong with the traffic: allow ${c.sans[0]} ` +
     `in the URL/SI policy, or allow Smart Licensing by URL category or a broader cisco.com pattern ` +
     `(the remedy policies above), and renew auth succeeds with TSID still on.`
@@ -226,7 +232,7 @@ const toos: Scenario = {
           }),
         );
       }
-      return run('toos', 'toos.cisco.com — TSID, a missing SNI and the first SAN (seeds 000/001)', '000/001', acts, explanationToos(w, acts[0].tsid.profile));
+      return run('toos', 'toos.cisco.com — TSID, a missing SNI and the first SAN (seeds 000/001)', '000/001', acts, explanationToos(w, acts[0].tsid.profile, acts[0].events));
     });
   },
 };

@@ -22,7 +22,7 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
     onReady: (i) => ready(i),
   });
   const info = await up;
-  t.match(printed, /openssl s_client -connect 127\.163\.4\.38:\d+ -noservername/);
+  t.match(printed, /openssl s_client -bind 127\.12\.1\.8:0 -connect 127\.163\.4\.38:\d+ -noservername/);
   t.match(printed, /PROXY_SRV 127\.0\.2\.10, PROXY_PORT \d+/);
   t.equal(info.tsid, true);
   const [a] = info.transparent;
