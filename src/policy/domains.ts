@@ -8,9 +8,9 @@
 //   example.com/p   a path entry: host as 'example.com', and the URL path starts with '/p'.
 // The scheme is ignored ('https://example.com' is 'example.com'); names are case-insensitive.
 //
-// Plain entries live in hash maps keyed by the full name (1,000,000 entries cost one Map
-// entry each, not one trie node per label); only entries containing '*' go into a small
-// reversed-label trie that is walked label by label.
+// Plain entries live in one open-addressing hash table keyed by the full name (1,000,000
+// entries cost one slot each, not one trie node per label), probed once per label of the
+// host; only entries containing '*' go into a small reversed-label trie.
 
 export interface DomainEntry {
   /** Lower-cased host part without scheme or trailing dot; may contain '*' labels. */
@@ -102,54 +102,124 @@ function newNode(): WildNode {
 /** Visitor called for every matching entry: the list ids it belongs to, and the entry text. */
 export type DomainVisitor = (ids: readonly number[], entry: string) => void;
 
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 16777619;
+
+/** murmur3 finaliser: spreads FNV's low bits before masking. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** FNV-1a over the characters right to left: the hash a host scan has at a label boundary. */
+export function suffixHash(k: string): number {
+  let h = FNV_OFFSET;
+  for (let i = k.length - 1; i >= 0; i--) h = Math.imul(h ^ k.charCodeAt(i), FNV_PRIME);
+  return h;
+}
+
+/**
+ * Open-addressing hash table of domain keys -> id lists, keyed by suffixHash. A matcher scans
+ * the host once from the right, and at every label boundary already holds the hash of that
+ * suffix: a probe needs no substring, no string hashing, and (hash and index side by side in
+ * one typed array) usually one cache line. A JS Map of 1,000,000 strings costs several
+ * cache misses per probe plus a slice per label; this is the hot path of every connection.
+ */
+class SuffixTable {
+  // slots[2s] = hash, slots[2s+1] = entry index + 1 (0 = empty). Load factor <= 1/2.
+  private slots = new Int32Array(2 * 1024);
+  private mask = 1023;
+  private readonly keys: string[] = [];
+  private readonly vals: number[][] = [];
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** Entry index of host.slice(start) (whose suffixHash is h), or -1. */
+  find(host: string, start: number, h: number): number {
+    const slots = this.slots;
+    const len = host.length - start;
+    let s = fmix(h) & this.mask;
+    for (;;) {
+      const e = slots[2 * s + 1];
+      if (e === 0) return -1;
+      if (slots[2 * s] === h) {
+        const k = this.keys[e - 1];
+        if (k.length === len && (start === 0 ? k === host : host.endsWith(k))) return e - 1;
+      }
+      s = (s + 1) & this.mask;
+    }
+  }
+
+  key(i: number): string {
+    return this.keys[i];
+  }
+  value(i: number): number[] {
+    return this.vals[i];
+  }
+  setValue(i: number, v: number[]): void {
+    this.vals[i] = v;
+  }
+
+  get(key: string): number[] | undefined {
+    const i = this.find(key, 0, suffixHash(key));
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  set(key: string, val: number[]): void {
+    const h = suffixHash(key);
+    const i = this.find(key, 0, h);
+    if (i >= 0) {
+      this.vals[i] = val;
+      return;
+    }
+    if ((this.keys.length + 1) * 2 > this.mask + 1) this.grow();
+    this.keys.push(key);
+    this.vals.push(val);
+    this.place(h, this.keys.length);
+  }
+
+  private place(h: number, entryPlusOne: number): void {
+    let s = fmix(h) & this.mask;
+    while (this.slots[2 * s + 1] !== 0) s = (s + 1) & this.mask;
+    this.slots[2 * s] = h;
+    this.slots[2 * s + 1] = entryPlusOne;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.mask = this.mask * 2 + 1;
+    this.slots = new Int32Array(2 * (this.mask + 1));
+    for (let s = 0; s < old.length; s += 2) if (old[s + 1] !== 0) this.place(old[s], old[s + 1]);
+  }
+}
+
 /**
  * A set of domain entries, each belonging to one or more "lists" (SI lists, applications,
  * one rule's URL condition). Id arrays are interned so a million entries of one list share
  * a single array.
  */
 export class DomainSet {
-  private readonly suffix = new Map<string, number[]>();
+  private readonly suffix = new SuffixTable();
   private readonly exact = new Map<string, number[]>();
   private readonly paths = new Map<string, PathEntry[]>();
   private wild: WildNode | null = null;
   private readonly interned = new Map<string, number[]>();
   private count = 0;
-  // Membership filter over suffix/path keys (one hash, ~32 bits per key, ~3% false
-  // positives), built by seal() for big sets. A probe costs one bit test on a hash computed
-  // while scanning the host right to left, so a name that matches nothing costs no string
-  // slicing and no Map probe (on a 1M-entry Map every probe is several cache misses).
-  private filter: Uint32Array | null = null;
-  private filterMask = 0;
-
-  /** Build the membership filter (call after the last add; add() drops it). */
-  seal(): void {
-    const keys = this.suffix.size + this.paths.size;
-    if (keys < 4096) {
-      this.filter = null;
-      return;
-    }
-    let bits = 1 << 16;
-    while (bits < keys * 32 && bits < 1 << 28) bits *= 2;
-    const filter = new Uint32Array(bits >>> 5);
-    const mask = bits - 1;
-    const set = (k: string): void => {
-      let h = 0x811c9dc5;
-      for (let i = k.length - 1; i >= 0; i--) h = Math.imul(h ^ k.charCodeAt(i), 16777619);
-      const b = fmix(h) & mask;
-      filter[b >>> 5] |= 1 << (b & 31);
-    };
-    for (const k of this.suffix.keys()) set(k);
-    for (const k of this.paths.keys()) set(k);
-    this.filter = filter;
-    this.filterMask = mask;
-  }
 
   get size(): number {
     return this.count;
   }
 
+  private readonly singles: number[][] = [];
+
   private union(old: number[] | undefined | null, id: number): number[] {
-    if (!old) return this.intern([id]);
+    // The common case (a name in one list) must not build and join an array per entry.
+    if (!old) return (this.singles[id] ??= this.intern([id]));
     if (old.includes(id)) return old;
     return this.intern([...old, id].sort((a, b) => a - b));
   }
@@ -166,7 +236,6 @@ export class DomainSet {
 
   add(e: DomainEntry, id: number): void {
     this.count++;
-    this.filter = null;
     if (e.wildcard) {
       this.addWild(e, id);
       return;
@@ -180,8 +249,8 @@ export class DomainSet {
       this.paths.set(e.host, list);
       return;
     }
-    const map = e.exact ? this.exact : this.suffix;
-    map.set(e.host, this.union(map.get(e.host), id));
+    if (e.exact) this.exact.set(e.host, this.union(this.exact.get(e.host), id));
+    else this.suffix.set(e.host, this.union(this.suffix.get(e.host), id));
   }
 
   private addWild(e: DomainEntry, id: number): void {
@@ -205,78 +274,47 @@ export class DomainSet {
   /**
    * Visit every entry matching `host` (lower-case, no trailing dot). `path` is the URL path
    * for plain HTTP ('/x?y'), null for TLS flows (path entries then never match).
+   * Suffix entries are visited shortest first.
    */
   forEach(host: string, path: string | null, visit: DomainVisitor): void {
     const ex = this.exact.size > 0 ? this.exact.get(host) : undefined;
     if (ex) visit(ex, `${host}/`);
     const hasPaths = this.paths.size > 0 && path !== null;
-    const filter = this.filter;
-    if (filter !== null) {
-      let h = 0x811c9dc5;
-      for (let i = host.length - 1; i >= 0; i--) {
-        h = Math.imul(h ^ host.charCodeAt(i), 16777619);
-        if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
-        const b = fmix(h) & this.filterMask;
-        if ((filter[b >>> 5] & (1 << (b & 31))) === 0) continue;
-        const key = i === 0 ? host : host.slice(i);
-        const got = this.suffix.get(key);
-        if (got) visit(got, key);
-        if (hasPaths) {
-          const ps = this.paths.get(key);
-          if (ps) for (const p of ps) if (path!.startsWith(p.path)) visit(p.ids, p.entry);
-        }
+    const table = this.suffix;
+    const probe = table.size > 0;
+    let h = FNV_OFFSET;
+    for (let i = host.length - 1; i >= 0; i--) {
+      h = Math.imul(h ^ host.charCodeAt(i), FNV_PRIME);
+      if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
+      if (probe) {
+        const e = table.find(host, i, h);
+        if (e >= 0) visit(table.value(e), table.key(e));
       }
-      if (this.wild) this.walkWild(this.wild, host, host.length, path, visit, false);
-      return;
-    }
-    let pos = 0;
-    for (;;) {
-      const key = pos === 0 ? host : host.slice(pos);
-      const got = this.suffix.get(key);
-      if (got) visit(got, key);
       if (hasPaths) {
-        const ps = this.paths.get(key);
+        const ps = this.paths.get(i === 0 ? host : host.slice(i));
         if (ps) for (const p of ps) if (path!.startsWith(p.path)) visit(p.ids, p.entry);
       }
-      const dot = host.indexOf('.', pos);
-      if (dot < 0) break;
-      pos = dot + 1;
     }
     if (this.wild) this.walkWild(this.wild, host, host.length, path, visit, false);
   }
 
-  /** First matching entry text, or null. */
+  /** Some matching entry's text (a yes/no answer that can also be printed), or null. */
   first(host: string, path: string | null): string | null {
     if (this.exact.size > 0 && this.exact.has(host)) return `${host}/`;
-    let pos = 0;
     const hasPaths = this.paths.size > 0 && path !== null;
-    const filter = this.filter;
-    // With the filter, suffixes are probed shortest first; either way some matching entry
-    // is returned (callers use it as a yes/no answer and for trace text).
-    if (filter !== null) {
-      let h = 0x811c9dc5;
+    const table = this.suffix;
+    if (table.size > 0 || hasPaths) {
+      let h = FNV_OFFSET;
       for (let i = host.length - 1; i >= 0; i--) {
-        h = Math.imul(h ^ host.charCodeAt(i), 16777619);
+        h = Math.imul(h ^ host.charCodeAt(i), FNV_PRIME);
         if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
-        const b = fmix(h) & this.filterMask;
-        if ((filter[b >>> 5] & (1 << (b & 31))) === 0) continue;
-        const key = i === 0 ? host : host.slice(i);
-        if (this.suffix.has(key)) return key;
+        const e = table.find(host, i, h);
+        if (e >= 0) return table.key(e);
         if (hasPaths) {
-          const ps = this.paths.get(key);
+          const ps = this.paths.get(i === 0 ? host : host.slice(i));
           if (ps) for (const p of ps) if (path!.startsWith(p.path)) return p.entry;
         }
       }
-    } else for (;;) {
-      const key = pos === 0 ? host : host.slice(pos);
-      if (this.suffix.has(key)) return key;
-      if (hasPaths) {
-        const ps = this.paths.get(key);
-        if (ps) for (const p of ps) if (path!.startsWith(p.path)) return p.entry;
-      }
-      const dot = host.indexOf('.', pos);
-      if (dot < 0) break;
-      pos = dot + 1;
     }
     if (this.wild) {
       let hit: string | null = null;
@@ -305,15 +343,6 @@ export class DomainSet {
     if (next) this.walkWild(next, host, dot, path, visit, _d);
     if (node.star) this.walkWild(node.star, host, dot, path, visit, _d);
   }
-}
-
-/** murmur3 finaliser: spreads FNV's low bits before masking. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Reputation levels, as FMC labels them. */

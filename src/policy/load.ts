@@ -846,9 +846,6 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
     return { ok: false, error: errs };
   }
   const index = buildRuleIndex(rules);
-  siUrl.seal();
-  siDns.seal();
-  apps.seal();
   const seenW = new Set<string>();
   const warnings = c.warnings.filter((w) => {
     const k = `${w.line}:${w.column}:${w.message}`;
