@@ -30,6 +30,15 @@ function issued(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
+/** Self-signed as OpenSSL reports it: issuer name == subject name, and its own key verifies it. */
+function selfSigned(c: X509Certificate): boolean {
+  try {
+    return c.issuer === c.subject && c.verify(c.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 /** Parse a PEM bundle into X509 certificates (bad blocks are skipped). */
 export function parsePemBundle(pem: string): X509Certificate[] {
   const out: X509Certificate[] = [];
@@ -68,7 +77,7 @@ export function verifyDeviceChain(chain: readonly X509Certificate[], trust: read
     }
     const next = pool.find((c) => c !== current && !path.includes(c) && issued(current, c));
     if (!next) {
-      if (issued(current, current)) {
+      if (selfSigned(current)) {
         return fail(depth === 0 ? 'self signed certificate' : 'self signed certificate in certificate chain', depth, current);
       }
       return fail(depth === 0 ? 'unable to get local issuer certificate' : 'unable to get issuer certificate', depth, current);
