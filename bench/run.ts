@@ -63,6 +63,14 @@ export interface BenchOptions {
   workers: number;
   eventLog: boolean;
   settleMs: number;
+  /** Extra node flags for the peekwall children (e.g. --max-semi-space-size=32). */
+  proxyNodeArgs: string[];
+  /**
+   * A/B: a second build (e.g. a patched copy of dist/) measured as target 'peekwall-b',
+   * interleaved with 'peekwall' in the same rounds; its node flags are separate.
+   */
+  compareBuild: string | null;
+  compareNodeArgs: string[];
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -79,6 +87,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --workers N          peekwall cluster workers (default 1)
   --event-log          peekwall writes its JSON event log (to a temp file)
   --cpu-prof DIR       run peekwall children with --cpu-prof, profiles in DIR
+  --proxy-node-args S  node flags for the peekwall children, e.g. "--max-semi-space-size=32"
+  --compare-build DIR  A/B: also run peekwall from another build dir (DIR/bench/proxy-child.js)
+                       as target peekwall-b, interleaved; --compare-node-args S for its flags
   --out DIR            results directory (default bench/results)
   --readme             update the results table in bench/README.md`;
 
@@ -101,6 +112,9 @@ export function parseArgs(argv: string[]): BenchOptions | string {
     workers: 1,
     eventLog: false,
     settleMs: quick ? 20 : 300,
+    proxyNodeArgs: [],
+    compareBuild: null,
+    compareNodeArgs: [],
   };
   const num = (v: string | undefined, name: string, min: number, max: number): number | string => {
     const n = Number(v);
@@ -166,6 +180,24 @@ export function parseArgs(argv: string[]): BenchOptions | string {
         o.paths = ids;
         break;
       }
+      case '--proxy-node-args': {
+        const v = next();
+        if (v === undefined) return '--proxy-node-args needs a string of node flags';
+        o.proxyNodeArgs = v.split(' ').filter((x) => x.length > 0);
+        break;
+      }
+      case '--compare-build': {
+        const v = next();
+        if (!v) return '--compare-build needs a build directory (the one holding bench/ and src/)';
+        o.compareBuild = v;
+        break;
+      }
+      case '--compare-node-args': {
+        const v = next();
+        if (v === undefined) return '--compare-node-args needs a string of node flags';
+        o.compareNodeArgs = v.split(' ').filter((x) => x.length > 0);
+        break;
+      }
       case '--cpu-prof': {
         const v = next();
         if (!v) return '--cpu-prof needs a directory';
@@ -191,7 +223,7 @@ export function parseArgs(argv: string[]): BenchOptions | string {
 // ---------------------------------------------------------------------------------------------
 // Paths and targets
 
-type TargetName = 'direct' | 'peekwall' | 'haproxy' | 'nginx' | 'node-splice';
+type TargetName = 'direct' | 'peekwall' | 'peekwall-b' | 'haproxy' | 'nginx' | 'node-splice';
 type Kind = 'keepalive' | 'newconn' | 'blocked';
 
 interface PathDef {
@@ -274,7 +306,7 @@ export interface RunRecord {
   p99Ms: number | null;
   endings?: Record<string, number>;
   /** CPU seconds during this run, per process role. */
-  cpuS: { loadgen: number; upstream: number; middlebox: number };
+  cpuS: { loadgen: number; upstream: number; middlebox: number; middleboxUser: number; middleboxSys: number };
   /** Middlebox CPU microseconds per op (null for direct). */
   middleboxCpuUsPerOp: number | null;
   loadavg1: number;
@@ -288,6 +320,8 @@ export interface MedianRecord {
   p50Ms: number | null;
   p99Ms: number | null;
   middleboxCpuUsPerOp: number | null;
+  /** Share of the middlebox's CPU spent in the kernel (loopback TCP, syscalls). */
+  middleboxSysShare: number | null;
   errors: number;
 }
 
@@ -331,6 +365,7 @@ const UNIT: Record<Kind, string> = { keepalive: 'req/s', newconn: 'conn/s', bloc
 interface Stack {
   upstream: Running;
   proxies: Map<ProxyConfigName, Running>;
+  proxiesB: Map<ProxyConfigName, Running>;
   peers: Map<TargetName, Running>;
 }
 
@@ -349,6 +384,7 @@ function targetsFor(path: PathDef, stack: Stack): TargetName[] {
   const ts: TargetName[] = [];
   if (path.direct) ts.push('direct');
   if (stack.proxies.has(path.proxy)) ts.push('peekwall');
+  if (stack.proxiesB.has(path.proxy)) ts.push('peekwall-b');
   if (path.peers) for (const p of ['haproxy', 'nginx'] as const) if (stack.peers.has(p)) ts.push(p);
   // The plain splice cannot refuse anything: it only has a place on the allowed paths.
   if (path.peers && path.kind !== 'blocked' && stack.peers.has('node-splice')) ts.push('node-splice');
@@ -358,6 +394,7 @@ function targetsFor(path: PathDef, stack: Stack): TargetName[] {
 function portOf(path: PathDef, target: TargetName, stack: Stack): Running {
   if (target === 'direct') return stack.upstream;
   if (target === 'peekwall') return stack.proxies.get(path.proxy) as Running;
+  if (target === 'peekwall-b') return stack.proxiesB.get(path.proxy) as Running;
   return stack.peers.get(target) as Running;
 }
 
@@ -371,7 +408,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
   const t0 = Date.now();
   const notes: string[] = [];
   const work = mkdtempSync(join(tmpdir(), 'peekwall-bench-'));
-  const stack: Stack = { upstream: null as unknown as Running, proxies: new Map(), peers: new Map() };
+  const stack: Stack = { upstream: null as unknown as Running, proxies: new Map(), proxiesB: new Map(), peers: new Map() };
   const started: Running[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(started.splice(0).reverse().map((r) => r.stop().catch(() => undefined)));
@@ -415,9 +452,16 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
     const policies = writePolicies(work, needed, { blockedSni: BLOCKED_SNI, siEntries: o.siEntries });
     const proxyConfigs: BenchResults['proxyConfigs'] = {};
     // Started side by side: loading the 1M-entry policy dominates, the others are quick.
+    const builds: { label: 'peekwall' | 'peekwall-b'; dir: string; args: string[]; into: Map<ProxyConfigName, Running> }[] = [
+      { label: 'peekwall', dir: here, args: o.proxyNodeArgs, into: stack.proxies },
+    ];
+    if (o.compareBuild) builds.push({ label: 'peekwall-b', dir: join(o.compareBuild, 'bench'), args: o.compareNodeArgs, into: stack.proxiesB });
     await Promise.all(
-      needed.map(async (name) => {
-        const execArgv = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `peekwall-${name}-${process.pid}.cpuprofile`] : [];
+      builds.flatMap((b) => needed.map((name) => ({ b, name }))).map(async ({ b, name }) => {
+        const execArgv = [
+          ...b.args,
+          ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir, '--cpu-prof-name', `${b.label}-${name}-${process.pid}.cpuprofile`] : []),
+        ];
         const cfg = {
           policyFile: policies[name].file,
           host: HOST,
@@ -429,16 +473,16 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
         // A big SI feed may take long to compile: its start is bounded separately (and reported).
         const timeoutMs = name === 'big' ? BIG_POLICY_START_MS : 15_000;
         try {
-          const r = await startNodeChild(`peekwall-${name}`, join(here, 'proxy-child.js'), cfg, execArgv, o.workers > 1, timeoutMs);
+          const r = await startNodeChild(`${b.label}-${name}`, join(b.dir, 'proxy-child.js'), cfg, execArgv, o.workers > 1, timeoutMs);
           started.push(r);
-          stack.proxies.set(name, r);
-          proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: Date.now() - ts };
-          log(`peekwall[${name}]: ${HOST}:${r.port} (TSID ${policies[name].tsid}, ${policies[name].siEntries} SI entries, ready in ${Date.now() - ts} ms)`);
+          b.into.set(name, r);
+          if (b.label === 'peekwall') proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: Date.now() - ts };
+          log(`${b.label}[${name}]: ${HOST}:${r.port} (TSID ${policies[name].tsid}, ${policies[name].siEntries} SI entries, ready in ${Date.now() - ts} ms)`);
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);
-          notes.push(`peekwall[${name}] did not start: ${msg}`);
-          log(`peekwall[${name}]: NOT STARTED: ${msg}`);
-          proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: null };
+          notes.push(`${b.label}[${name}] did not start: ${msg}`);
+          log(`${b.label}[${name}]: NOT STARTED: ${msg}`);
+          if (b.label === 'peekwall') proxyConfigs[name] = { tsid: policies[name].tsid, siEntries: policies[name].siEntries, policyLoadMs: null };
         }
       }),
     );
@@ -513,9 +557,11 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
         for (const target of targets) {
           const mid = portOf(path, target, stack);
           const midPids = target === 'direct' ? [] : pids(mid);
-          const before = { self: selfCpuS(), up: sample(upPids()).cpuS, mid: sample(midPids).cpuS };
+          const m0 = sample(midPids);
+          const before = { self: selfCpuS(), up: sample(upPids()).cpuS, mid: m0.cpuS };
           const r = await measure(path, target, mid.port, cert.sniName, o, o.durationS);
-          const after = { self: selfCpuS(), up: sample(upPids()).cpuS, mid: sample(midPids).cpuS };
+          const m1 = sample(midPids);
+          const after = { self: selfCpuS(), up: sample(upPids()).cpuS, mid: m1.cpuS };
           const midCpu = after.mid - before.mid;
           const rec: RunRecord = {
             round: rd,
@@ -528,7 +574,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
             p50Ms: r.p50Ms,
             p99Ms: r.p99Ms,
             ...(r.endings ? { endings: r.endings } : {}),
-            cpuS: { loadgen: round3(after.self - before.self), upstream: round3(after.up - before.up), middlebox: round3(midCpu) },
+            cpuS: { loadgen: round3(after.self - before.self), upstream: round3(after.up - before.up), middlebox: round3(midCpu), middleboxUser: round3(m1.userS - m0.userS), middleboxSys: round3(m1.sysS - m0.sysS) },
             middleboxCpuUsPerOp: target === 'direct' || r.ops === 0 ? null : round((midCpu * 1e6) / r.ops, 1),
             loadavg1: round(loadavg()[0], 2) ?? 0,
           };
@@ -552,6 +598,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
           p50Ms: round(median(rs.map((r) => r.p50Ms ?? Number.NaN))),
           p99Ms: round(median(rs.map((r) => r.p99Ms ?? Number.NaN))),
           middleboxCpuUsPerOp: round(median(rs.map((r) => r.middleboxCpuUsPerOp ?? Number.NaN)), 1),
+          middleboxSysShare: round(median(rs.map((r) => (r.cpuS.middlebox > 0 ? r.cpuS.middleboxSys / r.cpuS.middlebox : Number.NaN))), 2),
           errors: rs.reduce((s, r) => s + r.errors, 0),
         });
       }
@@ -561,7 +608,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
     const peakRssMiB: Record<string, number> = {};
     const cpuTotalS: Record<string, number> = {};
     const proxyStats: Record<string, Record<string, number> | null> = {};
-    const roles: [string, Running][] = [['upstream', stack.upstream], ...[...stack.proxies].map(([k, v]): [string, Running] => [`peekwall-${k}`, v]), ...[...stack.peers]];
+    const roles: [string, Running][] = [['upstream', stack.upstream], ...[...stack.proxies].map(([k, v]): [string, Running] => [`peekwall-${k}`, v]), ...[...stack.proxiesB].map(([k, v]): [string, Running] => [`peekwall-b-${k}`, v]), ...[...stack.peers]];
     for (const [role, r] of roles) {
       const s = sample(r.tree ? processTree(r.pid) : [r.pid]);
       peakRssMiB[role] = s.peakRssMiB;
@@ -621,10 +668,17 @@ function round3(x: number): number {
 }
 
 export function computeRatios(runs: readonly RunRecord[], rounds: number): RatioRecord[] {
+  const defs: RatioDef[] = [...RATIOS];
+  // A/B runs (--compare-build): build B over build A on every path both ran.
+  for (const p of PATHS) {
+    if (runs.some((r) => r.path === p.id && r.target === 'peekwall-b')) {
+      defs.push({ id: `b-vs-a-${p.key}`, title: `A/B path ${p.id}: peekwall-b / peekwall`, num: { path: p.id, target: 'peekwall-b' }, den: { path: p.id, target: 'peekwall' }, goal: null });
+    }
+  }
   const at = (rd: number, p: { path: string; target: TargetName }): RunRecord | undefined =>
     runs.find((r) => r.round === rd && r.path === p.path && r.target === p.target);
   const out: RatioRecord[] = [];
-  for (const d of RATIOS) {
+  for (const d of defs) {
     const perRound: (number | null)[] = [];
     const cpu: number[] = [];
     for (let rd = 1; rd <= rounds; rd++) {
@@ -683,12 +737,12 @@ function fmt(x: number | null): string {
 
 export function renderTable(r: BenchResults): string {
   const lines: string[] = [];
-  lines.push(`| path | target | rate (median) | p50 ms | p99 ms | middlebox CPU µs/op | errors |`);
-  lines.push(`|---|---|---:|---:|---:|---:|---:|`);
+  lines.push(`| path | target | rate (median) | p50 ms | p99 ms | middlebox CPU µs/op | kernel share | errors |`);
+  lines.push(`|---|---|---:|---:|---:|---:|---:|---:|`);
   for (const m of r.medians) {
     const p = r.paths.find((x) => x.id === m.path);
     lines.push(
-      `| ${m.path} ${p?.title ?? ''} | ${m.target} | ${fmt(m.rate)} ${p?.unit ?? ''} | ${m.p50Ms ?? '-'} | ${m.p99Ms ?? '-'} | ${m.middleboxCpuUsPerOp ?? '-'} | ${m.errors} |`,
+      `| ${m.path} ${p?.title ?? ''} | ${m.target} | ${fmt(m.rate)} ${p?.unit ?? ''} | ${m.p50Ms ?? '-'} | ${m.p99Ms ?? '-'} | ${m.middleboxCpuUsPerOp ?? '-'} | ${m.middleboxSysShare ?? '-'} | ${m.errors} |`,
     );
   }
   lines.push('');

@@ -9,12 +9,15 @@ const CLOCK_TICKS = 100;
 export interface ProcSample {
   /** User + system CPU seconds consumed so far (the whole process tree when asked). */
   readonly cpuS: number;
+  /** The user / kernel split of cpuS: loopback TCP work is kernel time, JS is user time. */
+  readonly userS: number;
+  readonly sysS: number;
   /** Peak resident set (VmHWM), in MiB, summed over the tree. */
   readonly peakRssMiB: number;
   readonly pids: readonly number[];
 }
 
-function readStat(pid: number): { ppid: number; ticks: number } | null {
+function readStat(pid: number): { ppid: number; ticks: number; utime: number; stime: number } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -27,7 +30,7 @@ function readStat(pid: number): { ppid: number; ticks: number } | null {
   const ppid = Number(rest[1]);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  return { ppid, ticks: utime + stime };
+  return { ppid, ticks: utime + stime, utime, stime };
 }
 
 function readHwmKiB(pid: number): number {
@@ -65,14 +68,18 @@ export function processTree(pid: number): number[] {
 
 /** CPU seconds and peak RSS of `pids` (pass processTree(pid) for multi-process servers). */
 export function sample(pids: readonly number[]): ProcSample {
-  let ticks = 0;
+  let user = 0;
+  let sys = 0;
   let hwm = 0;
   for (const pid of pids) {
     const st = readStat(pid);
-    if (st) ticks += st.ticks;
+    if (st) {
+      user += st.utime;
+      sys += st.stime;
+    }
     hwm += readHwmKiB(pid);
   }
-  return { cpuS: ticks / CLOCK_TICKS, peakRssMiB: Math.round((hwm / 1024) * 10) / 10, pids };
+  return { cpuS: (user + sys) / CLOCK_TICKS, userS: user / CLOCK_TICKS, sysS: sys / CLOCK_TICKS, peakRssMiB: Math.round((hwm / 1024) * 10) / 10, pids };
 }
 
 /** This process: process.cpuUsage is finer-grained than /proc's 10 ms ticks. */

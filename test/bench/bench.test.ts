@@ -31,7 +31,7 @@ t.test('parseArgs: --quick defaults, explicit overrides, bad input is a message'
 t.test('computeRatios: median of per-round ratios, normalised ratios, CPU efficiency', async (t) => {
   const run = (round: number, path: string, target: RunRecord['target'], rate: number, us: number | null): RunRecord => ({
     round, path, target, rate, ops: rate, errors: 0, durationS: 1, p50Ms: 1, p99Ms: 2,
-    cpuS: { loadgen: 0, upstream: 0, middlebox: 0 }, middleboxCpuUsPerOp: us, loadavg1: 0,
+    cpuS: { loadgen: 0, upstream: 0, middlebox: 0, middleboxUser: 0, middleboxSys: 0 }, middleboxCpuUsPerOp: us, loadavg1: 0,
   });
   const runs: RunRecord[] = [];
   // Round rates chosen so the per-round ratios are 0.5, 1.0 and 2.0: median 1.0, whereas the
