@@ -1,7 +1,8 @@
 // `peekwall run --config FILE`: the YAML file that says where to listen, which policy to
 // load, where events go, and the admin/limits/workers settings. Validation returns every
 // problem with file:line, like the policy loader does; nothing here throws on bad input.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
@@ -27,31 +28,55 @@ export interface RunConfig {
 
 const TOP_KEYS = new Set(['policy', 'listeners', 'events', 'admin', 'workers', 'drainMs', 'limits', 'trust', 'watch']);
 
+/** A run config is a few dozen lines; anything this large is not one. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export function parseRunConfig(text: string, file: string): Result<RunConfig, PeekwallError[]> {
+  const first = { file, line: 1, column: 1 };
+  if (text.length > MAX_CONFIG_BYTES) {
+    return { ok: false, error: [peekwallError('config/too-large', `the run config is larger than ${MAX_CONFIG_BYTES} bytes; it is not a run config`, first)] };
+  }
+  // The YAML library is trusted to return errors, but hostile input (deep nesting, alias
+  // bombs) can still make it throw: that becomes an error value too.
+  try {
+    return parseChecked(text, file);
+  } catch (e) {
+    return { ok: false, error: [peekwallError('config/yaml', `the run config cannot be read as YAML: ${(e as Error).message}`, first)] };
+  }
+}
+
+function parseChecked(text: string, file: string): Result<RunConfig, PeekwallError[]> {
+  const first = { file, line: 1, column: 1 };
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const errors: PeekwallError[] = [];
+  const posOf = (offset: number) => {
+    const p = lc.linePos(offset);
+    return { file, line: Math.max(1, p.line), column: Math.max(1, p.col) };
+  };
   // The node at path, or its nearest ancestor that exists (a missing key points at its map).
   const at = (path: (string | number)[]) => {
     for (let n = path.length; n >= 0; n--) {
       const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node && node.range) {
-        const p = lc.linePos(node.range[0]);
-        return { file, line: p.line, column: p.col };
-      }
+      if (node && node.range) return posOf(node.range[0]);
     }
-    return { file };
+    return first;
   };
   const bad = (path: (string | number)[], msg: string) =>
     errors.push(peekwallError('config/invalid', `${path.join('.') || 'config'}: ${msg}`, at(path)));
   for (const e of doc.errors) {
-    const p = e.linePos?.[0];
-    errors.push(peekwallError('config/yaml', e.message.split('\n')[0], p ? { file, line: p.line, column: p.col } : { file }));
+    errors.push(peekwallError('config/yaml', e.message.split('\n')[0], posOf(e.pos[0])));
   }
   if (errors.length > 0) return { ok: false, error: errors };
-  const root = doc.toJS() as unknown;
+  let root: unknown;
+  try {
+    // Alias expansion is where a billion-laughs document explodes: bound it.
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    return { ok: false, error: [peekwallError('config/yaml', `the run config cannot be expanded: ${(e as Error).message}`, first)] };
+  }
   if (root === null || typeof root !== 'object' || Array.isArray(root)) {
-    return { ok: false, error: [peekwallError('config/invalid', 'the config must be a mapping (policy:, listeners:, ...)', { file })] };
+    return { ok: false, error: [peekwallError('config/invalid', 'the config must be a mapping (policy:, listeners:, ...)', first)] };
   }
   const c = root as Record<string, unknown>;
   for (const k of Object.keys(c)) if (!TOP_KEYS.has(k)) bad([k], `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
@@ -175,11 +200,35 @@ export function parseRunConfig(text: string, file: string): Result<RunConfig, Pe
 }
 
 export async function loadRunConfig(path: string): Promise<Result<RunConfig, PeekwallError[]>> {
-  let text: string;
+  const refuse = (code: string, message: string, line?: boolean) => ({
+    ok: false as const,
+    error: [peekwallError(code, message, line ? { file: path, line: 1, column: 1 } : { file: path })],
+  });
+  let fh;
   try {
-    text = await readFile(path, 'utf8');
+    // Non-blocking open: a FIFO in place of the file must not hang the loader until a writer
+    // appears; fstat on the opened handle then refuses anything that is not a regular file.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    return { ok: false, error: [peekwallError('config/unreadable', `cannot read ${path}: ${(e as Error).message}`, { file: path })] };
+    return refuse('config/unreadable', `cannot read ${path}: ${(e as Error).message}`);
   }
-  return parseRunConfig(text, path);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return refuse('config/not-a-file', `${path} is not a regular file (a device, FIFO or directory cannot be a run config)`);
+    if (st.size > MAX_CONFIG_BYTES) return refuse('config/too-large', `${path} is ${st.size} bytes, larger than ${MAX_CONFIG_BYTES}; it is not a run config`, true);
+    // Read at most one byte past the bound, in case the file grew since fstat.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n >= buf.length) return refuse('config/too-large', `${path} is larger than ${MAX_CONFIG_BYTES} bytes; it is not a run config`, true);
+    }
+    return parseRunConfig(buf.toString('utf8', 0, n), path);
+  } catch (e) {
+    return refuse('config/unreadable', `cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    await fh.close();
+  }
 }

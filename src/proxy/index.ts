@@ -4,4 +4,4 @@ export { startProxy } from './proxy.js';
 export { ConnectionMachine, type Command, type MachineInit, type ProbeAnswer, type Outcome } from './machine.js';
 export { TsidCache, probeOnce, probeOptions } from './probe.js';
 export type { AddressMap, HostPort, ListenerConfig, ProxyLimits, ProxyOptions, RunningProxy } from './types.js';
-export { parseRunConfig, loadRunConfig, type RunConfig } from './config.js';
+export { parseRunConfig, loadRunConfig, MAX_CONFIG_BYTES, type RunConfig } from './config.js';

@@ -83,3 +83,22 @@ t.test('the shipped example config is valid', async (t) => {
   const r = parseRunConfig(readFileSync(file, 'utf8'), file);
   t.ok(r.ok, r.ok ? 'ok' : JSON.stringify(r.error));
 });
+
+t.test('loadRunConfig refuses what is not a small regular file', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadRunConfig } = await import('../../src/proxy/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-cfg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const asDir = await loadRunConfig(dir);
+  t.equal(asDir.ok ? 'ok' : asDir.error[0].code, 'config/not-a-file');
+  const big = join(dir, 'big.yaml');
+  writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+  const r = await loadRunConfig(big);
+  t.equal(r.ok ? 'ok' : r.error[0].code, 'config/too-large');
+  const missing = await loadRunConfig(join(dir, 'nope.yaml'));
+  t.equal(missing.ok ? 'ok' : missing.error[0].code, 'config/unreadable');
+  const bomb = parseRunConfig(`a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n`, '/x.yaml');
+  t.equal(bomb.ok ? 'ok' : bomb.error[0].code, 'config/yaml', 'an alias bomb is an error value');
+});
