@@ -4,6 +4,7 @@
 // it should, including failures that are the point of the act.
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
+import type { TsidProfile } from '../identity/index.js';
 import { loadPolicyFile, overrideTsid, type Policy } from '../policy/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
 import { fromRoot } from '../util/paths.js';
@@ -65,10 +66,11 @@ export interface ScenarioOptions {
   readonly root?: string;
 }
 
-export async function loadLabPolicy(rel: string, tsid?: boolean): Promise<Policy> {
+export async function loadLabPolicy(rel: string, tsid?: boolean, profile?: TsidProfile): Promise<Policy> {
   const r = await loadPolicyFile(fromRoot(rel));
   if (!r.ok) throw new PeekwallFailure(r.error);
-  return tsid === undefined ? r.value : overrideTsid(r.value, { enabled: tsid });
+  if (tsid === undefined && profile === undefined) return r.value;
+  return overrideTsid(r.value, { ...(tsid !== undefined ? { enabled: tsid } : {}), ...(profile ? { profile } : {}) });
 }
 
 const isBlock = (e: ConnectionEvent): boolean => /Block/.test(e.action);
@@ -86,6 +88,7 @@ interface ActSpec {
   readonly title: string;
   readonly policy: string;
   readonly tsid?: boolean;
+  readonly profile?: TsidProfile;
   readonly expected: string;
   /** Default: every device runs `license smart renew auth`, one after another. */
   readonly run?: (devices: LicensingDevice[]) => Promise<DeviceCommandResult[]>;
@@ -102,7 +105,7 @@ async function renewAll(devices: LicensingDevice[]): Promise<DeviceCommandResult
 }
 
 async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
-  const policy = await loadLabPolicy(a.policy, a.tsid);
+  const policy = await loadLabPolicy(a.policy, a.tsid, a.profile);
   await w.startProxy(policy);
   const { value: clients, events } = await w.collect(() => (a.run ?? renewAll)(w.devices), a.expectEvents ?? w.devices.length);
   const checks = a.checks(events, clients);
@@ -554,7 +557,79 @@ const expiry: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [toos, explicitProxy, expiredCa, clockSkew, untrustedChain, tls13, dns, expiry];
+const profiles: Scenario = {
+  name: 'profiles',
+  seed: '000/001',
+  summary: 'which certificate name TSID picks: snort3-legacy (first SAN), snort3 (CN first), technote (CN, then first SAN; toos only without a CN)',
+  async run(o) {
+    const acts: LabAct[] = [];
+    const named = (url: string, source: string, blocked: boolean) => (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
+      everyEvent(ev, `every licensing flow is logged with URL ${url}`, (e) => e.url === url),
+      everyEvent(ev, `the name came from ${source}`, (e) => e.identitySource === source),
+      blocked
+        ? everyEvent(ev, 'every licensing flow is blocked', isBlock)
+        : everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
+      blocked
+        ? { what: 'every device fails renew auth', ok: cl.length > 0 && cl.every(transportFailure) }
+        : { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
+    ];
+    await withWorld({ ...common(o) }, async (w) => {
+      await registered(w);
+      acts.push(
+        await runAct(w, {
+          title: 'Act 1 — profile snort3-legacy (SNI, first SAN, CN: Snort 3.0.1-3.9.3), the seed certificate',
+          policy: SHIPPED_POLICY,
+          profile: 'snort3-legacy',
+          expected: 'https://toos.cisco.com from the first SAN; blocked',
+          checks: named('https://toos.cisco.com', 'cert-san', true),
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 2 — profile snort3 (SNI, CN, first SAN: Snort >= 3.9.5), the seed certificate',
+          policy: SHIPPED_POLICY,
+          profile: 'snort3',
+          expected: 'https://tools.cisco.com from the CN; allowed',
+          checks: named('https://tools.cisco.com', 'cert-cn', false),
+        }),
+      );
+      acts.push(
+        await runAct(w, {
+          title: 'Act 3 — profile technote (CN, first SAN, OU: the TechNote text), the seed certificate',
+          policy: SHIPPED_POLICY,
+          profile: 'technote',
+          expected: 'https://tools.cisco.com from the CN: the TechNote\'s own order does not reproduce its symptom with this certificate',
+          checks: named('https://tools.cisco.com', 'cert-cn', false),
+        }),
+      );
+    });
+    await withWorld({ serverCert: 'smart-licensing-nocn', ...common(o) }, async (w) => {
+      await registered(w);
+      acts.push(
+        await runAct(w, {
+          title: 'Act 4 — profile technote, certs/smart-licensing-nocn (same names, no CN)',
+          policy: SHIPPED_POLICY,
+          profile: 'technote',
+          expected: 'no CN, so the first SAN: https://toos.cisco.com; blocked',
+          checks: named('https://toos.cisco.com', 'cert-san', true),
+        }),
+      );
+    });
+    return run(
+      'profiles',
+      'TSID profiles: which certificate name wins (seeds 000/001, DOMAIN §2)',
+      '000/001',
+      acts,
+      'Without SNI, TSID names the server from its certificate, and the order of the candidates decides ' +
+        'the URL. The Snort 3 code before 3.9.5 takes the first SAN before the CN (snort3-legacy, the default: ' +
+        'it reproduces the field case); later Snort and the TechNote\'s text take the CN first, which gives ' +
+        'tools.cisco.com for this certificate, and the first SAN only when there is no CN. peekwall makes the ' +
+        'order a named, configurable profile (settings.tsid.profile).',
+    );
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [toos, explicitProxy, expiredCa, clockSkew, untrustedChain, tls13, dns, expiry, profiles];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -26,7 +26,7 @@ async function scenario(t: Test, name: string): Promise<Run> {
 t.test('--scenario list names every story', async (t) => {
   const r = await runCli(['lab', '--scenario', 'list']);
   t.equal(r.code, 0);
-  for (const n of ['toos', 'explicit-proxy', 'expired-ca', 'clock-skew', 'untrusted-chain', 'tls13', 'dns', 'expiry']) t.match(r.stdout, new RegExp(`\\b${n}\\b`));
+  for (const n of ['toos', 'explicit-proxy', 'expired-ca', 'clock-skew', 'untrusted-chain', 'tls13', 'dns', 'expiry', 'profiles']) t.match(r.stdout, new RegExp(`\\b${n}\\b`));
 });
 
 t.test('an unknown scenario is a usage error', async (t) => {
@@ -80,4 +80,13 @@ t.test('expiry: 90 days of silent blocks -> Authorization Expired; the remedy re
   const run = await scenario(t, 'expiry');
   t.match(run.acts[0].clients[0].output, /CH-LIB-ERROR/);
   t.ok(run.acts[1].clients.every((c) => /AUTHORIZED/.test(c.output)));
+});
+
+t.test('TSID profiles: first SAN (legacy), CN (snort3, technote), first SAN again without a CN', async (t) => {
+  const run = await scenario(t, 'profiles');
+  t.same(
+    run.acts.map((a) => [...new Set(a.events.map((e) => `${e.url} ${e.identitySource}`))]),
+    [['https://toos.cisco.com cert-san'], ['https://tools.cisco.com cert-cn'], ['https://tools.cisco.com cert-cn'], ['https://toos.cisco.com cert-san']],
+  );
+  t.same(run.acts.map((a) => a.clients.every((c) => c.ok)), [false, true, true, false]);
 });
