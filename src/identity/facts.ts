@@ -1,364 +1,273 @@
 // Certificate facts: everything identity resolution, status and the CLI need, read once from
 // DER. Pure: no fs, no sockets, synchronous (the TSID probe and the passive path call it per
-// new server, so it must not need an event-loop turn). Malformed input is a value, not a throw.
-import 'reflect-metadata';
-import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  Certificate,
-  id_ce_basicConstraints,
-  SubjectAlternativeName,
-  SubjectKeyIdentifier,
-  id_ce_authorityKeyIdentifier,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  type Name,
-} from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
+// new server connection, so it must not need an event-loop turn and must be cheap: a direct
+// DER walk, see der.ts). Malformed input is a value (`identity/bad-certificate`), never a throw.
+import { createHash } from 'node:crypto';
 import { err, ok, peekwallError, type Result } from '../util/errors.js';
+import { DerError, expect, oid, time, tlv, type Tlv } from './der.js';
+import {
+  ATTR_NAMES,
+  KEY_ALGS,
+  SIG_ALGS,
+  STRING_TAGS,
+  bad,
+  colonHex,
+  decodeRawString,
+  escapeDnValue,
+  ia5Text,
+  nodeCert,
+  pemBlocks,
+  signedBy,
+  toDer,
+} from './facts-asn1.js';
 import type { CertificateFacts, NameAttribute, SanEntry } from './types.js';
 
-// @peculiar/x509 does its hashing/verification through a WebCrypto provider; Node 20 has one
-// built in. Setting it is idempotent and only affects that library's async helpers.
-x509.cryptoProvider.set(globalThis.crypto);
+export { pemBlocks, nodeCert, signedBy } from './facts-asn1.js';
 
-const ATTR_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.4': 'SN',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.9': 'street',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.12': 'title',
-  '2.5.4.42': 'GN',
-  '2.5.4.43': 'initials',
-  '2.5.4.46': 'dnQualifier',
-  '2.5.4.65': 'pseudonym',
-  '0.9.2342.19200300.100.1.25': 'DC',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '1.2.840.113549.1.9.1': 'emailAddress',
+const CURVES: Readonly<Record<string, number>> = {
+  '1.2.840.10045.3.1.7': 256, // P-256
+  '1.3.132.0.34': 384, // P-384
+  '1.3.132.0.35': 521, // P-521
+  '1.3.132.0.10': 256, // secp256k1
 };
 
-const SIG_ALGS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  '1.2.840.113549.1.1.10': 'rsassaPss',
-  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption',
-  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
-  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'ED25519',
-  '1.3.101.113': 'ED448',
-};
-
-const KEY_ALGS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.1': 'RSA',
-  '1.2.840.113549.1.1.10': 'RSA-PSS',
-  '1.2.840.10045.2.1': 'EC',
-  '1.3.101.112': 'Ed25519',
-  '1.3.101.113': 'Ed448',
-  '1.2.840.10040.4.1': 'DSA',
-};
-
-const CURVE_BITS: Readonly<Record<string, number>> = {
-  'prime256v1': 256,
-  'P-256': 256,
-  'secp384r1': 384,
-  'P-384': 384,
-  'secp521r1': 521,
-  'P-521': 521,
-  'secp256k1': 256,
-};
-
-// ASN.1 universal tags of the string types a Name attribute may carry (for values the schema
-// keeps as raw ANY: numeric, visible, ...).
-const STRING_TAGS: Readonly<Record<number, string>> = {
-  0x0c: 'utf8',
-  0x12: 'numeric',
-  0x13: 'printable',
-  0x14: 'teletex',
-  0x16: 'ia5',
-  0x1a: 'visible',
-  0x1c: 'universal',
-  0x1e: 'bmp',
-};
-
-function bad(reason: string) {
-  return err(peekwallError('identity/bad-certificate', `not a readable X.509 certificate: ${reason}`));
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+function hexOf(b: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += HEX[b[i]];
+  return s;
 }
 
-function hex(buf: ArrayBuffer | Uint8Array): string {
-  return Buffer.from(buf instanceof Uint8Array ? buf : new Uint8Array(buf)).toString('hex');
-}
-
-/** Minimal DER TLV read for raw ANY values: returns [tag, content]. */
-function readTlv(b: Uint8Array): [number, Uint8Array] | null {
-  if (b.length < 2) return null;
-  const tag = b[0];
-  let len = b[1];
-  let off = 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || b.length < 2 + n) return null;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[2 + i];
-    off = 2 + n;
-  }
-  if (off + len > b.length) return null;
-  return [tag, b.subarray(off, off + len)];
-}
-
-function decodeRawString(tag: number, c: Uint8Array): string {
-  if (tag === 0x1e) {
-    // BMPString: UTF-16BE
-    let s = '';
-    for (let i = 0; i + 1 < c.length; i += 2) s += String.fromCharCode((c[i] << 8) | c[i + 1]);
-    return s;
-  }
-  if (tag === 0x1c) {
-    let s = '';
-    for (let i = 0; i + 3 < c.length; i += 4) s += String.fromCodePoint(((c[i] << 24) | (c[i + 1] << 16) | (c[i + 2] << 8) | c[i + 3]) >>> 0);
-    return s;
-  }
-  if (tag === 0x0c) return Buffer.from(c).toString('utf8');
-  return Buffer.from(c).toString('latin1');
-}
-
-function readName(name: Name): NameAttribute[] {
-  const out: NameAttribute[] = [];
-  for (const rdn of name) {
-    for (const atv of rdn) {
-      const v = atv.value;
-      let value: string;
-      let stringType: string;
-      if (v.utf8String !== undefined) [value, stringType] = [v.utf8String, 'utf8'];
-      else if (v.printableString !== undefined) [value, stringType] = [v.printableString, 'printable'];
-      else if (v.bmpString !== undefined) [value, stringType] = [v.bmpString, 'bmp'];
-      else if (v.teletexString !== undefined) [value, stringType] = [v.teletexString, 'teletex'];
-      else if (v.universalString !== undefined) [value, stringType] = [v.universalString, 'universal'];
-      else if (v.ia5String !== undefined) [value, stringType] = [ia5Text(v.ia5String), 'ia5'];
-      else if (v.anyValue !== undefined) {
-        const raw = new Uint8Array(v.anyValue);
-        const tlv = readTlv(raw);
-        const t = tlv ? STRING_TAGS[tlv[0]] : undefined;
-        if (tlv && t) [value, stringType] = [decodeRawString(tlv[0], tlv[1]), t];
-        else [value, stringType] = [`#${hex(raw)}`, 'other'];
-      } else [value, stringType] = ['', 'other'];
-      out.push({ type: ATTR_NAMES[atv.type] ?? atv.type, oid: atv.type, value, stringType });
+function stringValue(b: Uint8Array, t: Tlv): [string, string] {
+  const c = b.subarray(t.start, t.end);
+  switch (t.tag) {
+    case 0x0c:
+      return [Buffer.from(c).toString('utf8'), 'utf8'];
+    case 0x16:
+      return [ia5Text(Buffer.from(c).toString('latin1')), 'ia5'];
+    default: {
+      const st = STRING_TAGS[t.tag];
+      if (st) return [decodeRawString(t.tag, c), st];
+      return [`#${hexOf(b, t.head, t.end)}`, 'other'];
     }
   }
-  return out;
 }
 
-// RFC 2253 §2.4 escaping, as `openssl -nameopt RFC2253,-esc_msb` prints it.
-function escapeDnValue(v: string): string {
-  if (v.startsWith('#') && v.length > 1 && /^#[0-9a-f]+$/.test(v)) return v; // hex form of an unknown type
-  let s = '';
-  for (let i = 0; i < v.length; i++) {
-    const ch = v[i];
-    if (',+"\\<>;'.includes(ch) || (i === 0 && (ch === '#' || ch === ' ')) || (i === v.length - 1 && ch === ' ')) s += `\\${ch}`;
-    else s += ch;
-  }
-  return s;
+interface ReadName {
+  readonly attrs: NameAttribute[];
+  /** RDN index of each attribute (multi-valued RDNs share one). */
+  readonly rdn: number[];
+  readonly dn: string;
 }
 
-/** RFC 2253 rendering as OpenSSL's RFC2253 flag prints it: every attribute in reverse DER
- * order (also inside a multi-valued RDN), '+' between members of one RDN, ',' between RDNs. */
-function renderDn(name: Name): string {
-  const flat: { rdn: number; text: string }[] = [];
-  for (let i = 0; i < name.length; i++) {
-    for (const a of readName([name[i]] as unknown as Name)) flat.push({ rdn: i, text: `${ATTR_NAMES[a.oid] ?? a.oid}=${escapeDnValue(a.value)}` });
+function readName(b: Uint8Array, name: Tlv): ReadName {
+  const attrs: NameAttribute[] = [];
+  const rdn: number[] = [];
+  let p = name.start;
+  let i = 0;
+  while (p < name.end) {
+    const set = expect(b, p, name.end, 0x31, 'RDN');
+    let q = set.start;
+    while (q < set.end) {
+      const atv = expect(b, q, set.end, 0x30, 'attribute');
+      const typeT = tlv(b, atv.start, atv.end, 'attribute type');
+      const o = oid(b, typeT);
+      const v = tlv(b, typeT.end, atv.end, 'attribute value');
+      const [value, stringType] = stringValue(b, v);
+      attrs.push({ type: ATTR_NAMES[o] ?? o, oid: o, value, stringType });
+      rdn.push(i);
+      q = atv.end;
+    }
+    p = set.end;
+    i++;
   }
-  let out = '';
-  for (let j = flat.length - 1; j >= 0; j--) {
-    if (j < flat.length - 1) out += flat[j].rdn === flat[j + 1].rdn ? '+' : ',';
-    out += flat[j].text;
+  // RFC 2253 as OpenSSL prints it: every attribute in reverse order, '+' inside one RDN.
+  let dn = '';
+  for (let j = attrs.length - 1; j >= 0; j--) {
+    if (j < attrs.length - 1) dn += rdn[j] === rdn[j + 1] ? '+' : ',';
+    dn += `${ATTR_NAMES[attrs[j].oid] ?? attrs[j].oid}=${escapeDnValue(attrs[j].value)}`;
   }
-  return out;
+  return { attrs, rdn, dn };
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** IA5String is ASCII, but certificates in the wild carry UTF-8 bytes there (OpenSSL writes
- * what it is given); the ASN.1 layer hands them over as Latin-1. Show them as UTF-8 text when
- * they are valid UTF-8, as OpenSSL's output reads on a UTF-8 terminal. */
-export function ia5Text(s: string): string {
-  let high = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) return s;
-    if (c >= 0x80) high = true;
+function ipText(b: Uint8Array, t: Tlv): string {
+  const n = t.end - t.start;
+  if (n === 4) return `${b[t.start]}.${b[t.start + 1]}.${b[t.start + 2]}.${b[t.start + 3]}`;
+  if (n !== 16) return hexOf(b, t.start, t.end);
+  const g: number[] = [];
+  for (let i = t.start; i < t.end; i += 2) g.push((b[i] << 8) | b[i + 1]);
+  // RFC 5952: compress the longest run (>= 2) of zero groups, lower-case hex.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
   }
-  if (!high) return s;
-  try {
-    return UTF8.decode(Buffer.from(s, 'latin1'));
-  } catch {
-    return s;
-  }
+  const h = g.map((x) => x.toString(16));
+  if (best < 0) return h.join(':');
+  return `${h.slice(0, best).join(':')}::${h.slice(best + bestLen).join(':')}`;
 }
 
-function readSans(ext: ArrayBuffer): SanEntry[] {
-  const gns = AsnConvert.parse(ext, SubjectAlternativeName);
+function readSans(b: Uint8Array, ext: Tlv): SanEntry[] {
+  const seq = expect(b, ext.start, ext.end, 0x30, 'subjectAltName');
   const out: SanEntry[] = [];
-  for (const g of gns) {
-    if (g.dNSName !== undefined) out.push({ type: 'dns', value: ia5Text(g.dNSName) });
-    else if (g.iPAddress !== undefined) out.push({ type: 'ip', value: g.iPAddress.toLowerCase() });
-    else if (g.rfc822Name !== undefined) out.push({ type: 'email', value: ia5Text(g.rfc822Name) });
-    else if (g.uniformResourceIdentifier !== undefined) out.push({ type: 'uri', value: ia5Text(g.uniformResourceIdentifier) });
-    else if (g.registeredID !== undefined) out.push({ type: 'other', value: `RID:${g.registeredID}` });
-    else if (g.otherName !== undefined) out.push({ type: 'other', value: `othername:${g.otherName.typeId}` });
-    else if (g.directoryName !== undefined) out.push({ type: 'other', value: `DirName:${renderDn(g.directoryName)}` });
-    else out.push({ type: 'other', value: '' });
+  let p = seq.start;
+  while (p < seq.end) {
+    const g = tlv(b, p, seq.end, 'GeneralName');
+    const latin = () => ia5Text(Buffer.from(b.subarray(g.start, g.end)).toString('latin1'));
+    switch (g.tag) {
+      case 0x82:
+        out.push({ type: 'dns', value: latin() });
+        break;
+      case 0x87:
+        out.push({ type: 'ip', value: ipText(b, g) });
+        break;
+      case 0x81:
+        out.push({ type: 'email', value: latin() });
+        break;
+      case 0x86:
+        out.push({ type: 'uri', value: latin() });
+        break;
+      case 0x88:
+        out.push({ type: 'other', value: `RID:${oid(b, { ...g, tag: 0x06 })}` });
+        break;
+      case 0xa0: {
+        const id = tlv(b, g.start, g.end, 'otherName type');
+        out.push({ type: 'other', value: `othername:${oid(b, id)}` });
+        break;
+      }
+      case 0xa4:
+        out.push({ type: 'other', value: `DirName:${readName(b, expect(b, g.start, g.end, 0x30, 'directoryName')).dn}` });
+        break;
+      default:
+        out.push({ type: 'other', value: '' });
+    }
+    p = g.end;
   }
   return out;
 }
 
-/** The DER bytes of every CERTIFICATE block in a PEM text, in order. Text outside blocks
- * (comments such as the lab-only label) is ignored. */
-export function pemBlocks(text: string, label = 'CERTIFICATE'): Uint8Array[] {
-  const begin = `-----BEGIN ${label}-----`;
-  const end = `-----END ${label}-----`;
-  const out: Uint8Array[] = [];
-  let at = 0;
-  for (;;) {
-    const b = text.indexOf(begin, at);
-    if (b < 0) break;
-    const e = text.indexOf(end, b + begin.length);
-    if (e < 0) break;
-    const body = text.slice(b + begin.length, e).replace(/[\s]/g, '');
-    out.push(new Uint8Array(Buffer.from(body, 'base64')));
-    at = e + end.length;
-  }
-  return out;
+/** Modulus bits of an RSA SubjectPublicKey (BIT STRING content: 0x00, SEQ { n, e }). */
+function rsaBits(b: Uint8Array, bits: Tlv): number | null {
+  if (bits.end - bits.start < 2 || b[bits.start] !== 0) return null;
+  const seq = expect(b, bits.start + 1, bits.end, 0x30, 'RSAPublicKey');
+  const n = expect(b, seq.start, seq.end, 0x02, 'modulus');
+  let i = n.start;
+  while (i < n.end && b[i] === 0) i++;
+  if (i === n.end) return 0;
+  return (n.end - i - 1) * 8 + (32 - Math.clz32(b[i]));
 }
 
-function toDer(input: Uint8Array | string): Result<Uint8Array> {
-  if (typeof input === 'string') {
-    const blocks = pemBlocks(input);
-    if (blocks.length === 0) return bad('no "-----BEGIN CERTIFICATE-----" block in the text');
-    return ok(blocks[0]);
-  }
-  // PEM passed as bytes (a file read without an encoding).
-  if (input.length > 10 && input[0] !== 0x30) {
-    const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
-    if (text.includes('-----BEGIN CERTIFICATE-----')) return toDer(text);
-  }
-  return ok(input);
-}
-
-function colonHex(buf: Buffer): string {
-  const h = buf.toString('hex').toUpperCase();
-  let s = '';
-  for (let i = 0; i < h.length; i += 2) s += (i ? ':' : '') + h.slice(i, i + 2);
-  return s;
-}
-
-/** Verify `cert`'s signature with `issuer`'s public key (both Node X509 objects). */
-export function signedBy(cert: NodeX509, issuer: NodeX509): boolean {
-  try {
-    return cert.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/** Node's parser, for signature checks; null when Node cannot read the certificate. */
-export function nodeCert(der: Uint8Array): NodeX509 | null {
-  try {
-    return new NodeX509(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
-  } catch {
-    return null;
-  }
-}
-
-/** Every fact peekwall uses, from one DER or PEM certificate (the first block of a PEM). */
-export function certificateFacts(input: Uint8Array | string): Result<CertificateFacts> {
-  const d = toDer(input);
-  if (!d.ok) return d;
-  const der = d.value;
-  if (der.length < 16 || der[0] !== 0x30) return bad('the data does not start with a DER SEQUENCE');
-  let cert: Certificate;
-  try {
-    cert = AsnConvert.parse(der, Certificate);
-  } catch (e) {
-    return bad(`ASN.1 decoding failed (${(e as Error).message})`);
-  }
-  try {
-    return ok(buildFacts(der, cert));
-  } catch (e) {
-    return bad((e as Error).message);
-  }
-}
-
-function buildFacts(derIn: Uint8Array, cert: Certificate): CertificateFacts {
-  const der = new Uint8Array(derIn); // own copy: callers may reuse their buffers
-  const tbs = cert.tbsCertificate;
-  const subject = readName(tbs.subject);
-  const issuer = readName(tbs.issuer);
-  const cns: string[] = [];
-  const ous: string[] = [];
-  for (const a of subject) {
-    if (a.oid === '2.5.4.3') cns.push(a.value);
-    else if (a.oid === '2.5.4.11') ous.push(a.value);
-  }
+function buildFacts(src: Uint8Array): CertificateFacts {
+  const der = new Uint8Array(src); // own copy: callers may reuse their buffers
+  const cert = expect(der, 0, der.length, 0x30, 'Certificate');
+  if (cert.end !== der.length) throw new DerError(`${der.length - cert.end} bytes after the certificate`);
+  const tbs = expect(der, cert.start, cert.end, 0x30, 'TBSCertificate');
+  let p = tbs.start;
+  let t = tlv(der, p, tbs.end, 'version or serial');
+  if (t.tag === 0xa0) t = tlv(der, t.end, tbs.end, 'serial');
+  if (t.tag !== 0x02) throw new DerError(`expected the serial number INTEGER at byte ${t.head}`);
+  const serialT = t;
+  const sigInner = expect(der, serialT.end, tbs.end, 0x30, 'signature algorithm');
+  const issuerT = expect(der, sigInner.end, tbs.end, 0x30, 'issuer');
+  const validity = expect(der, issuerT.end, tbs.end, 0x30, 'validity');
+  const nbT = tlv(der, validity.start, validity.end, 'notBefore');
+  const naT = tlv(der, nbT.end, validity.end, 'notAfter');
+  const subjectT = expect(der, validity.end, tbs.end, 0x30, 'subject');
+  const spki = expect(der, subjectT.end, tbs.end, 0x30, 'subjectPublicKeyInfo');
+  const keyAlg = expect(der, spki.start, spki.end, 0x30, 'key algorithm');
+  const keyOidT = tlv(der, keyAlg.start, keyAlg.end, 'key algorithm OID');
+  const keyOid = oid(der, keyOidT);
+  const keyBits = expect(der, keyAlg.end, spki.end, 0x03, 'subjectPublicKey');
   let sans: SanEntry[] = [];
   let ski: string | null = null;
   let aki: string | null = null;
   let isCa = false;
-  for (const ext of tbs.extensions ?? []) {
-    const v = ext.extnValue.buffer;
-    if (ext.extnID === id_ce_subjectAltName) sans = readSans(v);
-    else if (ext.extnID === id_ce_subjectKeyIdentifier) ski = hex(AsnConvert.parse(v, SubjectKeyIdentifier).buffer);
-    else if (ext.extnID === id_ce_basicConstraints) isCa = AsnConvert.parse(v, BasicConstraints).cA === true;
-    else if (ext.extnID === id_ce_authorityKeyIdentifier) {
-      const k = AsnConvert.parse(v, AuthorityKeyIdentifier).keyIdentifier;
-      if (k) aki = hex(k.buffer);
+  p = spki.end;
+  while (p < tbs.end) {
+    t = tlv(der, p, tbs.end, 'optional TBS field');
+    if (t.tag === 0xa3) {
+      const exts = expect(der, t.start, t.end, 0x30, 'extensions');
+      let q = exts.start;
+      while (q < exts.end) {
+        const ext = expect(der, q, exts.end, 0x30, 'extension');
+        const idT = tlv(der, ext.start, ext.end, 'extension id');
+        const id = oid(der, idT);
+        let v = tlv(der, idT.end, ext.end, 'extension value');
+        if (v.tag === 0x01) v = tlv(der, v.end, ext.end, 'extension value');
+        if (v.tag !== 0x04) throw new DerError(`extension ${id}: value is not an OCTET STRING`);
+        if (id === '2.5.29.17') sans = readSans(der, v);
+        else if (id === '2.5.29.14') {
+          const k = expect(der, v.start, v.end, 0x04, 'subjectKeyIdentifier');
+          ski = hexOf(der, k.start, k.end);
+        } else if (id === '2.5.29.35') {
+          const s = expect(der, v.start, v.end, 0x30, 'authorityKeyIdentifier');
+          if (s.start < s.end) {
+            const k = tlv(der, s.start, s.end, 'keyIdentifier');
+            if (k.tag === 0x80) aki = hexOf(der, k.start, k.end);
+          }
+        } else if (id === '2.5.29.19') {
+          const s = expect(der, v.start, v.end, 0x30, 'basicConstraints');
+          if (s.start < s.end) {
+            const c = tlv(der, s.start, s.end, 'cA');
+            isCa = c.tag === 0x01 && c.end > c.start && der[c.start] !== 0;
+          }
+        }
+        q = ext.end;
+      }
     }
+    p = t.end;
   }
-  let serialBytes = new Uint8Array(tbs.serialNumber);
+  const sigAlg = expect(der, tbs.end, cert.end, 0x30, 'signatureAlgorithm');
+  const sigOid = oid(der, tlv(der, sigAlg.start, sigAlg.end, 'signature OID'));
+  expect(der, sigAlg.end, cert.end, 0x03, 'signatureValue');
+
+  const subject = readName(der, subjectT);
+  const issuer = readName(der, issuerT);
+  const cns: string[] = [];
+  const ous: string[] = [];
+  for (const a of subject.attrs) {
+    if (a.oid === '2.5.4.3') cns.push(a.value);
+    else if (a.oid === '2.5.4.11') ous.push(a.value);
+  }
+  let s0 = serialT.start;
   // DER keeps a leading 0x00 so a positive integer's top bit is clear; openssl omits it.
-  if (serialBytes.length > 1 && serialBytes[0] === 0 && serialBytes[1] >= 0x80) serialBytes = serialBytes.subarray(1);
-  const spkiAlg = tbs.subjectPublicKeyInfo.algorithm.algorithm;
-  let keyType = KEY_ALGS[spkiAlg] ?? spkiAlg;
+  if (serialT.end - s0 > 1 && der[s0] === 0 && der[s0 + 1] >= 0x80) s0++;
   let keySize: number | null = null;
-  const node = nodeCert(der);
-  if (node) {
-    const k = node.publicKey;
-    const det = k.asymmetricKeyDetails;
-    if (det?.modulusLength) keySize = det.modulusLength;
-    else if (det?.namedCurve) keySize = CURVE_BITS[det.namedCurve] ?? null;
-    else if (k.asymmetricKeyType === 'ed25519') keySize = 256;
-    else if (k.asymmetricKeyType === 'ed448') keySize = 456;
-  }
-  const sigOid = cert.signatureAlgorithm.algorithm;
-  const subjectDn = renderDn(tbs.subject);
-  const issuerDn = renderDn(tbs.issuer);
+  let keyType = KEY_ALGS[keyOid] ?? keyOid;
+  if (keyOid === '1.2.840.113549.1.1.1' || keyOid === '1.2.840.113549.1.1.10') keySize = rsaBits(der, keyBits);
+  else if (keyOid === '1.2.840.10045.2.1') {
+    const params = keyOidT.end < keyAlg.end ? tlv(der, keyOidT.end, keyAlg.end, 'curve') : null;
+    keySize = params && params.tag === 0x06 ? (CURVES[oid(der, params)] ?? null) : null;
+  } else if (keyOid === '1.3.101.112') keySize = 256;
+  else if (keyOid === '1.3.101.113') keySize = 456;
+  if (keyType === keyOid) keyType = `OID ${keyOid}`;
   // openssl's notion: issued by itself (same name) and its own key verifies the signature.
-  const selfSigned = node !== null && subjectDn === issuerDn && (ski === null || aki === null || ski === aki) && signedBy(node, node);
-  if (keyType === spkiAlg && node?.publicKey.asymmetricKeyType) keyType = node.publicKey.asymmetricKeyType.toUpperCase();
+  // Only self-issued certificates pay for the signature check.
+  let selfSigned = false;
+  if (subject.dn === issuer.dn && (ski === null || aki === null || ski === aki)) {
+    const node = nodeCert(der);
+    selfSigned = node !== null && signedBy(node, node);
+  }
   return {
     der,
-    subject,
-    subjectDn,
-    issuer,
-    issuerDn,
+    subject: subject.attrs,
+    subjectDn: subject.dn,
+    issuer: issuer.attrs,
+    issuerDn: issuer.dn,
     cn: cns.length ? cns[0] : null,
     cns,
     ous,
     sans,
-    serial: hex(serialBytes).toUpperCase(),
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
+    serial: hexOf(der, s0, serialT.end).toUpperCase(),
+    notBefore: time(der, nbT),
+    notAfter: time(der, naT),
     keyType,
     keySize,
     signatureAlgorithm: SIG_ALGS[sigOid] ?? sigOid,
@@ -368,6 +277,20 @@ function buildFacts(derIn: Uint8Array, cert: Certificate): CertificateFacts {
     selfSigned,
     isCa,
   };
+}
+
+/** Every fact peekwall uses, from one DER or PEM certificate (the first block of a PEM). */
+export function certificateFacts(input: Uint8Array | string): Result<CertificateFacts> {
+  const d = toDer(input);
+  if (!d.ok) return d;
+  const der = d.value;
+  if (der.length < 16 || der[0] !== 0x30) return bad('the data does not start with a DER SEQUENCE');
+  try {
+    return ok(buildFacts(der));
+  } catch (e) {
+    if (e instanceof DerError) return bad(e.message);
+    return bad(`unexpected structure (${(e as Error).message})`);
+  }
 }
 
 /** Every certificate of a PEM bundle or chain, in file order. An empty bundle is an error. */
