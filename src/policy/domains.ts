@@ -128,12 +128,12 @@ export function suffixHash(k: string): number {
  * one typed array) usually one cache line. A JS Map of 1,000,000 strings costs several
  * cache misses per probe plus a slice per label; this is the hot path of every connection.
  */
-class SuffixTable {
+class SuffixTable<T> {
   // slots[2s] = hash, slots[2s+1] = entry index + 1 (0 = empty). Load factor <= 1/2.
   private slots = new Int32Array(2 * 1024);
   private mask = 1023;
   private readonly keys: string[] = [];
-  private readonly vals: number[][] = [];
+  private readonly vals: T[] = [];
 
   get size(): number {
     return this.keys.length;
@@ -158,19 +158,16 @@ class SuffixTable {
   key(i: number): string {
     return this.keys[i];
   }
-  value(i: number): number[] {
+  value(i: number): T {
     return this.vals[i];
   }
-  setValue(i: number, v: number[]): void {
-    this.vals[i] = v;
-  }
 
-  get(key: string): number[] | undefined {
+  get(key: string): T | undefined {
     const i = this.find(key, 0, suffixHash(key));
     return i < 0 ? undefined : this.vals[i];
   }
 
-  set(key: string, val: number[]): void {
+  set(key: string, val: T): void {
     const h = suffixHash(key);
     const i = this.find(key, 0, h);
     if (i >= 0) {
@@ -204,7 +201,7 @@ class SuffixTable {
  * a single array.
  */
 export class DomainSet {
-  private readonly suffix = new SuffixTable();
+  private readonly suffix = new SuffixTable<number[]>();
   private readonly exact = new Map<string, number[]>();
   private readonly paths = new Map<string, PathEntry[]>();
   private wild: WildNode | null = null;
@@ -361,21 +358,25 @@ export const UNKNOWN_URL: UrlDbRecord = Object.freeze({ categories: Object.freez
  * Uncategorized with reputation 0 Unknown.
  */
 export class UrlDatabase {
-  private readonly map = new Map<string, UrlDbRecord>();
+  private readonly table = new SuffixTable<UrlDbRecord>();
   get size(): number {
-    return this.map.size;
+    return this.table.size;
   }
   set(domain: string, rec: UrlDbRecord): void {
-    this.map.set(domain, rec);
+    this.table.set(domain, rec);
   }
   lookup(host: string): UrlDbRecord {
-    let pos = 0;
-    for (;;) {
-      const got = this.map.get(pos === 0 ? host : host.slice(pos));
-      if (got) return got;
-      const dot = host.indexOf('.', pos);
-      if (dot < 0) return UNKNOWN_URL;
-      pos = dot + 1;
+    const t = this.table;
+    if (t.size === 0) return UNKNOWN_URL;
+    // Right to left, so the last hit is the most specific entry.
+    let best: UrlDbRecord = UNKNOWN_URL;
+    let h = FNV_OFFSET;
+    for (let i = host.length - 1; i >= 0; i--) {
+      h = Math.imul(h ^ host.charCodeAt(i), FNV_PRIME);
+      if (i !== 0 && host.charCodeAt(i - 1) !== 46) continue;
+      const e = t.find(host, i, h);
+      if (e >= 0) best = t.value(e);
     }
+    return best;
   }
 }

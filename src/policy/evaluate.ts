@@ -174,6 +174,19 @@ function ftdVerdict(a: VerdictAction): string {
 }
 
 /**
+ * Does any SI list match at all? The common answer is no, and then evaluation skips the
+ * bookkeeping (visitor closures, per-kind precedence) entirely.
+ */
+function siAnyMatch(p: CompiledPolicy, f: FlowFacts, host: string | null): boolean {
+  for (const l of p.siLists) {
+    if (l.ips === null) continue;
+    if ((f.src !== null && l.ips.find(f.src) >= 0) || (f.dst !== null && l.ips.find(f.dst) >= 0)) return true;
+  }
+  if (host === null) return false;
+  return (p.siUrl.size > 0 && p.siUrl.first(host, f.path) !== null) || (p.siDns.size > 0 && p.siDns.first(host, f.path) !== null);
+}
+
+/**
  * The TSID setting that applies to a flow: CLI-forced setting, else the lab-convenience
  * override of the first enabled rule with one whose network and port conditions match the
  * flow, else the policy setting.
@@ -277,11 +290,15 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
     return verdict(base, action, pf.name, reason, undefined, EMPTY, LOG_BEGIN, trace ?? NO_TRACE, EMPTY, EMPTY);
   }
 
+  if (trace && p.prefilter.length > 0 && (trace.length === 0 || trace[trace.length - 1].module !== 'Prefilter')) {
+    trace.push({ module: 'Prefilter', message: 'no prefilter rule matched, continue to access control' });
+  }
+
   // 2. Security Intelligence
   let siMatched: string[] | null = null;
   let siBlock: { list: string; reason: string; entry: string } | null = null;
   let siMonitor: { list: string; reason: string } | null = null;
-  if (p.siLists.length > 0) {
+  if (p.siLists.length > 0 && siAnyMatch(p, f, host)) {
     for (const kind of SI_KINDS) {
       let block: { list: string; entry: string } | null = null;
       let dnb: { list: string; entry: string } | null = null;
@@ -305,8 +322,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
         }
       } else if (host !== null) {
         const set = kind === 'url' ? p.siUrl : p.siDns;
-        // Cheap yes/no probe first: most names match no list, and then no visitor is built.
-        if (set.size > 0 && set.first(host, f.path) !== null) set.forEach(host, f.path, (ids, entry) => {
+        if (set.size > 0) set.forEach(host, f.path, (ids, entry) => {
           for (const id of ids) hit(id, entry);
         });
       }
@@ -319,8 +335,8 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
         break;
       }
     }
-    if (trace && !siBlock && siMatched === null) trace.push({ module: 'Security Intelligence', message: 'no list matched' });
   }
+  if (trace && p.siLists.length > 0 && !siBlock && siMatched === null) trace.push({ module: 'Security Intelligence', message: 'no list matched' });
   if (siBlock) {
     trace?.push({ module: 'Firewall', message: `SI ${siBlock.reason.split(' ')[0]} block, list '${siBlock.list}', entry '${siBlock.entry}', reset` });
     trace?.push({ module: 'Verdict', message: 'blacklist' });
@@ -407,7 +423,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
       trace.push({ module: 'Firewall', message: `${kind} rule, '${decided.name}', ${ftdAction(action)}` });
       trace.push({ module: 'Verdict', message: ftdVerdict(action) });
     }
-    const rulesMatched = monitored ? [...monitored, decided.name] : [decided.name];
+    const rulesMatched = monitored ? [...monitored, decided.name] : decided.selfList;
     return verdict(base, action, decided.name, siCat ? siCat.reason : '', siCat?.list, monitored ?? EMPTY, decided.log, trace ?? NO_TRACE, siMatched ?? EMPTY, rulesMatched);
   }
   // 4. Default action

@@ -75,6 +75,8 @@ export interface CompiledRule extends PolicyRuleInfo {
   readonly tsid: Partial<TsidSetting> | null;
   /** Object names referenced (for lint). */
   readonly refs: readonly string[];
+  /** [name], frozen: Verdict.rulesMatched when this rule decides alone (no allocation). */
+  readonly selfList: readonly string[];
 }
 
 export interface CompiledPrefilterRule {
@@ -828,6 +830,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
           log,
           tsid,
           refs,
+          selfList: Object.freeze([rname ?? `#${rules.length + 1}`]),
         });
       }
   }
