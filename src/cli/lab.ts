@@ -23,7 +23,7 @@ Options:
   --scenario NAME   run another story; 'list' prints them
   --json            {scenario, acts: [{title, policy, tsid, events, clients, checks, ok}], ok}
   --wide            wider events table (reason, identity source, SNI, ...)
-  --timeout MS      the devices' call deadline (default 2500)
+  --timeout MS      the devices' call deadline (default 8000)
 serve options:
   --policy FILE     policy peekwall applies (default policies/smart-licensing.yaml)
   --tsid on|off     override the policy's TSID setting

@@ -140,7 +140,9 @@ export class LabWorld {
             : {}),
           ca: this.caPem,
           clock: this.deviceClock,
-          timeoutMs: o.timeoutMs ?? 2500,
+          // Generous: a loaded CI machine must not turn a slow handshake into err 28; the lab's
+          // blocks are resets, answered at once, so nothing waits for this deadline.
+          timeoutMs: o.timeoutMs ?? 8000,
           tlsMaxVersion: o.devicesTls13 ? 'TLSv1.3' : 'TLSv1.2',
         }),
     );
@@ -239,7 +241,7 @@ export class LabWorld {
   }
 
   /** Run `fn` and return the events peekwall logged meanwhile (waits, bounded, for `expect`). */
-  async collect<T>(fn: () => Promise<T>, expect: number, waitMs = 2000): Promise<{ value: T; events: ConnectionEvent[] }> {
+  async collect<T>(fn: () => Promise<T>, expect: number, waitMs = 5000): Promise<{ value: T; events: ConnectionEvent[] }> {
     const start = this.#events.length;
     const value = await fn();
     // Allows are logged when the connection ends, a moment after the client is done.
