@@ -103,3 +103,33 @@ export function time(b: Uint8Array, t: Tlv): Date {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) throw new DerError(`impossible date at byte ${t.head}`);
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
 }
+
+/** The byte ranges a signature check needs, from a certificate's DER. */
+export interface SignedParts {
+  /** The whole TBSCertificate TLV (what was signed). */
+  readonly tbs: Uint8Array;
+  readonly sigOid: string;
+  /** The signature bytes (BIT STRING content without the unused-bits byte). */
+  readonly signature: Uint8Array;
+  /** The whole SubjectPublicKeyInfo TLV (the certificate's own key). */
+  readonly spki: Uint8Array;
+}
+
+export function signedParts(der: Uint8Array): SignedParts {
+  const cert = expect(der, 0, der.length, 0x30, 'Certificate');
+  const tbs = expect(der, cert.start, cert.end, 0x30, 'TBSCertificate');
+  let t = tlv(der, tbs.start, tbs.end, 'version or serial');
+  if (t.tag === 0xa0) t = tlv(der, t.end, tbs.end, 'serial');
+  for (let i = 0; i < 4; i++) t = tlv(der, t.end, tbs.end, 'TBS field'); // sigAlg, issuer, validity, subject
+  const spki = expect(der, t.end, tbs.end, 0x30, 'subjectPublicKeyInfo');
+  const sigAlg = expect(der, tbs.end, cert.end, 0x30, 'signatureAlgorithm');
+  const sigOid = oid(der, tlv(der, sigAlg.start, sigAlg.end, 'signature OID'));
+  const sig = expect(der, sigAlg.end, cert.end, 0x03, 'signatureValue');
+  if (sig.end - sig.start < 2 || der[sig.start] !== 0) throw new DerError('signature BIT STRING with unused bits');
+  return {
+    tbs: der.subarray(tbs.head, tbs.end),
+    sigOid,
+    signature: der.subarray(sig.start + 1, sig.end),
+    spki: der.subarray(spki.head, spki.end),
+  };
+}

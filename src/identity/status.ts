@@ -5,7 +5,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { err, ok, peekwallError, type Result } from '../util/errors.js';
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { certificatesFromPem, nodeCert, pemBlocks, signedBy, certificateFacts } from './facts.js';
+import { signedParts } from './der.js';
 import { certificateMatchesName } from './match.js';
 import type { CertificateFacts, CertificateStatus, CertificateStatusResult, TrustStore } from './types.js';
 
@@ -23,7 +25,7 @@ export function trustStoreOf(certs: readonly CertificateFacts[], source: string)
       else bySki.set(c.ski, [c]);
     }
   }
-  return { certificates: certs, bySki, fingerprints, source };
+  return { certificates: certs, bySki, fingerprints, source, keyCache: new Map() };
 }
 
 /** A trust store from a PEM bundle (one or more CERTIFICATE blocks; other blocks ignored). */
@@ -62,6 +64,46 @@ export async function loadTrustStore(pathOrDir: string): Promise<Result<TrustSto
   }
 }
 
+// Signature algorithms checked directly (hash name for crypto.verify; null = the key decides);
+// anything else (RSA-PSS, DSA, ...) goes through Node's X509Certificate.verify.
+const DIRECT: Readonly<Record<string, { hash: string | null; ecdsa: boolean }>> = {
+  '1.2.840.113549.1.1.5': { hash: 'sha1', ecdsa: false },
+  '1.2.840.113549.1.1.11': { hash: 'sha256', ecdsa: false },
+  '1.2.840.113549.1.1.12': { hash: 'sha384', ecdsa: false },
+  '1.2.840.113549.1.1.13': { hash: 'sha512', ecdsa: false },
+  '1.2.840.10045.4.3.2': { hash: 'sha256', ecdsa: true },
+  '1.2.840.10045.4.3.3': { hash: 'sha384', ecdsa: true },
+  '1.2.840.10045.4.3.4': { hash: 'sha512', ecdsa: true },
+  '1.3.101.112': { hash: null, ecdsa: false },
+};
+
+/** Does `issuer`'s key verify `child`'s signature? Direct crypto.verify over the TBS bytes
+ * (cheap), with Node's X509 parser as the fallback for unusual algorithms. */
+export function issuedBy(child: CertificateFacts, issuer: CertificateFacts, keys?: Map<string, KeyObject | null>): boolean {
+  try {
+    const c = signedParts(child.der);
+    const how = DIRECT[c.sigOid];
+    if (how) {
+      let key = keys?.get(issuer.sha256);
+      if (key === undefined) {
+        try {
+          key = createPublicKey({ key: Buffer.from(signedParts(issuer.der).spki), format: 'der', type: 'spki' });
+        } catch {
+          key = null;
+        }
+        keys?.set(issuer.sha256, key);
+      }
+      if (key === null) return false;
+      return cryptoVerify(how.hash, c.tbs, how.ecdsa ? { key, dsaEncoding: 'der' } : key, c.signature);
+    }
+  } catch {
+    return false;
+  }
+  const a = nodeCert(child.der);
+  const b = nodeCert(issuer.der);
+  return a !== null && b !== null && signedBy(a, b);
+}
+
 // OpenSSL's verify error texts, as Expressway and curl print them (seed 004).
 const OPENSSL_TEXT: Readonly<Record<Exclude<CertificateStatus, 'valid' | 'server-mismatch'>, string>> = {
   'self-signed': 'self signed certificate',
@@ -84,13 +126,15 @@ function label(c: CertificateFacts): string {
 
 /** Walk leaf -> root. Returns the trust verdict and the path (leaf first). */
 function buildPath(chain: readonly CertificateFacts[], trust: TrustStore): { v: Verdict | null; path: CertificateFacts[] } {
+  // Keys of trusted certificates persist in the store; others live for this call only.
+  const keys = new Map<string, KeyObject | null>();
+  const cache = trust.keyCache as Map<string, KeyObject | null>;
+  const keyFor = (c: CertificateFacts) => (trust.fingerprints.has(c.sha256) ? cache : keys);
   const path: CertificateFacts[] = [chain[0]];
   const supplied = chain.slice(1);
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const cur = path[depth];
     if (trust.fingerprints.has(cur.sha256)) return { v: null, path }; // anchored
-    const node = nodeCert(cur.der);
-    if (!node) return { v: { status: 'invalid-signature', depth, detail: `${label(cur)}: its signature cannot be checked` }, path };
     // Candidates by key identifier: trusted roots first, then what the server sent.
     const pool: CertificateFacts[] = [];
     if (cur.aki) {
@@ -105,8 +149,7 @@ function buildPath(chain: readonly CertificateFacts[], trust: TrustStore): { v: 
     let badSig: CertificateFacts | null = null;
     for (const c of pool) {
       if (c.sha256 === cur.sha256) continue;
-      const n = nodeCert(c.der);
-      if (n && signedBy(node, n)) {
+      if (issuedBy(cur, c, keyFor(c))) {
         issuer = c;
         break;
       }
