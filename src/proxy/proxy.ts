@@ -30,11 +30,14 @@ function routeLookup(routes: Readonly<Record<string, HostPort>>, name: string): 
   return dot > 0 ? routes[`*${name.slice(dot)}`] : undefined;
 }
 
-function listen(server: net.Server, host: string, port: number): Promise<void> {
+function listen(server: net.Server, host: string, port: number, onError: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: false }, () => {
       server.removeListener('error', reject);
+      // After start, accept errors (EMFILE, ENFILE) are counted, never thrown: an 'error'
+      // without a listener would take the whole proxy down.
+      server.on('error', onError);
       resolve();
     });
   });
@@ -86,6 +89,9 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     },
   };
 
+  const onListenerError = () => {
+    counters.listenerErrors = (counters.listenerErrors ?? 0) + 1;
+  };
   const servers: net.Server[] = [];
   const bound: { mode: string; host: string; port: number }[] = [];
   const accept = (socket: net.Socket, make: () => void) => {
@@ -104,7 +110,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     for (const l of o.listeners) {
       const server = await makeListener(l);
       servers.push(server);
-      await listen(server, l.host, l.port);
+      await listen(server, l.host, l.port, onListenerError);
       const a = server.address() as net.AddressInfo;
       bound.push({ mode: l.mode, host: a.address, port: a.port });
     }
@@ -181,7 +187,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     const { createAdminServer } = await import('./admin.js');
     adminServer = createAdminServer({ metrics, counters, ...(o.admin.token ? { token: o.admin.token } : {}) });
     try {
-      await listen(adminServer, o.admin.host, o.admin.port);
+      await listen(adminServer, o.admin.host, o.admin.port, onListenerError);
     } catch (e) {
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       throw e;
