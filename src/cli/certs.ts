@@ -1,12 +1,15 @@
 // `peekwall certs init|check|renew`: the lab PKI in certs/ (LAB-ONLY: its keys are public).
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkLabPki, initLabPki, renewLabPki, type CheckEntry } from '../pki/index.js';
+import { checkLabPki, initLabPki, LAB_CERTS_DIR, renewLabPki, type CheckEntry } from '../pki/index.js';
 import { PeekwallFailure } from '../util/errors.js';
 import { EXIT_OK, EXIT_PROBLEM, handleThrown, parseCommandArgs, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 
 const usage = `Usage: peekwall certs init  [--dir certs] [--now ISO] [--force] [--json]
        peekwall certs check [--dir certs] [--warn-days 90] [--now ISO] [--json]
        peekwall certs renew [--dir certs] [--now ISO] [--json]
+
+--dir defaults to ./certs when it holds a lab.yaml, else the certs/ shipped with peekwall.
 
 The LAB-ONLY PKI (certs/, described by certs/lab.yaml): a lab root CA and the leaf
 certificates the lab presents. Its private keys are public: never trust it outside the lab.
@@ -60,7 +63,9 @@ const certs: Subcommand = {
       json = args.values.json === true;
       const [action, ...extra] = args.positionals;
       if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
-      const dir = resolve(io.cwd, (args.values.dir as string | undefined) ?? 'certs');
+      // Default: ./certs when it holds a lab.yaml, else the lab PKI shipped with peekwall.
+      const given = args.values.dir as string | undefined;
+      const dir = given !== undefined ? resolve(io.cwd, given) : existsSync(resolve(io.cwd, 'certs', 'lab.yaml')) ? resolve(io.cwd, 'certs') : LAB_CERTS_DIR;
       const now = parseNow(args.values.now);
       if (action === 'init') {
         const r = await initLabPki(dir, { ...(now ? { now } : {}), force: args.values.force === true });
