@@ -250,7 +250,7 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
   const p = asCompiled(policy);
   const tracing = opts?.trace !== false;
   const trace: TraceStep[] | null = tracing ? [] : null;
-  const host = identity.name === null || identity.name.length === 0 ? null : lowerHost(identity.name);
+  const host = !identity.name ? null : lowerHost(identity.name);
   const rec = host === null ? UNKNOWN_URL : p.urlDb.lookup(host);
   const app = appOf(p, host);
   const f: FlowFacts = {
