@@ -322,3 +322,31 @@ rules:
   t.same(tsidFor(forced, flow({ srcIp: '10.99.1.1' })), { enabled: true, profile: 'technote' });
   t.same(p.settings.tsid, { enabled: true, profile: 'snort3-legacy' }, 'the original is unchanged');
 });
+
+t.test('evaluate never throws on odd input (bad addresses, odd names, any port)', async (t) => {
+  const p = mustCompile(
+    `
+urlDatabase: db.csv
+securityIntelligence:
+  network:
+    - {name: N, action: block, entries: [198.51.100.0/24, "2001:db8:bad::/48"]}
+  url:
+    - {name: U, action: block, entries: [bad.test, "*.wild.test", "x.test/p"]}
+rules:
+  - {name: NET, action: Allow, sourceNetworks: [10.0.0.0/8], urls: {literals: [a.test, "a.test/x"], categories: [{category: News}]}}
+  - {name: ANY_WEB, action: Allow, destinationPorts: [443]}
+`,
+    { 'db.csv': 'a.test,3,News\n' },
+  );
+  fc.assert(
+    fc.property(fc.string(), fc.string(), fc.integer({ min: -5, max: 70000 }), fc.option(fc.string(), { nil: null }), fc.option(fc.string(), { nil: undefined }), (src, dst, port, name, path) => {
+      const f = flow({ srcIp: src, dstIp: dst, dstPort: port, ...(path !== undefined ? { scheme: 'http', path } : {}) });
+      const a = evaluate(p, f, named(name));
+      const b = evaluate(p, f, named(name), { trace: false });
+      return a.rule === b.rule && typeof a.action === 'string';
+    }),
+    { numRuns: 500 },
+  );
+  const v = evaluate(p, flow({ srcIp: 'not-an-ip' }), named('a.test'));
+  t.equal(v.rule, 'ANY_WEB', 'an unparsable source matches only rules without source networks');
+});
