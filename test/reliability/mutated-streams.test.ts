@@ -37,13 +37,14 @@ interface Sent {
 }
 
 /** Writes the chunks as separate writes, half-closes, waits for the proxy to close. */
-function send(port: number, chunks: Uint8Array[]): Promise<number> {
+function send(port: number, chunks: Uint8Array[], claim: (localPort: number) => void): Promise<number> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
     let local = 0;
     s.on('error', () => undefined);
     s.on('connect', async () => {
       local = s.localPort ?? 0;
+      claim(local);
       for (const c of chunks) {
         if (s.destroyed) break;
         s.write(c);
@@ -62,29 +63,40 @@ t.test(`${MUTANTS} mutated hellos over sockets: documented action and closeReaso
   const cert = await makeCert({ cn: 'good.test', sans: ['good.test'] });
   const origin = await startOrigin(cert);
   t.teardown(() => origin.close());
-  const byPort = new Map<number, ConnectionEvent>();
-  const waiters = new Map<number, (e: ConnectionEvent) => void>();
+  // Events are matched to connections by source port. Ports get reused over 700 connections,
+  // so a connection claims its port when it connects, and only events that arrive after that
+  // (and are not the good client's) count for it.
+  const claimed = new Map<number, { event: ConnectionEvent | null; wake: (() => void) | null }>();
+  const goodEvents: ConnectionEvent[] = [];
   const proxy = await startProxy({
     policy,
     listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
     onEvent: (e) => {
-      if (byPort.has(e.srcPort)) return; // the first event of a connection decides (blocks log at begin)
-      byPort.set(e.srcPort, e);
-      waiters.get(e.srcPort)?.(e);
+      if (e.sni === 'good.test') return void goodEvents.push(e);
+      const c = claimed.get(e.srcPort);
+      if (!c || c.event) return; // the first event of a connection decides (blocks log at begin)
+      c.event = e;
+      c.wake?.();
     },
   });
   t.teardown(() => proxy.close());
   const port = proxy.listeners[0].port;
-  const eventFor = (p: number): Promise<ConnectionEvent | null> =>
-    byPort.has(p)
-      ? Promise.resolve(byPort.get(p)!)
-      : new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(null), 5000);
-          waiters.set(p, (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          });
-        });
+  const claim = (p: number) => claimed.set(p, { event: null, wake: null });
+  const eventFor = async (p: number): Promise<ConnectionEvent | null> => {
+    const c = claimed.get(p);
+    if (!c) return null;
+    if (!c.event) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5000);
+        c.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    claimed.delete(p);
+    return c.event;
+  };
 
   // The good client: sequential round trips for as long as the hostile ones run.
   let hostileDone = false;
@@ -92,7 +104,8 @@ t.test(`${MUTANTS} mutated hellos over sockets: documented action and closeReaso
   const goodLoop = (async () => {
     while (!hostileDone || good.length < 5) {
       good.push(await tlsRoundTrip(port, { servername: 'good.test' }));
-      if (good.length >= 500) break;
+      if (good.length >= 300) break;
+      await new Promise((r) => setTimeout(r, 10)); // leave CPU to the hostile side
     }
   })();
 
@@ -106,12 +119,16 @@ t.test(`${MUTANTS} mutated hellos over sockets: documented action and closeReaso
       const i = next++;
       const prng = new Prng(master.fork() ^ i);
       const m = mutate(prng.pick(seeds), prng, seeds);
-      const chunks = chunksOf(m.bytes, randomSplits(prng, m.bytes.length)).filter((c) => c.length > 0);
-      const local = await send(port, chunks);
+      // At most 24 separate writes: a thousand one-byte writes under load is a slow client,
+      // which the peek timeout rightly resets (tested in slow-client cases, not here).
+      const ends = randomSplits(prng, m.bytes.length);
+      const capped = ends.length > 24 ? [...ends.slice(0, 23), m.bytes.length] : ends;
+      const chunks = chunksOf(m.bytes, capped).filter((c) => c.length > 0);
+      const local = await send(port, chunks, claim);
       const e = await eventFor(local);
       const sent: Sent = { port: local, bytes: m.bytes, ops: m.ops };
       const want = readClientHello(sent.bytes, { maxHandshakeBytes: policy.settings.maxHelloBytes });
-      const where = `#${i} (${m.ops.join(' ')})`;
+      const where = `#${i} (${m.ops.join(' ')}) [port ${local} event ${e ? JSON.stringify({ ph: e.phase, a: e.action, c: e.closeReason, sni: e.sni, b: e.bytesFromClient, len: sent.bytes.length }) : null}]`;
       if (!e) {
         mismatches.push(`${where}: no event`);
         continue;
@@ -131,11 +148,14 @@ t.test(`${MUTANTS} mutated hellos over sockets: documented action and closeReaso
   hostileDone = true;
   await goodLoop;
 
-  t.same(mismatches.slice(0, 10), [], `every mutated stream got its documented answer (${[...seenReasons].map(([k, v]) => `${k}:${v}`).join(', ')})`);
+  t.same(mismatches.slice(0, 20), [], `every mutated stream got its documented answer (${[...seenReasons].map(([k, v]) => `${k}:${v}`).join(', ')})`);
   t.ok(seenReasons.size >= 6, `${seenReasons.size} distinct action/closeReason pairs exercised`);
   const failedGood = good.filter((g) => g.kind !== 'ok');
   t.same(failedGood.slice(0, 3), [], `good client: ${good.length - failedGood.length}/${good.length} round trips succeeded during the hostile run`);
   t.ok(good.length >= 5, 'the good client ran throughout');
+  t.ok(goodEvents.length > 0 && goodEvents.every((e) => e.action === 'Allow'), `the good client's ${goodEvents.length} events are all Allow`);
+  // The client sees the RST before the proxy's own 'close' runs: give the teardown a moment.
+  for (let k = 0; k < 100 && (proxy.stats().active > 0 || proxy.stats().heldBytes > 0); k++) await new Promise((r) => setTimeout(r, 50));
   const stats = proxy.stats();
   t.equal(stats.active, 0, 'no connection left open');
   t.equal(stats.heldBytes, 0, 'no held bytes left');
