@@ -114,3 +114,35 @@ t.test('the held-bytes limit refuses a connection that would hold too much', asy
   t.equal(e.closeReason, 'proxy/held-bytes-limit');
   t.equal(proxy.stats().heldBytes, 0, 'accounting returns to zero');
 });
+
+async function hasIpv6(): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(0, '::1', () => s.close(() => resolve(true)));
+  });
+}
+
+t.test('IPv6 loopback: transparent listener, TSID probe from ::1', async (t) => {
+  if (!(await hasIpv6())) {
+    t.pass('this host has no IPv6 loopback (container without ::1); nothing to test here');
+    return;
+  }
+  const origin = await startOrigin(cert, { host: '::1' });
+  t.teardown(() => origin.close());
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy: policyFrom(yaml(true).replace('destinationNetworks: [72.163.4.38, 173.37.145.8]', 'destinationNetworks: ["::1"]').replace('sourceNetworks: [10.12.1.8]', 'sourceNetworks: ["::1"]')),
+    listeners: [{ mode: 'transparent', host: '::1', port: 0, flowPort: 443, upstream: { host: '::1', port: origin.port } }],
+    onEvent: sink.onEvent,
+  });
+  t.teardown(() => proxy.close());
+  t.equal((await tlsRoundTrip(proxy.listeners[0].port, { host: '::1' })).kind, 'ok');
+  const e = await sink.next();
+  t.equal(e.srcIp, '::1');
+  t.equal(e.dstIp, '::1');
+  t.equal(e.accessControlRule, 'ALLOW_FMC_ASA_SNT_CISCO');
+  t.equal(e.url, 'https://toos.cisco.com');
+  t.equal(origin.connections, 2, 'probe + client over IPv6');
+});
