@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { parseEventLines } from '../events/index.js';
+import { createEventLog, parseEventLines } from '../events/index.js';
 import {
   comparePolicies,
   flowFromEvent,
@@ -42,6 +42,7 @@ Options:
   --min-coverage N   fail when a policy's coverage (rules reached + SI lists hit) is below N %
   --live             also run every case as a real TLS handshake through a real peekwall
                      proxy on loopback; the live verdict must equal the offline one
+  --events FILE      (with --live) append the proxy's connection events to FILE (JSON lines)
   --compare OLD      impact analysis: evaluate the flows under OLD and under NEW (the first
                      SUITE argument) and list every flow whose verdict changes
   --from-events F    flows from a recorded events file (JSON lines): with --compare, the
@@ -165,6 +166,7 @@ const test: Subcommand = {
       junit: { type: 'string' },
       'min-coverage': { type: 'string' },
       live: { type: 'boolean' },
+      events: { type: 'string' },
       compare: { type: 'string' },
       'from-events': { type: 'string' },
       policy: { type: 'string' },
@@ -176,6 +178,7 @@ const test: Subcommand = {
     if (typeof values.compare === 'string') return runCompare(values, positionals, io, reporter);
     if (typeof values['from-events'] === 'string') return runGenerate(values, positionals, io);
 
+    if (values.events !== undefined && !values.live) throw new UsageError('--events FILE records the live run: add --live');
     let minCoverage: number | null = null;
     if (values['min-coverage'] !== undefined) {
       minCoverage = Number(values['min-coverage']);
@@ -189,9 +192,14 @@ const test: Subcommand = {
     let closeLive: (() => Promise<void>) | undefined;
     if (values.live) {
       const { createLiveRunner } = await import('../regress/live.js');
-      const l = await createLiveRunner();
+      const eventLog = typeof values.events === 'string' ? createEventLog({ destination: resolve(io.cwd, values.events) }) : undefined;
+      const l = await createLiveRunner(eventLog ? { eventLog } : {});
       live = l.run;
-      closeLive = l.close;
+      closeLive = async () => {
+        await l.close();
+        await eventLog?.close();
+        if (eventLog?.lastError) io.stderr.write(`peekwall: ${formatError(eventLog.lastError)}\n`);
+      };
     }
     let report: RunReport;
     try {

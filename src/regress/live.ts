@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
-import type { ConnectionEvent } from '../events/index.js';
+import type { ConnectionEvent, EventLog } from '../events/index.js';
 import { overrideTsid, type Policy } from '../policy/index.js';
 import { startProxy, type AddressMap } from '../proxy/index.js';
 import type { LoadedSuite } from './load.js';
@@ -27,6 +27,8 @@ import type { ActualVerdict, ResolvedCase, TlsVersionName } from './types.js';
 export interface LiveOptions {
   /** Bound on one case's handshake + event wait (ms). Not an assertion: a hang becomes a live-error. */
   readonly caseTimeoutMs?: number;
+  /** Also log every live connection event here (JSON lines, as `peekwall run` writes them). */
+  readonly eventLog?: EventLog;
 }
 
 export interface LiveRunner {
@@ -179,7 +181,10 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
       // destination alias and the flow's destination is the local address it was reached on.
       listeners: [{ mode: 'transparent', host: dstAlias, port: 0, upstream: { host: dstAlias, port: up.port }, flowPort: c.flow.dport }],
       addressMap: aliases,
+      // Events are logged here rather than through ProxyOptions.eventLog: the proxy flushes
+      // that log on close, once per case, and one long-lived log outlives every proxy.
       onEvent: (e) => {
+        o.eventLog?.write(e);
         events.push(e);
         onEventSeen?.();
       },

@@ -2,7 +2,7 @@
 // disagree with itself: TSID off under TLS 1.3 (no passive name), passive CN under TLS 1.2,
 // the TechNote profile, a certificate without CN, a spoofed SNI, ALPN. Every live verdict
 // must equal the offline one; cases that cannot be reproduced live say why and do not fail.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -38,7 +38,7 @@ t.test('live verdicts equal offline ones across identity shapes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'peekwall-live-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'shapes.test.yaml'), SUITE);
-  const r = await runCli(['test', '--live', '--json', 'shapes.test.yaml'], { cwd: dir });
+  const r = await runCli(['test', '--live', '--json', 'shapes.test.yaml', '--events', 'live-events.jsonl'], { cwd: dir });
   const rep = JSON.parse(r.stdout);
   const cases = rep.suites[0].cases as { name: string; status: string; live?: { skipped?: string; diffs: unknown[]; actual: { identitySource: string } | null } }[];
   t.same(cases.filter((c) => c.status !== 'pass').map((c) => [c.name, c.status, c.live]), [], 'no failures');
@@ -50,4 +50,30 @@ t.test('live verdicts equal offline ones across identity shapes', async (t) => {
     'the proxy derived each identity the way the offline core did',
   );
   t.match(cases[5].live?.skipped ?? '', /recorded identity/);
+});
+
+t.test('the live run\'s real proxy events pin a suite and feed impact analysis', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-live-events-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'shapes.test.yaml'), SUITE);
+  const live = await runCli(['test', '--live', 'shapes.test.yaml', '--events', 'ev.jsonl'], { cwd: dir });
+  t.equal(live.code, 0);
+  const lines = readFileSync(join(dir, 'ev.jsonl'), 'utf8').trim().split('\n');
+  t.equal(lines.length, 5, 'one event per case run live (the pinned one is not)');
+  t.ok(lines.every((l) => JSON.parse(l).mapped), 'events carry the real loopback addresses behind the seed ones');
+
+  const policy = fromRoot('policies', 'smart-licensing.yaml');
+  const gen = await runCli(['test', '--from-events', 'ev.jsonl', '--policy', policy, '--out', 'pinned.test.yaml'], { cwd: dir });
+  t.equal(gen.code, 0, gen.stderr);
+  const pinned = await runCli(['test', 'pinned.test.yaml', '--json'], { cwd: dir });
+  t.equal(pinned.code, 0, pinned.stdout);
+  t.equal(JSON.parse(pinned.stdout).counts.passed, 5, 'the recorded verdicts replay offline');
+
+  const remedy = fromRoot('policies', 'smart-licensing-remedy-allow-toos.yaml');
+  const cmp = await runCli(['test', '--compare', policy, remedy, '--from-events', 'ev.jsonl', '--json'], { cwd: dir });
+  t.equal(cmp.code, 1);
+  const changes = JSON.parse(cmp.stdout).changes as { origin: string; before: { action: string; url: string }; after: { action: string } }[];
+  // Exactly the two flows TSID named toos.cisco.com (no-CN certificate, contradicted SNI).
+  t.same(changes.map((c) => c.origin), ['ev.jsonl event 4', 'ev.jsonl event 5']);
+  t.ok(changes.every((c) => c.before.url === 'https://toos.cisco.com' && c.before.action === 'Block with reset' && c.after.action === 'Allow'));
 });

@@ -137,6 +137,9 @@ t.test('invalid suites and policies exit 2 with file:line:column', async (t) => 
   t.match(d.stderr, /\[suite\/unreadable\]/);
   const e = await runCli(['test', 'invalid.test.yaml', '--reporter', 'xml'], { cwd: dir });
   t.equal(e.code, 2);
+  const f = await runCli(['test', 'invalid.test.yaml', '--events', 'x.jsonl'], { cwd: dir });
+  t.equal(f.code, 2);
+  t.match(f.stderr, /--events FILE records the live run: add --live/);
 });
 
 t.test('coverage: unreached rules and unhit lists, --min-coverage', async (t) => {
