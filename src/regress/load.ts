@@ -92,7 +92,14 @@ export function loadPolicyVariant(
     p = (async () => {
       // The policy's own loader for the plain file (feeds, URL database, its size bounds);
       // a re-parse of the merged text only when the suite overrides settings.
-      if (!overrides || Object.keys(overrides).length === 0) return loadPolicyFile(path);
+      if (!overrides || Object.keys(overrides).length === 0) {
+        // A suite may name any path: refuse devices and FIFOs before the policy loader reads.
+        const st = await stat(path).catch(() => null);
+        if (st && !st.isFile()) {
+          return { ok: false, error: [peekwallError('suite/policy-unreadable', `policy ${path} is not a regular file`, { file: path })] };
+        }
+        return loadPolicyFile(path);
+      }
       const text = await readText(path, 'suite/policy-unreadable', 'policy');
       if (!text.ok) return text;
       return parsePolicyWithSettings(text.value, path, overrides, readFeed);

@@ -179,4 +179,8 @@ t.test('a FIFO or a directory given as a suite is refused, not read', async (t) 
   t.equal(r.code, 2);
   t.match(r.stderr, /fifo\.test\.yaml is not a regular file \[suite\/unreadable\]/);
   t.match(r.stderr, /is not a regular file/);
+  writeFileSync(join(dir, 'dev.test.yaml'), 'policy: /dev/zero\ncases:\n  - {name: x, flow: {src: 10.0.0.1, dst: 10.0.0.2}, expect: {action: Allow}}\n');
+  const d = await runCli(['test', 'dev.test.yaml'], { cwd: dir });
+  t.equal(d.code, 2);
+  t.match(d.stderr, /policy \/dev\/zero is not a regular file \[suite\/policy-unreadable\]/);
 });
