@@ -1,7 +1,7 @@
 // `peekwall test`: policy regression suites, offline (pure core) and --live (real proxy), with
 // rule coverage, impact analysis between two policies, and suites generated from events.
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createEventLog, parseEventLines } from '../events/index.js';
 import {
@@ -92,6 +92,8 @@ async function readEvents(file: string, io: CliIo) {
   const abs = resolve(io.cwd, file);
   let text: string;
   try {
+    // Events files can be large, but never endless: refuse devices and FIFOs.
+    if (!(await stat(abs)).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
     text = await readFile(abs, 'utf8');
   } catch (e) {
     throw new PeekwallFailure(peekwallError('events/unreadable', `cannot read events file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }));
