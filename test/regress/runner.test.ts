@@ -184,3 +184,17 @@ t.test('a FIFO or a directory given as a suite is refused, not read', async (t) 
   t.equal(d.code, 2);
   t.match(d.stderr, /policy \/dev\/zero is not a regular file \[suite\/policy-unreadable\]/);
 });
+
+t.test('an inline PEM certificate works like a file; a broken one is a positioned error', async (t) => {
+  const pem = readFileSync(CISCO_LIKE, 'utf8').trim().split('\n').map((l) => `        ${l}`).join('\n');
+  const dir = workspace(t, {
+    'small.yaml': POLICY,
+    'inline.test.yaml': `policy: small.yaml\ncases:\n  - name: inline\n    flow:\n      src: 10.12.1.8\n      dst: 72.163.4.38\n      cert: |\n${pem}\n    expect: {url: https://toos.cisco.com, identitySource: cert-san}\n`,
+    'broken.test.yaml': 'policy: small.yaml\ncases:\n  - name: broken\n    flow:\n      src: 10.12.1.8\n      dst: 72.163.4.38\n      cert: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n"\n    expect: {action: Allow}\n',
+  });
+  const r = await runCli(['test', 'inline.test.yaml'], { cwd: dir });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const b = await runCli(['test', 'broken.test.yaml'], { cwd: dir });
+  t.equal(b.code, 2);
+  t.match(b.stderr, /broken\.test\.yaml:3:5: case 'broken': inline certificate: .* \[suite\/bad-cert\]/);
+});
