@@ -78,10 +78,11 @@ export function createEventLog(o: EventLogOptions): EventLog {
       logger.info(e);
     },
     flush() {
+      // An empty write's callback runs once every earlier chunk has reached the destination
+      // (writes complete in order). 'drain' would only fire after a write hit backpressure.
       return new Promise((resolve) => {
-        if (failed || stream.writableLength === 0) return resolve();
-        stream.once('drain', () => resolve());
-        stream.once('error', () => resolve());
+        if (failed || stream.destroyed || stream.writableLength === 0) return resolve();
+        stream.write('', () => resolve());
       });
     },
     async close() {

@@ -166,3 +166,19 @@ t.test('followLines delivers appended complete lines only, and stops on abort', 
   clearTimeout(guard);
   t.same(got, ['one', 'two']);
 });
+
+t.test('flush resolves after a small write (no backpressure, so no drain event)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'flush.jsonl');
+  const log = createEventLog({ destination: file });
+  log.write(seedEvent());
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    log.flush().then(() => 'flushed'),
+    new Promise((r) => { timer = setTimeout(() => r('hung'), 5000); }),
+  ]);
+  clearTimeout(timer);
+  t.equal(outcome, 'flushed');
+  t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 1, 'the event is on disk when flush resolves');
+  await log.close();
+});
