@@ -10,7 +10,7 @@ import { peekwallError, type PeekwallError } from '../util/errors.js';
 import { ConnectionMachine, type Command, type Endpoint } from './machine.js';
 import { probeSource, type TsidCache } from './probe.js';
 import { closeSoon, splice, type SpliceEnd } from './splice.js';
-import type { AddressMap, HostPort } from './types.js';
+import type { AddressMap } from './types.js';
 import type { TrustStore } from '../identity/index.js';
 
 /** What every connection of one proxy shares. */
@@ -372,8 +372,4 @@ export class Connection {
     });
     this.ctx.emit(e, { listener: this.o.listener, failed: out !== null && out.verdict === null && out.closeReason !== undefined });
   }
-}
-
-export function hostPortToEndpoint(hp: HostPort): Endpoint {
-  return { ip: hp.host, port: hp.port };
 }
