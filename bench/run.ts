@@ -406,6 +406,7 @@ function queryStats(r: Running): Promise<Record<string, number> | null> {
 
 export async function runBench(o: BenchOptions, argv: string[], log: (s: string) => void): Promise<{ results: BenchResults; file: string }> {
   const t0 = Date.now();
+  const loadavgStart = loadavg().map((x) => round(x, 2) ?? 0);
   const notes: string[] = [];
   const work = mkdtempSync(join(tmpdir(), 'peekwall-bench-'));
   const stack: Stack = { upstream: null as unknown as Running, proxies: new Map(), proxiesB: new Map(), peers: new Map() };
@@ -627,7 +628,7 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
       schema: RESULTS_SCHEMA,
       date: new Date().toISOString(),
       command: `node ${relative(repoRoot, join(here, 'run.js'))} ${argv.join(' ')}`.trim(),
-      machine: machine(),
+      machine: { ...machine(), loadavgStart },
       options: { ...strip(o), cpuProf: o.cpuProfDir !== null },
       upstream: { kind: upstreamKind, version: stack.upstream.version, cert: cert.source, keyType: cert.keyType, bodyBytes },
       peers,
