@@ -862,25 +862,23 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
 
 /** Read and compile a policy file; feeds and the URL database are read relative to it. */
 export async function loadPolicyFile(path: string): Promise<Result<Policy, PeekwallError[]>> {
-  const { readFileSync, statSync } = await import('node:fs');
+  const { readBoundedFile, readBoundedFileSync } = await import('../util/files.js');
   const { dirname } = await import('node:path');
-  let text: string;
-  try {
-    // Refuse oversized files before reading them (readYaml checks the text again).
-    if (statSync(path).size > DEFAULT_YAML_LIMITS.maxBytes) {
-      return { ok: false, error: [peekwallError('policy/too-large', `policy file is over the ${DEFAULT_YAML_LIMITS.maxBytes}-byte limit (put large lists in .txt feeds)`, { file: path, line: 1, column: 1 })] };
-    }
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return { ok: false, error: [peekwallError('policy/unreadable', `cannot read policy file (${code})`, { file: path })] };
+  // Bounded, regular-file-only reads: a FIFO or /dev/zero in place of the policy or a feed
+  // would otherwise block the event loop (reload runs in the proxy) or exhaust memory.
+  const read = await readBoundedFile(path, DEFAULT_YAML_LIMITS.maxBytes);
+  if (!read.ok) {
+    const f = read.failure;
+    return f.kind === 'too-large'
+      ? { ok: false, error: [peekwallError('policy/too-large', `policy file is ${f.message} (put large lists in .txt feeds)`, { file: path, line: 1, column: 1 })] }
+      : { ok: false, error: [peekwallError('policy/unreadable', `cannot read policy file (${f.message})`, { file: path })] };
   }
   const readFile = (p: string): string => {
-    const st = statSync(p);
-    if (st.size > MAX_FEED_BYTES) throw Object.assign(new Error(`larger than ${MAX_FEED_BYTES} bytes`), { code: 'EFBIG' });
-    return readFileSync(p, 'utf8');
+    const r = readBoundedFileSync(p, MAX_FEED_BYTES);
+    if (!r.ok) throw Object.assign(new Error(r.failure.message), { code: r.failure.message });
+    return r.text;
   };
-  return compilePolicy(text, { file: path, baseDir: dirname(resolvePath(path)), readFile });
+  return compilePolicy(read.text, { file: path, baseDir: dirname(resolvePath(path)), readFile });
 }
 
 /** A copy of the policy with TSID forced (CLI `--tsid on|off`, `--profile`): wins over rule overrides. */

@@ -1,6 +1,6 @@
 // The shell part of regression testing: reading suite files, their policies (with the suite's
 // settings overrides) and their certificates. Everything after loading is pure.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
@@ -8,6 +8,7 @@ import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { loadPolicyFile, parsePolicy, type Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
+import { readBoundedFileSync } from '../util/files.js';
 import { parseSuite } from './suite.js';
 import type { Located, ResolvedCase, SuiteSpec } from './types.js';
 import { DEFAULT_YAML_LIMITS } from './yaml.js';
@@ -70,12 +71,11 @@ export function parsePolicyWithSettings(
 
 const MAX_FEED_BYTES = 64 * 1024 * 1024;
 
-/** Feeds and URL databases referenced by a policy (same bound idea as the policy loader's). */
+/** Feeds and URL databases referenced by a policy: the same bounded, regular-file-only read as the policy loader's. */
 function readFeed(path: string): string {
-  const st = statSync(path);
-  if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
-  if (st.size > MAX_FEED_BYTES) throw Object.assign(new Error(`larger than ${MAX_FEED_BYTES} bytes`), { code: 'EFBIG' });
-  return readFileSync(path, 'utf8');
+  const r = readBoundedFileSync(path, MAX_FEED_BYTES);
+  if (!r.ok) throw Object.assign(new Error(r.failure.message), { code: r.failure.message });
+  return r.text;
 }
 
 /** Cache of compiled policies by file and overrides, shared by the suites of one run. */

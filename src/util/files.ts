@@ -1,0 +1,83 @@
+// Reading a user-named file without trusting it: the path may be a FIFO (a read blocks until
+// a writer appears), a device (/dev/zero never ends), a directory, or grow while we read.
+// Open non-blocking, fstat the opened handle, refuse anything but a regular file, and read at
+// most `maxBytes + 1` bytes so a file that grew past the bound is refused too.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+export type BoundedReadFailure =
+  | { readonly kind: 'not-a-file'; readonly message: string }
+  | { readonly kind: 'too-large'; readonly message: string }
+  | { readonly kind: 'unreadable'; readonly message: string };
+
+export type BoundedRead =
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly failure: BoundedReadFailure };
+
+const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+function describe(e: unknown): string {
+  const n = e as NodeJS.ErrnoException;
+  return n.code ? `${n.code}: ${n.message.replace(/^\w+: /, '')}` : String((e as Error).message ?? e);
+}
+
+function fail(kind: BoundedReadFailure['kind'], message: string): BoundedRead {
+  return { ok: false, failure: { kind, message } };
+}
+
+/** Synchronous variant, for loaders that are called from synchronous compile steps. */
+export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead {
+  let fd: number;
+  try {
+    fd = openSync(path, FLAGS);
+  } catch (e) {
+    return fail('unreadable', describe(e));
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return fail('not-a-file', 'not a regular file (a device, FIFO or directory)');
+    if (st.size > maxBytes) return fail('too-large', `${st.size} bytes, over the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, st.size + 1));
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) return fail('too-large', `grew past the ${maxBytes}-byte limit while being read`);
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) return fail('too-large', `over the ${maxBytes}-byte limit`);
+    }
+    return { ok: true, text: buf.toString('utf8', 0, n) };
+  } catch (e) {
+    return fail('unreadable', describe(e));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedRead> {
+  let fh;
+  try {
+    fh = await open(path, FLAGS);
+  } catch (e) {
+    return fail('unreadable', describe(e));
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return fail('not-a-file', 'not a regular file (a device, FIFO or directory)');
+    if (st.size > maxBytes) return fail('too-large', `${st.size} bytes, over the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, st.size + 1));
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) return fail('too-large', `grew past the ${maxBytes}-byte limit while being read`);
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > maxBytes) return fail('too-large', `over the ${maxBytes}-byte limit`);
+    }
+    return { ok: true, text: buf.toString('utf8', 0, n) };
+  } catch (e) {
+    return fail('unreadable', describe(e));
+  } finally {
+    await fh.close();
+  }
+}
