@@ -159,7 +159,9 @@ export class ServerFlightReader {
         switch (ct) {
           case CT_HANDSHAKE: {
             if (len === 0) return malformed('wire/bad-record', `record ${this.records} is an empty handshake record`);
-            if (this.hsLen - this.hsOff + len > this.maxHs) {
+            // Bound every handshake byte seen, consumed or not: a server that streams
+            // messages we skip (e.g. CertificateStatus) must not grow this buffer without end.
+            if (this.hsLen + len > this.maxHs) {
               return { kind: 'too-large', limit: this.maxHs, error: wireError('wire/too-large', `over ${this.maxHs} bytes of server handshake without a certificate`) };
             }
             this.hs = grow(this.hs, this.hsLen, len);
