@@ -93,12 +93,20 @@ export function ja4(h: ClientHello): { ja4: string; ja4_r: string; ja4_o: string
   const withSigs = (e: string) => (sigs ? `${e}_${sigs}` : e);
   const b = ciphers.length ? sha12(cSorted) : '000000000000';
   const c = eSorted ? sha12(withSigs(eSorted)) : '000000000000';
-  const bo = ciphers.length ? sha12(cOrig) : '000000000000';
-  const co = eOrig ? sha12(withSigs(eOrig)) : '000000000000';
+  // Events carry only `ja4`; the raw and original-order variants (two more SHA-256s) are
+  // computed when read. Getters on a literal are enumerable, so JSON output is unchanged.
   return {
     ja4: `${a}_${b}_${c}`,
-    ja4_r: `${a}_${cSorted}_${withSigs(eSorted)}`,
-    ja4_o: `${a}_${bo}_${co}`,
-    ja4_ro: `${a}_${cOrig}_${withSigs(eOrig)}`,
+    get ja4_r() {
+      return `${a}_${cSorted}_${withSigs(eSorted)}`;
+    },
+    get ja4_o() {
+      const bo = ciphers.length ? sha12(cOrig) : '000000000000';
+      const co = eOrig ? sha12(withSigs(eOrig)) : '000000000000';
+      return `${a}_${bo}_${co}`;
+    },
+    get ja4_ro() {
+      return `${a}_${cOrig}_${withSigs(eOrig)}`;
+    },
   };
 }
