@@ -439,5 +439,8 @@ function hostName(b: Uint8Array, s: number, e: number): { name: string; trailing
     }
     name += String.fromCharCode(c);
   }
+  // 'example.com..': one trailing dot is the root, a second is an empty last label (policy
+  // would otherwise see 'example.com.' and strip it: a second spelling of the same name).
+  if (label === 0) return 'server_name host_name has an empty label';
   return { name, trailingDot };
 }

@@ -46,7 +46,7 @@ t.test('SNI: lower-cased, trailing dot noted, garbage rejected with wire/bad-sni
   h = hello(readClientHello(records(helloMessage({ extensions: [sniExt('_dmarc.svc-1.example')] }))));
   t.equal(h.sni, '_dmarc.svc-1.example');
   t.equal(h.sniTrailingDot, false);
-  for (const bad of ['', '.', 'a..b', '.a.b', 'a b.com', 'evil.com\u0000.good.com', 'ex/ample.com', 'x'.repeat(64) + '.com', 'é.com']) {
+  for (const bad of ['', '.', '..', 'a..b', '.a.b', 'example.com..', 'a b.com', 'evil.com\u0000.good.com', 'ex/ample.com', 'x'.repeat(64) + '.com', 'é.com']) {
     const r = readClientHello(records(helloMessage({ extensions: [sniExt(bad)] })));
     t.equal(code(r), 'wire/bad-sni', JSON.stringify(bad));
   }
