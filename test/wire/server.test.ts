@@ -93,3 +93,18 @@ t.test('bounds: a huge Certificate announces itself too-large', async (t) => {
   t.equal(readServerFlight(records(big, [], 0x0303)).kind, 'too-large', 'over the 64 KiB default');
   t.equal(readServerFlight(flight, { maxHandshakeBytes: 512 }).kind, 'too-large');
 });
+
+t.test('bounds: CertificateStatus messages before any Certificate count against the bound', async (t) => {
+  // Each status message is consumed and skipped, but the reader keeps what it consumed: a
+  // server repeating them must hit too-large, not buffer up to maxRecords records.
+  const status = [22, 0x00, 0x03, 0xe8, ...new Array(1000).fill(1)];
+  const r = new ServerFlightReader({ maxHandshakeBytes: 2048 });
+  let last: ServerFlightResult = r.push(records(sh(), [], 0x0303));
+  t.equal(last.kind, 'need-more');
+  for (let i = 0; i < 10 && last.kind === 'need-more'; i++) last = r.push(records(Uint8Array.from(status), [], 0x0303));
+  t.equal(last.kind, 'too-large');
+  // One status message after the ServerHello is still fine, and the chain that follows is read.
+  const afterHello = hs.subarray(4 + ((hs[1] << 16) | (hs[2] << 8) | hs[3]));
+  const ok = readServerFlight(records(Uint8Array.from([...sh(), ...status, ...afterHello]), [], 0x0303));
+  t.same(chainHex(ok), chainHex(expected));
+});
