@@ -42,26 +42,16 @@ function appsCover(a: ReadonlySet<number> | null, b: ReadonlySet<number> | null)
  * category parts that `a` lacks. Anything undecidable counts as "not covered" (no false
  * shadow reports).
  */
-function urlCover(a: CompiledRule['url'], b: CompiledRule['url'], bHosts: readonly string[]): boolean {
+function urlCover(a: CompiledRule['url'], b: CompiledRule['url']): boolean {
   if (a === null) return true;
   if (b === null) return false;
   for (const s of b.substrings) if (!a.substrings.includes(s)) return false;
   for (const c of b.categories) if (!a.categories.some((x) => (x.category === c.category || x.category === 'Any') && (x.levels & c.levels) === c.levels)) return false;
-  for (const h of bHosts) {
+  for (const h of b.hostEntries) {
     if (h.includes('*')) return false;
     if (!a.hosts || (a.hosts as DomainSet).first(h, null) === null) return false;
   }
   return true;
-}
-
-/** Host entries of a rule's URL condition, recovered from its text (wildcards kept). */
-function hostEntries(r: CompiledRule): string[] {
-  if (!r.url || !r.url.hosts) return [];
-  const cats = new Set(r.url.categories.map((c) => c.text));
-  return r.url.text
-    .split(', ')
-    .filter((t) => !cats.has(t) && !t.includes('/'))
-    .map((t) => t.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\.$/, ''));
 }
 
 function isCatchAll(r: CompiledRule): boolean {
@@ -78,7 +68,6 @@ export function lintPolicy(policy: Policy): LintFinding[] {
   const enabled = p.rules.filter((r) => r.enabled);
   for (const r of p.rules) if (!r.enabled) out.push({ severity: 'warning', code: 'lint/disabled-rule', message: `rule '${r.name}' is disabled`, ...at(r) });
 
-  const hosts = new Map(enabled.map((r) => [r.name, hostEntries(r)]));
   let catchAll: CompiledRule | null = null;
   for (let j = 0; j < enabled.length; j++) {
     const b = enabled[j];
@@ -91,7 +80,7 @@ export function lintPolicy(policy: Policy): LintFinding[] {
       // Monitor rules never stop evaluation, so they shadow nothing.
       if (a.action === 'Monitor') continue;
       if (!netsCover(a.src, b.src) || !netsCover(a.dst, b.dst) || !portsCover(a.ports, b.ports) || !appsCover(a.apps, b.apps)) continue;
-      if (!urlCover(a.url, b.url, hosts.get(b.name) ?? [])) continue;
+      if (!urlCover(a.url, b.url)) continue;
       if (a.action === b.action) {
         out.push({ severity: 'warning', code: 'lint/redundant-rule', message: `rule '${b.name}' is redundant: earlier rule '${a.name}' (same action ${a.action}) matches every flow it would`, ...at(b) });
       } else {

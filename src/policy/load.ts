@@ -52,6 +52,8 @@ export interface CategoryCondition {
 export interface UrlCondition {
   /** Entries without '/' (current mode): label-aligned host match. */
   readonly hosts: DomainSet | null;
+  /** The same entries as parsed host patterns (lower-case, no scheme/port/trailing dot), for lint. */
+  readonly hostEntries: readonly string[];
   /** Entries with '/' (current mode), or every entry (legacy mode): substrings of host+path. */
   readonly substrings: readonly string[];
   readonly categories: readonly CategoryCondition[];
@@ -754,6 +756,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
             const lits = um.get('literals') ? scalarList(c, um.get('literals')!.value, 'urls.literals') : [];
             texts.push(...lits);
             let hosts: DomainSet | null = null;
+            const hostEntries: string[] = [];
             const substrings: string[] = [];
             for (const t of texts) {
               const lower = t.text.toLowerCase();
@@ -765,7 +768,10 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
               }
               const pe = parseDomainEntry(noScheme);
               if (typeof pe === 'string') c.error(t.at, 'policy/invalid-url', pe);
-              else (hosts ??= new DomainSet()).add(pe, 0);
+              else {
+                (hosts ??= new DomainSet()).add(pe, 0);
+                hostEntries.push(pe.host);
+              }
             }
             const categories: CategoryCondition[] = [];
             const catE = um.get('categories');
@@ -783,7 +789,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
                 }
             }
             const textParts = [...texts.map((t) => t.text), ...categories.map((x) => x.text)];
-            if (textParts.length > 0) url = { hosts, substrings, categories, text: textParts.join(', ') };
+            if (textParts.length > 0) url = { hosts, hostEntries, substrings, categories, text: textParts.join(', ') };
           }
         }
         let log = { beginning: false, end: false };

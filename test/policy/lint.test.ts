@@ -30,6 +30,29 @@ rules:
   t.same(f, ['error lint/shadowed-rule TOOLS']);
 });
 
+t.test('URL conditions: a scheme-prefixed literal is a host entry, never silently dropped', async (t) => {
+  // 'https://evil.example' is the host evil.example: CISCO does not cover it, so nothing is
+  // shadowed (the entry used to be skipped for containing '/', which made EVIL look covered).
+  t.same(codes(`
+rules:
+  - {name: CISCO, action: Allow, urls: {literals: [cisco.com]}}
+  - {name: EVIL, action: Block, urls: {literals: ['https://evil.example']}}
+`), []);
+  // ... and one that is covered is still reported.
+  t.same(codes(`
+rules:
+  - {name: CISCO, action: Allow, urls: {literals: [cisco.com]}}
+  - {name: TOOLS, action: Block, urls: {literals: ['https://TOOLS.cisco.com:443']}}
+`), ['error lint/shadowed-rule TOOLS']);
+  // A reputation list ('1 Untrusted, 2 Questionable') in a category's text is not a host
+  // entry: splitting the text on ', ' made it one, and hid this redundancy.
+  t.same(codes(`
+rules:
+  - {name: CISCO, action: Block, urls: {literals: [cisco.com], categories: [{category: News, reputation: Questionable}]}}
+  - {name: NEWS, action: Block, urls: {literals: [tools.cisco.com], categories: [{category: News, reputation: Questionable}]}}
+`), ['warning lint/redundant-rule NEWS']);
+});
+
 t.test('everything after a catch-all, Monitor rules excepted', async (t) => {
   const f = codes(`
 rules:
