@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   filterEvents,
@@ -9,6 +8,10 @@ import {
   type EventFilter,
 } from '../events/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
+import { readBoundedFile } from '../util/files.js';
+
+/** Largest events file rendered at once (~1,000,000 events); --follow reads new lines as they come. */
+const MAX_EVENTS_BYTES = 256 * 1024 * 1024;
 import { EXIT_OK, parseCommandArgs, type Subcommand } from './command.js';
 
 const usage = `Usage: peekwall events FILE [options]
@@ -60,12 +63,12 @@ const events: Subcommand = {
     };
     const table = { wide: values.wide, format: values.tsv ? 'tsv' as const : 'aligned' as const, newestFirst: !values['oldest-first'] };
 
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      throw new PeekwallFailure(peekwallError('events/unreadable', `cannot read events file: ${(e as Error).message}`, { file }));
+    // Bounded and regular files only: /dev/zero or a FIFO named here would read forever.
+    const read = await readBoundedFile(file, MAX_EVENTS_BYTES);
+    if (!read.ok) {
+      throw new PeekwallFailure(peekwallError('events/unreadable', `cannot read events file: ${read.failure.message}`, { file }));
     }
+    const text = read.text;
     const { events: all, errors } = parseEventLines(text, file);
     for (const e of errors) io.stderr.write(`peekwall: ${e.file}:${e.line}: ${e.message} [${e.code}]\n`);
     const shown: ConnectionEvent[] = filterEvents(all, filter);

@@ -12,6 +12,12 @@ const REQUIRED: ReadonlyArray<[keyof ConnectionEvent, string]> = [
   ['dstPort', 'number'],
 ];
 
+/** Optional text fields: absent, null or a string. */
+const TEXT: ReadonlyArray<keyof ConnectionEvent> = [
+  'reason', 'accessControlRule', 'url', 'webApplication', 'urlCategory', 'urlReputation', 'siCategory',
+  'identitySource', 'sni', 'closeReason', 'applicationProtocol', 'client', 'spoofedSni', 'tlsVersion',
+];
+
 export function parseEventLines(
   text: string,
   file = '<events>',
@@ -33,11 +39,24 @@ export function parseEventLines(
       errors.push(peekwallError('events/not-an-event', 'not a connection event (eventType is not "Connection")', { file, line: i + 1, column: 1 }));
       continue;
     }
-    const bad = REQUIRED.find(([k, t]) => typeof (value as Record<string, unknown>)[k] !== t);
+    const rec = value as Record<string, unknown>;
+    const bad = REQUIRED.find(([k, t]) => typeof rec[k] !== t);
     if (bad) {
       errors.push(peekwallError('events/bad-field', `field '${bad[0]}' must be a ${bad[1]}`, { file, line: i + 1, column: 1 }));
       continue;
     }
+    // The table and the filters call string methods on these: a number or an object there
+    // (a hand-edited or foreign file) must be a reported line, not a TypeError.
+    const badText = TEXT.find((k) => rec[k] !== undefined && rec[k] !== null && typeof rec[k] !== 'string');
+    if (badText) {
+      errors.push(peekwallError('events/bad-field', `field '${badText}' must be a string`, { file, line: i + 1, column: 1 }));
+      continue;
+    }
+    // Present in every event peekwall writes; a file from an older or foreign writer may
+    // lack them: read as FMC shows an empty cell.
+    if (typeof rec.reason !== 'string') rec.reason = '';
+    if (typeof rec.accessControlRule !== 'string') rec.accessControlRule = '';
+    if (rec.url === undefined) rec.url = null;
     // pino's level is the log's, not the event's.
     delete (value as { level?: unknown }).level;
     events.push(value as ConnectionEvent);

@@ -68,7 +68,9 @@ export function renderEventsTable(events: readonly ConnectionEvent[], opts: Tabl
   if (opts.format === 'tsv') {
     out = [header, ...rows].map((r) => r.join('\t')).join('\n');
   } else {
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    // A loop, not Math.max(...rows): spreading 200,000 rows overflows the call stack.
+    const widths = header.map((h) => h.length);
+    for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
     const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
     out = [line(header), ...rows.map(line)].join('\n');
   }

@@ -2,6 +2,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getEventListeners } from 'node:events';
 import {
   buildConnectionEvent,
   createEventLog,
@@ -99,9 +100,17 @@ t.test('pino event log writes one JSON line per event that parses back identical
 t.test('an unwritable destination is reported once and counted, never thrown', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
   const reported: string[] = [];
-  const log = createEventLog({ destination: dir /* a directory: EISDIR */, onError: (e) => reported.push(e.code) });
+  let failed!: () => void;
+  const failure = new Promise<void>((r) => (failed = r));
+  const log = createEventLog({
+    destination: dir /* a directory: EISDIR */,
+    onError: (e) => {
+      reported.push(e.code);
+      failed();
+    },
+  });
   log.write(seedEvent());
-  await new Promise((r) => setTimeout(r, 50));
+  await failure; // the open fails asynchronously: wait for it, not for a guessed delay
   log.write(seedEvent());
   log.write(seedEvent());
   await log.close();
@@ -153,18 +162,89 @@ t.test('followLines delivers appended complete lines only, and stops on abort', 
   writeFileSync(file, 'old\n');
   const got: string[] = [];
   const ac = new AbortController();
+  let delivered: (() => void) | null = null;
   const done = followLines(file, (l) => {
     got.push(...l);
+    delivered?.();
     if (got.length >= 2) ac.abort();
-  }, ac.signal, { intervalMs: 10 });
-  await new Promise((r) => setTimeout(r, 30));
+  }, ac.signal, { intervalMs: 5 });
+  // No sleeps: the start offset is taken when followLines is called, and the second append
+  // waits until the first complete line was delivered (so 'tw' really sat as a partial line).
+  const guard = setTimeout(() => ac.abort(), 30_000); // bounded even if something is wrong
+  const first = new Promise<void>((r) => (delivered = r));
   appendFileSync(file, 'one\ntw');
-  await new Promise((r) => setTimeout(r, 30));
+  await first;
+  delivered = null;
+  t.same(got, ['one'], 'the incomplete line is held back');
+  // Polls kept running while we waited: one abort listener at a time, not one per poll.
+  t.ok(getEventListeners(ac.signal, 'abort').length <= 1, 'no abort listener piles up per poll');
   appendFileSync(file, 'o\n');
-  const guard = setTimeout(() => ac.abort(), 5000); // bounded even if something is wrong
   await done;
   clearTimeout(guard);
   t.same(got, ['one', 'two']);
+});
+
+t.test('followLines does not pile up abort listeners while idle', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'idle.jsonl');
+  writeFileSync(file, '');
+  const ac = new AbortController();
+  let deliveries = 0;
+  let each!: () => void;
+  let next = new Promise<void>((r) => (each = r));
+  const done = followLines(file, () => {
+    deliveries++;
+    each();
+  }, ac.signal, { intervalMs: 1 });
+  const guard = setTimeout(() => ac.abort(), 30_000);
+  // Twenty deliveries mean at least twenty polls, each of which waited on the signal.
+  for (let i = 0; i < 20 && !ac.signal.aborted; i++) {
+    appendFileSync(file, `line ${i}\n`);
+    await next;
+    next = new Promise<void>((r) => (each = r));
+  }
+  t.equal(deliveries, 20);
+  t.ok(getEventListeners(ac.signal, 'abort').length <= 1, `${getEventListeners(ac.signal, 'abort').length} abort listeners`);
+  ac.abort();
+  await done;
+  clearTimeout(guard);
+});
+
+t.test('hostile event lines: wrong-typed text fields are reported, missing ones render empty', async (t) => {
+  const base = { eventType: 'Connection', time: '2025-12-02T18:46:41.123Z', action: 'Allow', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 1, dstPort: 443 };
+  const text = [
+    JSON.stringify({ ...base, url: 5 }),
+    JSON.stringify({ ...base, reason: { x: 1 } }),
+    JSON.stringify(base), // no url, reason, rule, sni: an older/foreign writer
+  ].join('\n');
+  const r = parseEventLines(text, 'h.jsonl');
+  t.same(r.errors.map((e) => [e.code, e.line, e.message]), [
+    ['events/bad-field', 1, "field 'url' must be a string"],
+    ['events/bad-field', 2, "field 'reason' must be a string"],
+  ]);
+  t.equal(r.events.length, 1);
+  t.same(filterEvents(r.events, { url: 'x', reason: 'y' }), []);
+  t.match(renderEventsTable(r.events, { wide: true }), /10\.0\.0\.1/);
+  const dir = mkdtempSync(join(tmpdir(), 'pw-events-'));
+  const file = join(dir, 'h.jsonl');
+  writeFileSync(file, text);
+  for (const extra of [[], ['--wide'], ['--url', 'a'], ['--reason', 'b']]) {
+    const c = await runCli(['events', file, ...extra]);
+    t.equal(c.code, 0, `events ${extra.join(' ')}: ${c.stderr}`);
+  }
+});
+
+t.test('the aligned table renders more rows than a spread argument list can hold', async (t) => {
+  const e = seedEvent();
+  const many = new Array<ConnectionEvent>(250_000).fill(e);
+  const out = renderEventsTable(many);
+  t.equal(out.split('\n').length, 250_000 + 2, 'header, every row, final newline');
+});
+
+t.test('peekwall events refuses a device instead of reading it forever', async (t) => {
+  const r = await runCli(['events', '/dev/zero', '--json']);
+  t.equal(r.code, 2);
+  t.equal(JSON.parse(r.stdout).error, 'events/unreadable');
 });
 
 t.test('flush resolves after a small write (no backpressure, so no drain event)', async (t) => {
