@@ -3,13 +3,13 @@
 import type { Subcommand } from './command.js';
 
 export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
-  () => import('./events.js').then((m) => m.default),
-  () => import('./hello.js').then((m) => m.default),
-  () => import('./trace.js').then((m) => m.default),
-  () => import('./lint.js').then((m) => m.default),
   () => import('./lab.js').then((m) => m.default),
-  () => import('./cert.js').then((m) => m.default),
-  () => import('./certs.js').then((m) => m.default),
   () => import('./run.js').then((m) => m.default),
   () => import('./test.js').then((m) => m.default),
+  () => import('./trace.js').then((m) => m.default),
+  () => import('./lint.js').then((m) => m.default),
+  () => import('./events.js').then((m) => m.default),
+  () => import('./hello.js').then((m) => m.default),
+  () => import('./cert.js').then((m) => m.default),
+  () => import('./certs.js').then((m) => m.default),
 ];
