@@ -1,6 +1,6 @@
 // `peekwall hello FILE|-`: decode the raw bytes a TLS client sent (as captured from a TCP
 // stream) with the same reader the proxy uses, and print a summary or the parse as JSON.
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   ClientHelloReader,
@@ -43,18 +43,50 @@ const EXT_NAMES: Record<number, string> = {
 const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
 const extName = (t: number) => EXT_NAMES[t] ?? ((t & 0x0f0f) === 0x0a0a && t >> 8 === (t & 0xff) ? 'GREASE' : 'unknown');
 
-async function readInput(arg: string, io: CliIo): Promise<Buffer> {
-  if (arg === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : Buffer.from(c));
-    return Buffer.concat(chunks);
+/** Bytes read from the input at most: the largest --max-bytes hello plus its record headers,
+ * with room to count what trails it. The proxy never buffers more than the hello either. */
+const MAX_INPUT_BYTES = (1 << 24) + (1 << 20);
+
+/**
+ * Feed the input to the reader as it arrives, the way the proxy feeds TCP reads. Reading
+ * stops at MAX_INPUT_BYTES, so /dev/zero, an endless pipe or a huge capture cannot exhaust
+ * memory; bytes after the hello are only counted.
+ */
+async function readHello(arg: string, io: CliIo, reader: ClientHelloReader): Promise<{ r: HelloReadResult; inputBytes: number }> {
+  let source: AsyncIterable<Buffer | string>;
+  let stream: (AsyncIterable<Buffer | string> & { destroy(): void }) | null = null;
+  if (arg === '-') source = io.stdin;
+  else {
+    const file = resolve(io.cwd, arg);
+    const s = createReadStream(file, { highWaterMark: 64 * 1024 });
+    // Surface open errors (ENOENT, EACCES, EISDIR) as a usage-level failure, not a throw from the loop.
+    const opened = await new Promise<Error | null>((ok) => {
+      s.once('ready', () => ok(null));
+      s.once('error', (e) => ok(e));
+    });
+    if (opened) {
+      s.destroy();
+      throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${opened.message}`, { file }));
+    }
+    source = stream = s;
   }
-  const file = resolve(io.cwd, arg);
+  let r: HelloReadResult = { kind: 'need-more', buffered: 0 };
+  let inputBytes = 0;
   try {
-    return await readFile(file);
+    for await (const c of source) {
+      const chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+      const take = Math.min(chunk.length, MAX_INPUT_BYTES - inputBytes);
+      if (r.kind === 'need-more') r = reader.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+      inputBytes += take;
+      if (inputBytes >= MAX_INPUT_BYTES) break;
+    }
   } catch (e) {
-    throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${(e as Error).message}`, { file }));
+    const file = arg === '-' ? undefined : resolve(io.cwd, arg);
+    throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${(e as Error).message}`, file ? { file } : {}));
+  } finally {
+    stream?.destroy();
   }
+  return { r, inputBytes };
 }
 
 export function helloJson(h: ClientHello, inputBytes: number): Record<string, unknown> {
@@ -146,9 +178,10 @@ const hello: Subcommand = {
       max = Number(values['max-bytes']);
       if (!Number.isInteger(max) || max < 64 || max > 1 << 24) throw new UsageError(`--max-bytes must be an integer between 64 and ${1 << 24}`);
     }
-    let bytes: Buffer;
+    const reader = new ClientHelloReader(max === undefined ? undefined : { maxHandshakeBytes: max });
+    let read: { r: HelloReadResult; inputBytes: number };
     try {
-      bytes = await readInput(positionals[0], io);
+      read = await readHello(positionals[0], io, reader);
     } catch (e) {
       if (e instanceof PeekwallFailure && json) {
         const first = e.errors[0];
@@ -157,13 +190,12 @@ const hello: Subcommand = {
       }
       throw e;
     }
-    const reader = new ClientHelloReader(max === undefined ? undefined : { maxHandshakeBytes: max });
-    let r = reader.push(bytes);
+    let r = read.r;
     if (r.kind === 'need-more') r = reader.end();
     if (r.kind === 'need-more') r = { kind: 'malformed', error: peekwallError('wire/truncated', 'incomplete ClientHello') };
     if (r.kind !== 'hello') return failure(r, io, json);
-    if (json) io.stdout.write(`${JSON.stringify(helloJson(r.hello, bytes.length), null, 2)}\n`);
-    else io.stdout.write(summary(r.hello, bytes.length));
+    if (json) io.stdout.write(`${JSON.stringify(helloJson(r.hello, read.inputBytes), null, 2)}\n`);
+    else io.stdout.write(summary(r.hello, read.inputBytes));
     return EXIT_OK;
   },
 };

@@ -2,10 +2,9 @@
 // FTD's `system support trace` would. Exit 0 whenever the flow was evaluated, whatever the
 // verdict (a block is an answer, not a failure: scripts read the verdict from --json);
 // exit 2 on bad input (unreadable or invalid policy, bad address, unreadable certificate).
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CertificateFacts, IdentityInput, ServerIdentity, TsidProfile } from '../identity/index.js';
-import type { Result } from '../util/errors.js';
+import { certificateFacts, resolveIdentity, type CertificateFacts, type IdentityInput, type TsidProfile } from '../identity/index.js';
+import { readBoundedFile } from '../util/files.js';
 import {
   evaluate,
   loadPolicyFile,
@@ -18,17 +17,8 @@ import {
 } from '../policy/index.js';
 import { EXIT_OK, parseCommandArgs, reportErrors, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 
-// The identity area's public API (apis.md). Imported as a namespace inside run() so that
-// `peekwall --help` and every other subcommand keep working even if identity is broken.
-interface IdentityApi {
-  certificateFacts(input: Uint8Array | string): Result<CertificateFacts>;
-  resolveIdentity(input: IdentityInput): ServerIdentity;
-}
-
-async function identityApi(): Promise<IdentityApi | null> {
-  const m = (await import('../identity/index.js')) as unknown as Partial<IdentityApi>;
-  return typeof m.certificateFacts === 'function' && typeof m.resolveIdentity === 'function' ? (m as IdentityApi) : null;
-}
+/** A PEM certificate file, or a bundle whose first certificate is used. */
+const MAX_CERT_BYTES = 1024 * 1024;
 
 const PROFILES: readonly TsidProfile[] = ['snort3-legacy', 'snort3', 'technote'];
 
@@ -102,17 +92,12 @@ const trace: Subcommand = {
       });
     }
 
-    const id = await identityApi();
-    if (!id) return reportErrors(io, [{ code: 'cli/identity-unavailable', message: 'the identity engine (src/identity) is not available in this build' }], json);
     let cert: CertificateFacts | undefined;
     if (v.cert !== undefined) {
-      let pem: string;
-      try {
-        pem = await readFile(resolve(io.cwd, v.cert), 'utf8');
-      } catch (e) {
-        return reportErrors(io, [{ code: 'cli/unreadable', message: `cannot read certificate (${(e as NodeJS.ErrnoException).code ?? 'error'})`, file: v.cert }], json);
-      }
-      const facts = id.certificateFacts(pem);
+      // Bounded and regular-file-only: a FIFO or /dev/zero given as --cert would never end.
+      const read = await readBoundedFile(resolve(io.cwd, v.cert), MAX_CERT_BYTES);
+      if (!read.ok) return reportErrors(io, [{ code: 'cli/unreadable', message: `cannot read certificate (${read.failure.message})`, file: v.cert }], json);
+      const facts = certificateFacts(read.text);
       if (!facts.ok) return reportErrors(io, [{ ...facts.error, file: v.cert }], json);
       cert = facts.value;
     }
@@ -133,7 +118,7 @@ const trace: Subcommand = {
       dstIp: flow.dstIp,
       ...(cert ? (tsid.enabled ? { certificate: cert } : { passiveCertificate: cert }) : {}),
     };
-    const identity = id.resolveIdentity(input);
+    const identity = resolveIdentity(input);
     const fi: FlowIdentity = { name: identity.name, source: identity.source };
     const verdict = evaluate(policy, flow, fi);
 

@@ -118,7 +118,11 @@ t.test('bad input exits 2 with a specific message', async (t) => {
   t.equal(r3.code, 2);
   const r4 = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1', '--dst', '10.0.0.2', '--cert', join(dir, 'missing.pem')]);
   t.equal(r4.code, 2);
-  t.match(r4.stderr, /cannot read certificate \(ENOENT\)/);
+  t.match(r4.stderr, /cannot read certificate \(ENOENT/);
+  // A device as --cert is refused, not read forever.
+  const r5 = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1', '--dst', '10.0.0.2', '--cert', '/dev/zero']);
+  t.equal(r5.code, 2);
+  t.match(r5.stderr, /cannot read certificate \(not a regular file/);
 });
 
 t.test('peekwall lint: shipped policies clean (0), errors (1), unreadable (2)', async (t) => {

@@ -60,3 +60,9 @@ t.test('bad input: JSON error with a stable code, exit 2', async (t) => {
   t.equal(help.code, 0);
   t.match(help.stdout, /Usage: peekwall hello/);
 });
+
+t.test('endless input is read bounded: /dev/zero answers not-tls instead of filling memory', async (t) => {
+  const r = await runCli(['hello', '/dev/zero', '--json']);
+  t.equal(r.code, 2);
+  t.match(JSON.parse(r.stdout), { error: 'wire/not-tls', kind: 'not-tls' });
+});
