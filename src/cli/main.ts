@@ -1,4 +1,4 @@
-import { EXIT_OK, EXIT_USAGE, handleThrown, type CliIo, type Subcommand } from './command.js';
+import { EXIT_OK, EXIT_USAGE, handleThrown, type CliIo } from './command.js';
 import { subcommands } from './registry.js';
 
 const HEADER = `peekwall — inline TLS-inspecting proxy simulator (FMC/FTD TSID semantics)
@@ -7,10 +7,6 @@ Usage: peekwall <command> [options]    (peekwall <command> --help for details)
 
 Commands:
 `;
-
-async function loadAll(): Promise<Subcommand[]> {
-  return Promise.all(subcommands.map((load) => load()));
-}
 
 export function defaultIo(): CliIo {
   return {
@@ -24,7 +20,7 @@ export function defaultIo(): CliIo {
 
 /** Runs one CLI invocation and returns its exit code. Never calls process.exit. */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
-  const cmds = await loadAll();
+  const cmds = subcommands;
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const width = Math.max(8, ...cmds.map((c) => c.name.length));
@@ -43,13 +39,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     io.stdout.write(`${JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')).version}\n`);
     return EXIT_OK;
   }
-  const cmd = cmds.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = cmds.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`peekwall: unknown command '${name}' (see peekwall --help)\n`);
     return EXIT_USAGE;
   }
   const json = rest.includes('--json');
   try {
+    const cmd = await entry.load();
     return await cmd.run(rest, io);
   } catch (e) {
     return handleThrown(e, io, json);

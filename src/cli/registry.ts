@@ -1,15 +1,24 @@
-// Every subcommand, in the order `peekwall --help` lists them. One line per module:
-// add yours here (and nowhere else) when you add a src/cli/<name>.ts.
+// Every subcommand, in the order `peekwall --help` lists them. Names and summaries are
+// static so `--help` and every command load only the one module they run: start-up stays
+// fast (x509, pino, yaml and the proxy are not loaded for `peekwall hello`).
+// Add a line here when you add a src/cli/<name>.ts; test/cli/main.test.ts checks that each
+// summary matches the module's own.
 import type { Subcommand } from './command.js';
 
-export const subcommands: ReadonlyArray<() => Promise<Subcommand>> = [
-  () => import('./lab.js').then((m) => m.default),
-  () => import('./run.js').then((m) => m.default),
-  () => import('./test.js').then((m) => m.default),
-  () => import('./trace.js').then((m) => m.default),
-  () => import('./lint.js').then((m) => m.default),
-  () => import('./events.js').then((m) => m.default),
-  () => import('./hello.js').then((m) => m.default),
-  () => import('./cert.js').then((m) => m.default),
-  () => import('./certs.js').then((m) => m.default),
+export interface SubcommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Subcommand>;
+}
+
+export const subcommands: readonly SubcommandEntry[] = [
+  { name: 'lab', summary: 'reproduce the Smart Licensing toos.cisco.com case end to end (scenarios, serve)', load: () => import('./lab.js').then((m) => m.default) },
+  { name: 'run', summary: 'run the inline proxy from a config file (reload on SIGHUP, drain on SIGTERM)', load: () => import('./run.js').then((m) => m.default) },
+  { name: 'test', summary: 'policy regression suites: expected verdicts, offline and --live, coverage, --compare', load: () => import('./test.js').then((m) => m.default) },
+  { name: 'trace', summary: 'evaluate one flow against a policy offline, FTD system-support-trace style', load: () => import('./trace.js').then((m) => m.default) },
+  { name: 'lint', summary: 'check a policy: errors, shadowed/redundant rules, object overlap', load: () => import('./lint.js').then((m) => m.default) },
+  { name: 'events', summary: 'render connection events as the FMC table (filters, --follow)', load: () => import('./events.js').then((m) => m.default) },
+  { name: 'hello', summary: 'decode a captured TLS ClientHello (SNI, ALPN, versions, JA3/JA4)', load: () => import('./hello.js').then((m) => m.default) },
+  { name: 'cert', summary: 'certificate facts, the identity each TSID profile derives, status against a trust store', load: () => import('./cert.js').then((m) => m.default) },
+  { name: 'certs', summary: 'lab PKI (LAB-ONLY): init, check expiry, renew with backups', load: () => import('./certs.js').then((m) => m.default) },
 ];

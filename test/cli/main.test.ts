@@ -24,3 +24,15 @@ t.test('--version prints the package version', async (t) => {
   t.equal(r.code, 0);
   t.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+t.test('every registered subcommand loads, has --help, and its summary matches the registry', async (t) => {
+  const { subcommands } = await import('../../src/cli/registry.js');
+  for (const entry of subcommands) {
+    const cmd = await entry.load();
+    t.equal(cmd.name, entry.name);
+    t.equal(cmd.summary, entry.summary, `${entry.name}: registry summary is the module's`);
+    const r = await runCli([entry.name, '--help']);
+    t.equal(r.code, 0, `${entry.name} --help exits 0`);
+    t.match(r.stdout, /Usage: peekwall/, `${entry.name} --help prints usage`);
+  }
+});
