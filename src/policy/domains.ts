@@ -292,7 +292,7 @@ export class DomainSet {
         if (ps) for (const p of ps) if (path!.startsWith(p.path)) visit(p.ids, p.entry);
       }
     }
-    if (this.wild) this.walkWild(this.wild, host, host.length, path, visit, false);
+    if (this.wild) this.walkWild(this.wild, host, host.length, path, visit);
   }
 
   /** Some matching entry's text (a yes/no answer that can also be printed), or null. */
@@ -317,7 +317,7 @@ export class DomainSet {
       let hit: string | null = null;
       this.walkWild(this.wild, host, host.length, path, (_ids, entry) => {
         hit ??= entry;
-      }, false);
+      });
       return hit;
     }
     return null;
@@ -326,7 +326,7 @@ export class DomainSet {
   // Walk reversed labels: `end` is the exclusive end of the not-yet-consumed host prefix.
   // A node's suffix entry matches once reached with labels still left (subdomain) or none
   // left (itself); exact/path entries only when every label was consumed.
-  private walkWild(node: WildNode, host: string, end: number, path: string | null, visit: DomainVisitor, _d: boolean): void {
+  private walkWild(node: WildNode, host: string, end: number, path: string | null, visit: DomainVisitor): void {
     if (end <= 0) {
       if (node.suffix) visit(node.suffix, node.entry);
       if (node.exact) visit(node.exact, `${node.entry}/`);
@@ -337,8 +337,8 @@ export class DomainSet {
     const dot = host.lastIndexOf('.', end - 1);
     const label = host.slice(dot + 1, end);
     const next = node.children.get(label);
-    if (next) this.walkWild(next, host, dot, path, visit, _d);
-    if (node.star) this.walkWild(node.star, host, dot, path, visit, _d);
+    if (next) this.walkWild(next, host, dot, path, visit);
+    if (node.star) this.walkWild(node.star, host, dot, path, visit);
   }
 }
 

@@ -21,7 +21,7 @@
 // SEVERE." Severity runs 1 Untrusted (most severe) .. 5 Trusted (least): a Block rule at
 // 2 Questionable matches 1 and 2; an Allow rule at 4 Favorable matches 4 and 5. Reputation
 // 0 Unknown matches only 'Any', 'Unknown' or includeUnknown: true.
-import { parseIpv4, parseIpv6, type ParsedAddress } from './ip.js';
+import { parseAddress, type ParsedAddress } from './ip.js';
 import { lowerHost, REPUTATION_LABELS, UNKNOWN_URL, type UrlDbRecord } from './domains.js';
 import { asCompiled, type CompiledPolicy, type CompiledRule } from './load.js';
 import type { TsidSetting } from '../identity/types.js';
@@ -64,15 +64,6 @@ interface FlowFacts {
   readonly app: number;
   /** host + path (path '/' for TLS), the subject of substring entries. */
   subject: string | null;
-}
-
-function parseAddr(s: string): ParsedAddress | null {
-  const v4 = parseIpv4(s);
-  if (v4 >= 0) return { family: 4, v4 };
-  const w = new Uint32Array(4);
-  if (!parseIpv6(s, w)) return null;
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return { family: 4, v4: w[3] };
-  return { family: 6, v6: w };
 }
 
 function inSet(set: CompiledRule['src'], a: ParsedAddress | null): boolean {
@@ -195,8 +186,8 @@ export function tsidFor(policy: Policy, flow: Flow): TsidSetting {
   const p = asCompiled(policy);
   const base = p.settings.tsid;
   if (p.tsidForced) return base;
-  const src = parseAddr(flow.srcIp);
-  const dst = parseAddr(flow.dstIp);
+  const src = parseAddress(flow.srcIp);
+  const dst = parseAddress(flow.dstIp);
   for (const r of p.rules) {
     if (!r.enabled || r.tsid === null) continue;
     if (inSet(r.src, src) && inSet(r.dst, dst) && inPorts(r.ports, flow.dstPort)) return { ...base, ...r.tsid };
@@ -254,8 +245,8 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
   const rec = host === null ? UNKNOWN_URL : p.urlDb.lookup(host);
   const app = appOf(p, host);
   const f: FlowFacts = {
-    src: parseAddr(flow.srcIp),
-    dst: parseAddr(flow.dstIp),
+    src: parseAddress(flow.srcIp),
+    dst: parseAddress(flow.dstIp),
     dport: flow.dstPort,
     host,
     path: flow.path ?? null,
@@ -378,34 +369,18 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
       decided = r;
       break;
     }
-  } else if (f.src !== null && f.dst !== null && f.src.family === 4 && f.dst.family === 4) {
-    const cands = p.index.candidates4(f.src.v4, f.dst.v4);
-    for (let i = 0; i < cands.length; i++) {
-      const r = p.rules[cands[i]];
-      if (ruleFails(r, f) !== Fail.None) continue;
-      if (r.action === 'Monitor') {
-        (monitored ??= []).push(r.name);
-        continue;
-      }
-      decided = r;
-      break;
-    }
-  } else if (f.src !== null && f.dst !== null && f.src.family === 6 && f.dst.family === 6) {
-    const cands = p.index.candidates6(f.src.v6, f.dst.v6);
-    for (let i = 0; i < cands.length; i++) {
-      const r = p.rules[cands[i]];
-      if (ruleFails(r, f) !== Fail.None) continue;
-      if (r.action === 'Monitor') {
-        (monitored ??= []).push(r.name);
-        continue;
-      }
-      decided = r;
-      break;
-    }
   } else {
-    const all = p.index.all;
-    for (let i = 0; i < all.length; i++) {
-      const r = p.rules[all[i]];
+    // Indexed path: only rules whose networks can hold both addresses, still in rule order.
+    const s = f.src;
+    const d = f.dst;
+    const cands =
+      s !== null && d !== null && s.family === 4 && d.family === 4
+        ? p.index.candidates4(s.v4, d.v4)
+        : s !== null && d !== null && s.family === 6 && d.family === 6
+          ? p.index.candidates6(s.v6, d.v6)
+          : p.index.all;
+    for (let i = 0; i < cands.length; i++) {
+      const r = p.rules[cands[i]];
       if (ruleFails(r, f) !== Fail.None) continue;
       if (r.action === 'Monitor') {
         (monitored ??= []).push(r.name);

@@ -327,18 +327,8 @@ export class IpSet {
 
   /** Label index of the interval holding an IPv6 address (4 words), or -1. */
   find6(ip: Uint32Array): number {
-    const k = this.k6;
-    let lo = 0;
-    let hi = this.l6.length - 1;
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp6(k, mid * 8, ip, 0) <= 0) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return at >= 0 && cmp6(k, at * 8 + 4, ip, 0) >= 0 ? this.l6[at] : -1;
+    const at = this.at6(ip);
+    return at >= 0 ? this.l6[at] : -1;
   }
 
   find(a: ParsedAddress): number {
