@@ -10,6 +10,8 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
   const ac = new AbortController();
   let printed = '';
   const events: ConnectionEvent[] = [];
+  let firstEvent!: () => void;
+  const gotEvent = new Promise<void>((r) => (firstEvent = r));
   let ready!: (i: ServeInfo) => void;
   const up = new Promise<ServeInfo>((r) => (ready = r));
   const done = serveLab({
@@ -18,7 +20,10 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
     explicitPort: 0,
     signal: ac.signal,
     print: (s) => (printed += s),
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      firstEvent();
+    },
     onReady: (i) => ready(i),
   });
   const info = await up;
@@ -38,7 +43,9 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
   });
   const r = await dev.register('LAB-TOKEN-VALID-0001');
   t.equal(r.ok, true, r.output);
-  for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+  // The allow is logged when the connection ends, after register() returned: wait for the
+  // event itself (a fixed 2 s poll raced it on a loaded 2-core runner); tap's timeout bounds it.
+  await gotEvent;
   t.equal(events[0]?.url, 'https://toos.cisco.com');
   t.equal(events[0]?.srcIp, '10.12.1.8', 'seed address through the map');
   ac.abort();
