@@ -225,13 +225,7 @@ export class ServerFlightReader {
         case HS_CERTIFICATE_REQUEST:
           return { kind: 'no-certificate', serverHello: this.sh };
         case HS_CERTIFICATE_STATUS:
-          // Consumed messages stay in `hs` (views into it must stay valid), so messages a
-          // server may repeat before the Certificate count against the bound too: without
-          // this, maxRecords records of them would grow the buffer to ~19 MB per connection.
-          if (this.hsOff > this.maxHs) {
-            return { kind: 'too-large', limit: this.maxHs, error: wireError('wire/too-large', `over ${this.maxHs} bytes of server handshake without a certificate`) };
-          }
-          continue;
+          continue; // bounded: every handshake byte held counts against maxHs (push)
         default:
           return malformed('wire/unexpected-message', `handshake message type ${type} after the ServerHello, before any Certificate`);
       }
