@@ -1,7 +1,6 @@
 // The lab's little world: a simulated licensing cloud, peekwall in front of it on the
 // seed's server addresses (loopback aliases), and three licensing devices with the seed's
 // source addresses. Scenarios (scenarios.ts) drive it; `peekwall lab serve` keeps it up.
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
@@ -11,6 +10,7 @@ import type { ListenerConfig, ProxyOptions, RunningProxy } from '../proxy/index.
 import { startProxy } from '../proxy/index.js';
 import { fromRoot } from '../util/paths.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
+import { readBoundedFileSync } from '../util/files.js';
 import { createAddressMap, LAB_CLOUD_HOST, SEED_SERVERS, type LabAddressMap } from './addresses.js';
 import { LicensingDevice, LICENSING_HOST, type DeviceCommandResult } from './client.js';
 import { DeviceClock, LabClock } from './clock.js';
@@ -70,12 +70,12 @@ export function labPaths(serverCert = 'smart-licensing', root?: string): LabPath
 
 /** Read a lab file; a missing one is a typed failure (exit 2), not a crash. */
 export function readLabFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as { code?: string }).code ?? (e as Error).message;
-    throw new PeekwallFailure(peekwallError('lab/missing-file', `cannot read it (${code}): the lab runs on the shipped certs/ and policies/`, { file: path }));
-  }
+  // Bounded and regular-file-only, like every user-named file: a lab root (--root) is the
+  // user's, and a FIFO or device there must not hang or exhaust the process.
+  const r = readBoundedFileSync(path, 16 * 1024 * 1024);
+  if (r.ok) return r.text;
+  const code = r.failure.message.split(':')[0];
+  throw new PeekwallFailure(peekwallError('lab/missing-file', `cannot read it (${code}): the lab runs on the shipped certs/ and policies/`, { file: path }));
 }
 
 export function loadLabTokens(path: string): Map<string, LabToken> {

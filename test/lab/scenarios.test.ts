@@ -1,7 +1,7 @@
 // The scenarios on a throwaway PKI (independent of the shipped certs/): the story's shape
 // holds for any licensing certificate whose first SAN differs from its CN.
 import t from 'tap';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PeekwallFailure } from '../../src/util/errors.js';
@@ -32,9 +32,24 @@ t.test('missing lab files are a typed failure, not a crash', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'peekwall-lab-empty-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   await t.rejects(findScenario('toos')!.run({ root }), PeekwallFailure);
-  try {
-    await findScenario('dns')!.run({ root });
-  } catch (e) {
-    t.equal((e as PeekwallFailure).errors[0].code, 'lab/missing-file');
-  }
+  // (A try/catch here asserted nothing when run() resolved.)
+  const code = await findScenario('dns')!.run({ root }).then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof PeekwallFailure ? e.errors[0].code : String(e)),
+  );
+  t.equal(code, 'lab/missing-file');
+});
+
+t.test('a device in place of a lab file is refused, not read forever', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'peekwall-lab-dev-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'certs'));
+  mkdirSync(join(root, 'policies', 'lab'), { recursive: true });
+  for (const f of ['lab-ca.crt.pem', 'smart-licensing.crt.pem', 'smart-licensing.key.pem']) symlinkSync('/dev/zero', join(root, 'certs', f));
+  symlinkSync('/dev/zero', join(root, 'policies', 'lab', 'tokens.txt'));
+  const code = await findScenario('toos')!.run({ root }).then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof PeekwallFailure ? e.errors[0].code : String(e)),
+  );
+  t.equal(code, 'lab/missing-file');
 });
