@@ -40,6 +40,7 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
     route: (ip, p) => ({ host: ip, port: p === 443 ? a.port : p }),
     ca: readFileSync(fromRoot('certs', 'lab-ca.crt.pem'), 'utf8'),
     clock: new LabClock(new Date()),
+    timeoutMs: 20_000, // a deadline for a loaded runner, not a speed assertion
   });
   const r = await dev.register('LAB-TOKEN-VALID-0001');
   t.equal(r.ok, true, r.output);
