@@ -1,15 +1,26 @@
 // The admin listener (127.0.0.1 by default): /healthz for liveness, /metrics for Prometheus.
 // An optional bearer token guards both when the admin port is reachable by others.
 import * as http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ProxyMetrics } from './metrics.js';
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
 
 export function createAdminServer(o: {
   metrics: ProxyMetrics;
   counters: Record<string, number>;
   token?: string;
 }): http.Server {
+  // Constant-time check: both sides are hashed to 32 bytes first, so timingSafeEqual always
+  // compares equal lengths and neither the token's length nor a matching prefix leaks through
+  // the response time.
+  const expected = o.token !== undefined ? digest(`Bearer ${o.token}`) : null;
+  const authorized = (header: string | undefined): boolean =>
+    expected === null || timingSafeEqual(digest(header ?? ''), expected);
   return http.createServer((req, res) => {
-    if (o.token !== undefined && req.headers.authorization !== `Bearer ${o.token}`) {
+    if (!authorized(req.headers.authorization)) {
       res.writeHead(401, { 'content-type': 'text/plain' });
       res.end('unauthorized\n');
       return;
@@ -21,16 +32,20 @@ export function createAdminServer(o: {
       return;
     }
     if (path === '/metrics') {
-      o.metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
-          res.end(text);
-        },
-        (e: Error) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`metrics failed: ${e.message}\n`);
-        },
-      );
+      o.metrics.registry
+        .metrics()
+        .then(
+          (text) => {
+            res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
+            res.end(text);
+          },
+          (e: Error) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`metrics failed: ${e.message}\n`);
+          },
+        )
+        // A client gone mid-answer must never become an unhandled rejection.
+        .catch(() => res.destroy());
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });

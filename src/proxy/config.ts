@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
+import { isLoopbackHost } from './loopback.js';
 import type { HostPort, ListenerConfig, ProxyLimits } from './types.js';
 
 export interface RunConfig {
@@ -176,7 +177,10 @@ function parseChecked(text: string, file: string): Result<RunConfig, PeekwallErr
     const h = str(a.host ?? '127.0.0.1', ['admin', 'host']);
     const p = port(a.port, ['admin', 'port'], true);
     const token = a.token === undefined ? undefined : str(a.token, ['admin', 'token']);
-    if (h !== null && p !== null) admin = { host: h, port: p, ...(token ? { token } : {}) };
+    // /metrics tells anyone who can reach it what the proxy sees: off loopback it needs a token.
+    if (h !== null && !isLoopbackHost(h) && !token) {
+      bad(['admin', 'host'], `the admin listener on ${h} is reachable from other hosts: set admin.token (or use 127.0.0.1)`);
+    } else if (h !== null && p !== null) admin = { host: h, port: p, ...(token ? { token } : {}) };
   }
   const workers = posInt(c.workers, ['workers'], 1, 1);
   const drainMs = posInt(c.drainMs, ['drainMs'], 10_000);

@@ -132,16 +132,18 @@ export class Connection {
         this.armDecisionTimer(ms, () =>
           this.run(this.m.routeFailed(peekwallError('proxy/resolve-timeout', `no route for ${c.sni ?? '(no SNI)'} within ${ms} ms`))),
         );
-        route(c.sni).then(
-          (r) => {
-            this.clearPeek();
-            this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r));
-          },
-          (e: Error) => {
-            this.clearPeek();
-            this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message)));
-          },
-        );
+        route(c.sni)
+          .then(
+            (r) => {
+              this.clearPeek();
+              this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r));
+            },
+            (e: Error) => {
+              this.clearPeek();
+              this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message)));
+            },
+          )
+          .catch((e: unknown) => this.internalError(e));
         return;
       }
       case 'probe': {
@@ -152,7 +154,8 @@ export class Connection {
           .then((a) => {
             this.ctx.counters[a.cache === 'hit' ? 'tsidCacheHits' : 'tsidCacheMisses']++;
             this.run(this.m.certificate(a));
-          });
+          })
+          .catch((e: unknown) => this.internalError(e));
         return;
       }
       case 'connect':
@@ -161,6 +164,22 @@ export class Connection {
         return this.release();
       case 'close':
         return this.refuse(c.reset);
+    }
+  }
+
+  /**
+   * A bug reached from a promise callback ends this connection (reset, with an event), never
+   * the process: an unhandled rejection would stop every other connection too.
+   */
+  private internalError(_e: unknown): void {
+    this.ctx.counters.internalErrors = (this.ctx.counters.internalErrors ?? 0) + 1;
+    this.closeReason ??= 'proxy/internal-error';
+    try {
+      this.clearPeek();
+      this.upstream?.destroy();
+      this.client.destroy();
+    } catch {
+      // Destroying sockets does not throw; nothing more can be done here anyway.
     }
   }
 

@@ -64,46 +64,148 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     }
   });
 
+  /**
+   * One event for a request refused before policy (bad request, unresolvable host, internal
+   * failure): the operator sees every refusal, not only policy blocks.
+   */
+  const refusalEvent = (
+    sock: Socket,
+    closeReason: string,
+    o2: { host: string; port: number; scheme: 'http' | 'https'; path?: string; started: number; read0: number; written0: number },
+  ): void => {
+    try {
+      const clientIp = normalizeIp(sock.remoteAddress);
+      const map = ctx.addressMap;
+      const hostIp = isIP(o2.host) ? o2.host : '0.0.0.0';
+      const flow: Flow = {
+        srcIp: map ? map.toSeed(clientIp) : clientIp,
+        srcPort: sock.remotePort ?? 0,
+        dstIp: hostIp,
+        dstPort: o2.port,
+        protocol: 'tcp',
+        scheme: o2.scheme,
+        sni: null,
+        ...(o2.path !== undefined ? { path: o2.path } : {}),
+      };
+      const identity: ServerIdentity | null =
+        o2.host === '' ? null : { name: o2.host, source: isIP(o2.host) ? 'ip' : 'sni', candidates: [{ name: o2.host, source: isIP(o2.host) ? 'ip' : 'sni' }] };
+      ctx.counters.connections++;
+      ctx.emit(
+        buildConnectionEvent({
+          phase: 'begin',
+          flow,
+          identity,
+          verdict: null,
+          action: 'Block',
+          closeReason,
+          bytesFromClient: sock.bytesRead - o2.read0,
+          bytesFromServer: sock.bytesWritten - o2.written0,
+          durationMs: Date.now() - o2.started,
+          ...(map ? { mapped: { srcIp: clientIp, dstIp: hostIp } } : {}),
+        }),
+        { listener: 'explicit', failed: true },
+      );
+    } catch {
+      ctx.counters.eventErrors = (ctx.counters.eventErrors ?? 0) + 1;
+    }
+  };
+
+  /** Answer a plain request with an error status once; a response already started is cut. */
+  const fail = (res: http.ServerResponse, status: number, text: string): void => {
+    if (res.headersSent || res.writableEnded) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(`peekwall: ${text}\n`);
+  };
+
   const server = http.createServer();
   server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const started = Date.now();
+    const read0 = socket.bytesRead;
+    const written0 = socket.bytesWritten;
     const target = splitHostPort(req.url ?? '', 443);
     if (target === null) {
+      refusalEvent(socket, 'proxy/bad-request', { host: '', port: 0, scheme: 'https', started, read0, written0 });
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
     const policy = o.policy();
-    ctx.resolve(target.host).then(
-      (ip) => {
-        if (socket.destroyed) return;
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        new Connection(ctx, socket, {
-          listener: 'explicit',
-          policy,
-          dst: { ip, port: target.port },
-          ...(o.flowPort !== undefined ? { flowPort: o.flowPort } : {}),
-          head,
-          readOffset: socket.bytesRead - head.length,
-        });
-      },
-      () => socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n'),
-    );
-    socket.on('error', () => socket.destroy());
+    const refuse = (why: string) => {
+      refusalEvent(socket, why, { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
+      if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n');
+    };
+    ctx
+      .resolve(target.host)
+      .then(
+        (ip) => {
+          if (socket.destroyed) return;
+          if (typeof ip !== 'string' || isIP(ip) === 0) return refuse('proxy/resolve-failed');
+          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          new Connection(ctx, socket, {
+            listener: 'explicit',
+            policy,
+            dst: { ip, port: target.port },
+            ...(o.flowPort !== undefined ? { flowPort: o.flowPort } : {}),
+            head,
+            readOffset: socket.bytesRead - head.length,
+          });
+        },
+        () => refuse('proxy/resolve-failed'),
+      )
+      // Whatever throws above ends this tunnel, never the process.
+      .catch(() => {
+        ctx.counters.internalErrors = (ctx.counters.internalErrors ?? 0) + 1;
+        socket.destroy();
+      });
   });
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // Nothing a request carries may throw out of this listener (an exception here, or a
+    // rejection below, used to take the whole proxy down).
+    handleRequest(req, res).catch(() => {
+      ctx.counters.internalErrors = (ctx.counters.internalErrors ?? 0) + 1;
+      try {
+        fail(res, 500, 'internal error');
+      } catch {
+        req.socket.destroy();
+      }
+    });
+  });
+
+  async function handleRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = Date.now();
+    const sock = req.socket;
+    const read0 = sock.bytesRead;
+    const written0 = sock.bytesWritten;
     const raw = req.url ?? '/';
+    const badRequest = (why: string, host = '', port = 0) => {
+      refusalEvent(sock, 'proxy/bad-request', { host, port, scheme: 'http', started, read0, written0 });
+      fail(res, 400, why);
+    };
     let url: URL;
     try {
-      url = new URL(raw.startsWith('/') ? `http://${req.headers.host ?? 'invalid'}${raw}` : raw);
+      if (raw.startsWith('/')) {
+        // Origin form: the Host header names the server; without one there is nothing to proxy.
+        const hostHeader = req.headers.host;
+        if (hostHeader === undefined || hostHeader === '') return badRequest('a request without a host cannot be proxied');
+        url = new URL(`http://${hostHeader}${raw}`);
+      } else {
+        url = new URL(raw);
+      }
     } catch {
-      res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('peekwall: bad request URL\n');
-      return;
+      return badRequest('bad request URL');
     }
+    // Only http: is proxied here (https goes through CONNECT). file:, ftp:, data: and the
+    // like are refused, never resolved or forwarded as if they were HTTP.
+    if (url.protocol !== 'http:') return badRequest(`only http:// URLs are proxied (not ${url.protocol})`);
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     const port = url.port === '' ? 80 : Number(url.port);
-    const clientIp = normalizeIp(req.socket.remoteAddress);
+    if (host === '') return badRequest('the request URL has no host');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return badRequest('the request URL has no valid port', host);
+    const clientIp = normalizeIp(sock.remoteAddress);
     const key = `${clientIp}|${host}`;
 
     if (url.pathname === CONTINUE_PATH) {
@@ -123,75 +225,73 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
 
     const policy = o.policy();
     const map = ctx.addressMap;
-    const sock = req.socket;
-    const read0 = sock.bytesRead;
-    const written0 = sock.bytesWritten;
-    ctx.resolve(host).then(
-      (ip) => {
-        const path = url.pathname + url.search;
-        const flow: Flow = {
-          srcIp: map ? map.toSeed(clientIp) : clientIp,
-          srcPort: sock.remotePort ?? 0,
-          dstIp: map ? map.toSeed(ip) : ip,
-          // flowPort is for tunnels (the lab's CONNECT to an ephemeral cloud port stands for
-          // 443); a plain request's port is what the client asked for.
-          dstPort: port,
-          protocol: 'tcp',
-          scheme: 'http',
-          sni: null,
-          path,
-        };
-        const source = isIP(host) ? 'ip' : 'sni';
-        const identity: ServerIdentity = { name: host, source, candidates: [{ name: host, source }] };
-        const verdict = evaluate(policy, flow, { name: host, source });
-        const emit = (phase: 'begin' | 'end', extra: { action?: string; reason?: string; closeReason?: string }) => {
-          ctx.counters.connections++;
-          ctx.emit(
-            buildConnectionEvent({
-              phase,
-              flow,
-              identity,
-              verdict,
-              ...extra,
-              bytesFromClient: sock.bytesRead - read0,
-              bytesFromServer: sock.bytesWritten - written0,
-              durationMs: Date.now() - started,
-              ...(map ? { mapped: { srcIp: clientIp, dstIp: ip } } : {}),
-            }),
-            { listener: 'explicit', failed: false },
-          );
-        };
-        const forward = (extra: { action?: string; reason?: string }) => {
-          req.url = path;
-          res.once('close', () => emit('end', extra));
-          proxy.web(req, res, { target: `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}` });
-        };
-        switch (verdict.action) {
-          case 'Allow':
-          case 'Trust':
-            return forward({});
-          case 'Interactive Block':
-          case 'Interactive Block with reset': {
-            const until = bypass.get(key);
-            if (until !== undefined && until > Date.now()) return forward({ action: 'Allow', reason: 'User Bypass' });
-            emit('begin', { closeReason: 'policy/block' });
-            return warningPage(res, verdict, key, url.href);
-          }
-          case 'Block with reset':
-            emit('begin', { closeReason: 'policy/block' });
-            sock.resetAndDestroy();
-            return;
-          default:
-            emit('begin', { closeReason: 'policy/block' });
-            return blockPage(res, verdict);
-        }
-      },
-      () => {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(`peekwall: cannot resolve ${host}\n`);
-      },
-    );
-  });
+    const path = url.pathname + url.search;
+    let ip: string;
+    try {
+      ip = await ctx.resolve(host);
+      if (typeof ip !== 'string' || isIP(ip) === 0) throw new Error('not an IP address');
+    } catch {
+      refusalEvent(sock, 'proxy/resolve-failed', { host, port, scheme: 'http', path, started, read0, written0 });
+      fail(res, 502, `cannot resolve ${host}`);
+      return;
+    }
+    const flow: Flow = {
+      srcIp: map ? map.toSeed(clientIp) : clientIp,
+      srcPort: sock.remotePort ?? 0,
+      dstIp: map ? map.toSeed(ip) : ip,
+      // flowPort is for tunnels (the lab's CONNECT to an ephemeral cloud port stands for
+      // 443); a plain request's port is what the client asked for.
+      dstPort: port,
+      protocol: 'tcp',
+      scheme: 'http',
+      sni: null,
+      path,
+    };
+    const source = isIP(host) ? 'ip' : 'sni';
+    const identity: ServerIdentity = { name: host, source, candidates: [{ name: host, source }] };
+    const verdict = evaluate(policy, flow, { name: host, source });
+    const emit = (phase: 'begin' | 'end', extra: { action?: string; reason?: string; closeReason?: string }) => {
+      ctx.counters.connections++;
+      ctx.emit(
+        buildConnectionEvent({
+          phase,
+          flow,
+          identity,
+          verdict,
+          ...extra,
+          bytesFromClient: sock.bytesRead - read0,
+          bytesFromServer: sock.bytesWritten - written0,
+          durationMs: Date.now() - started,
+          ...(map ? { mapped: { srcIp: clientIp, dstIp: ip } } : {}),
+        }),
+        { listener: 'explicit', failed: false },
+      );
+    };
+    const forward = (extra: { action?: string; reason?: string }) => {
+      req.url = path;
+      res.once('close', () => emit('end', extra));
+      proxy.web(req, res, { target: `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}` });
+    };
+    switch (verdict.action) {
+      case 'Allow':
+      case 'Trust':
+        return forward({});
+      case 'Interactive Block':
+      case 'Interactive Block with reset': {
+        const until = bypass.get(key);
+        if (until !== undefined && until > Date.now()) return forward({ action: 'Allow', reason: 'User Bypass' });
+        emit('begin', { closeReason: 'policy/block' });
+        return warningPage(res, verdict, key, url.href);
+      }
+      case 'Block with reset':
+        emit('begin', { closeReason: 'policy/block' });
+        sock.resetAndDestroy();
+        return;
+      default:
+        emit('begin', { closeReason: 'policy/block' });
+        return blockPage(res, verdict);
+    }
+  }
 
   function warningPage(res: http.ServerResponse, v: Verdict, key: string, original: string): void {
     if (pending.size >= MAX_PENDING) {

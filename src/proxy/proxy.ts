@@ -6,9 +6,10 @@ import * as http from 'node:http';
 import { lookup } from 'node:dns/promises';
 import type { ConnectionEvent } from '../events/index.js';
 import type { Policy } from '../policy/index.js';
-import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { Connection, normalizeIp, type ProxyContext } from './connection.js';
 import { createExplicitServer } from './http.js';
+import { isLoopbackHost } from './loopback.js';
 import type { Endpoint } from './machine.js';
 import { ProxyMetrics } from './metrics.js';
 import { TsidCache } from './probe.js';
@@ -20,6 +21,23 @@ const DEFAULT_MAX_HELD = 64 * 1024 * 1024;
 async function defaultResolve(host: string): Promise<string> {
   if (net.isIP(host)) return host;
   return (await lookup(host)).address;
+}
+
+/**
+ * Every resolver answer is checked before it reaches policy or a socket: dns.lookup('') and
+ * injected resolvers can answer null, '' or junk, which used to reach evaluate() as a dstIp
+ * and throw inside a promise callback (an unhandled rejection ends the process).
+ */
+function checkedResolve(userResolve: (host: string) => Promise<string>): (host: string) => Promise<string> {
+  return async (host: string) => {
+    if (typeof host !== 'string' || host === '') throw new Error('no host name to resolve');
+    if (net.isIP(host)) return host;
+    const ip: unknown = await userResolve(host);
+    if (typeof ip !== 'string' || net.isIP(ip) === 0) {
+      throw new Error(`the resolver answered ${JSON.stringify(ip)?.slice(0, 64) ?? String(ip)} for ${host}, not an IP address`);
+    }
+    return ip;
+  };
 }
 
 /** Routes: exact name, then `*.parent` for one label. */
@@ -45,9 +63,15 @@ function listen(server: net.Server, host: string, port: number, onError: () => v
 
 export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   let policy: Policy = o.policy;
-  const userResolve = o.resolve ?? defaultResolve;
   // Literal addresses never go through the resolver (injected ones need not know them).
-  const resolve = (host: string): Promise<string> => (net.isIP(host) ? Promise.resolve(host) : userResolve(host));
+  const resolve = checkedResolve(o.resolve ?? defaultResolve);
+  // Refused before anything listens: /metrics off loopback without a token exposes what the
+  // proxy sees to anyone who can reach the port (the run config refuses it too, with a line).
+  if (o.admin && !isLoopbackHost(o.admin.host) && !o.admin.token) {
+    throw new PeekwallFailure(
+      peekwallError('proxy/admin-needs-token', `the admin listener on ${o.admin.host} is reachable from other hosts: give it a token (or bind 127.0.0.1)`),
+    );
+  }
   const counters: Record<string, number> = {
     connections: 0,
     active: 0,
