@@ -9,8 +9,7 @@ import { DAY_MS } from './clock.js';
 export const RENEW_AUTH_INTERVAL_DAYS = 30;
 export const AUTH_EXPIRES_DAYS = 90;
 export const EVALUATION_DAYS = 90;
-/** ID certificate: renewed every 6 months, valid a year (device-side registration expiry). */
-export const ID_RENEW_INTERVAL_DAYS = 180;
+/** ID certificate: valid a year (device-side registration expiry) unless renewed (renew id). */
 export const ID_VALID_DAYS = 365;
 
 export type LicenseOp = 'register' | 'renew-auth' | 'renew-id' | 'deregister';

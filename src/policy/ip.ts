@@ -135,10 +135,6 @@ export function parseAddress(s: string): ParsedAddress | null {
   return { family: 6, v6: w };
 }
 
-export function formatIpv4(v: number): string {
-  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
 /** One parsed network entry: an inclusive interval of one family. */
 export type Interval =
   | { readonly family: 4; readonly start: number; readonly end: number }
