@@ -110,6 +110,8 @@ export class LabWorld {
   /** Also called for every event (serve prints them as they come). */
   onEvent: ((e: ConnectionEvent) => void) | null = null;
   #events: ConnectionEvent[] = [];
+  /** Set while collect() waits: called on every event. */
+  #arrived: (() => void) | null = null;
   #ports = new Map<string, number>();
   #explicitPort = 0;
   #trust: ProxyOptions['trust'];
@@ -190,6 +192,7 @@ export class LabWorld {
         // Serve runs for hours: keep a bounded window, the scenarios need far less.
         if (this.#events.length >= 10_000) this.#events.splice(0, 5_000);
         this.#events.push(e);
+        this.#arrived?.();
         this.onEvent?.(e);
       },
       // CONNECT targets resolve like the devices' DNS would, then to the lab cloud.
@@ -241,12 +244,24 @@ export class LabWorld {
   }
 
   /** Run `fn` and return the events peekwall logged meanwhile (waits, bounded, for `expect`). */
-  async collect<T>(fn: () => Promise<T>, expect: number, waitMs = 5000): Promise<{ value: T; events: ConnectionEvent[] }> {
+  async collect<T>(fn: () => Promise<T>, expect: number, waitMs = 30_000): Promise<{ value: T; events: ConnectionEvent[] }> {
     const start = this.#events.length;
     const value = await fn();
-    // Allows are logged when the connection ends, a moment after the client is done.
-    for (let waited = 0; this.#events.length - start < expect && waited < waitMs; waited += 20) {
-      await new Promise((r) => setTimeout(r, 20));
+    // Allows are logged when the connection ends, a moment after the client is done: wait
+    // for the events themselves (woken by each one), with a deadline only as a bound, so a
+    // loaded machine is slower but never gets a different answer.
+    if (this.#events.length - start < expect) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.#arrived = null;
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        this.#arrived = () => {
+          if (this.#events.length - start >= expect) done();
+        };
+      });
     }
     return { value, events: this.#events.slice(start) };
   }
