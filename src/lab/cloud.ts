@@ -122,7 +122,10 @@ export async function startCloud(o: CloudOptions): Promise<RunningCloud> {
     }
     const p = parsed as { op?: unknown; device?: unknown; token?: unknown };
     if (typeof p !== 'object' || p === null || !LICENSE_OPS.includes(p.op as LicenseOp) || typeof p.device !== 'string' || p.device === '' || (p.token !== undefined && typeof p.token !== 'string')) {
-      note(String(p?.op ?? '?'), String(p?.device ?? '?'), false, 'lab/bad-request');
+      // Never String() a parsed value: {"op": {"toString": 1}} makes String() throw, and this
+      // runs in a stream handler, where a throw takes the whole lab down.
+      const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '?');
+      note(text(p?.op), text(p?.device), false, 'lab/bad-request');
       return answer(res, 400, { ok: false, error: { code: 'lab/bad-request', message: `expected {op: ${LICENSE_OPS.join('|')}, device, token?}` } });
     }
     const now = o.clock.now();

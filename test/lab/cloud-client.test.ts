@@ -247,4 +247,9 @@ t.test('the cloud answers bad requests with typed errors', async (t) => {
   t.equal(out.ok, false);
   t.equal(out.httpStatus, 400);
   t.equal((out.response as { error: { code: string } }).error.code, 'lab/bad-request');
+  // A value whose String() throws (no callable toString/valueOf) is a bad request, not a crash.
+  const hostile = await dev.call({ op: { toString: 1, valueOf: 1 }, device: { toString: 1 } } as never);
+  t.equal(hostile.httpStatus, 400);
+  t.equal((hostile.response as { error: { code: string } }).error.code, 'lab/bad-request');
+  t.match(c.log[c.log.length - 1], { op: '?', device: '?', ok: false, code: 'lab/bad-request' });
 });
