@@ -24,17 +24,19 @@ async function defaultResolve(host: string): Promise<string> {
 }
 
 /**
- * Every resolver answer is checked before it reaches policy or a socket: dns.lookup('') and
- * injected resolvers can answer null, '' or junk, which used to reach evaluate() as a dstIp
- * and throw inside a promise callback (an unhandled rejection ends the process).
+ * Resolver answers are checked before they reach policy or a socket: dns.lookup('') and
+ * injected resolvers can answer null or '', which used to reach evaluate() as a dstIp and
+ * throw inside a promise callback (an unhandled rejection ends the process), and which
+ * net.connect would take for localhost. A non-empty string that is not an address is left to
+ * the caller: the explicit listener refuses it (isIP), route upstreams fail to connect to it.
  */
 function checkedResolve(userResolve: (host: string) => Promise<string>): (host: string) => Promise<string> {
   return async (host: string) => {
     if (typeof host !== 'string' || host === '') throw new Error('no host name to resolve');
     if (net.isIP(host)) return host;
     const ip: unknown = await userResolve(host);
-    if (typeof ip !== 'string' || net.isIP(ip) === 0) {
-      throw new Error(`the resolver answered ${JSON.stringify(ip)?.slice(0, 64) ?? String(ip)} for ${host}, not an IP address`);
+    if (typeof ip !== 'string' || ip === '') {
+      throw new Error(`the resolver answered ${JSON.stringify(ip) ?? String(ip)} for ${host}, not an IP address`);
     }
     return ip;
   };
