@@ -15,7 +15,12 @@ function copyCerts(t: Test): string {
     for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const f of readdirSync(LAB_CERTS_DIR)) if (f.endsWith('.pem') || f === 'lab.yaml') cpSync(join(LAB_CERTS_DIR, f), join(dir, f));
+  // Only the set lab.yaml describes: certs/ also holds certificates made elsewhere (the
+  // regression suites' browsing.*.pem), which check lists as extras and renew leaves alone.
+  const c = parseLabConfig(readFileSync(join(LAB_CERTS_DIR, 'lab.yaml'), 'utf8'));
+  if (!c.ok) throw new Error('certs/lab.yaml does not parse');
+  const files = ['lab.yaml', ...c.value.certificates.flatMap((s) => [`${s.name}.crt.pem`, `${s.name}.key.pem`])];
+  for (const f of files) cpSync(join(LAB_CERTS_DIR, f), join(dir, f));
   return dir;
 }
 const snapshot = (dir: string) => new Map(readdirSync(dir).filter((f) => f.endsWith('.pem')).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
