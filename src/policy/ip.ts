@@ -299,26 +299,8 @@ export class IpSet {
 
   /** Label index of the interval holding an IPv4 address, or -1. */
   find4(ip: number): number {
-    const s = this.s4;
-    let lo = 0;
-    let hi = s.length - 1;
-    const b4 = this.b4;
-    if (b4 !== null) {
-      const k = Math.floor(ip / 65536);
-      // The holder starts at or below ip: among those starting before the next /16, at or
-      // after the last one starting before this /16.
-      lo = b4[k] > 0 ? b4[k] - 1 : 0;
-      hi = b4[k + 1] - 1;
-    }
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] <= ip) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return at >= 0 && this.e4[at] >= ip ? this.l4[at] : -1;
+    const at = this.at4(ip);
+    return at >= 0 ? this.l4[at] : -1;
   }
 
   /** Label index of the interval holding an IPv6 address (4 words), or -1. */
@@ -346,6 +328,14 @@ export class IpSet {
     const s = this.s4;
     let lo = 0;
     let hi = s.length - 1;
+    const b4 = this.b4;
+    if (b4 !== null) {
+      const k = Math.floor(ip / 65536);
+      // The holder starts at or below ip: among those starting before the next /16, at or
+      // after the last one starting before this /16.
+      lo = b4[k] > 0 ? b4[k] - 1 : 0;
+      hi = b4[k + 1] - 1;
+    }
     let at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
