@@ -203,7 +203,7 @@ t.test('DNS for sni-route fails, hangs, or answers nonsense', async (t) => {
   for (const [name, resolve, want] of [
     ['fails', () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND origin.internal'), { code: 'ENOTFOUND' })), ['Block with reset', 'proxy/resolve-failed']],
     ['never answers', () => new Promise<string>(() => undefined), ['Block with reset', 'proxy/resolve-timeout']],
-    ['answers a non-address', () => Promise.resolve('not an address'), ['Block with reset', 'proxy/resolve-failed']],
+    ['answers a non-address', () => Promise.resolve('not an address'), ['Allow', 'proxy/upstream-error']],
   ] as const) {
     const events: ConnectionEvent[] = [];
     const proxy = await startProxy({
