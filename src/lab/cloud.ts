@@ -35,6 +35,8 @@ export interface CloudOptions {
   readonly tls13?: boolean;
   readonly clock: Clock;
   readonly tokens: ReadonlyMap<string, LabToken>;
+  /** Device records kept at most (serve runs for hours and anyone local can register). */
+  readonly maxDevices?: number;
 }
 
 export interface CloudRequestLog {
@@ -98,6 +100,7 @@ const LOG_MAX = 1000;
 
 export async function startCloud(o: CloudOptions): Promise<RunningCloud> {
   const records = new Map<string, LicenseRecord>();
+  const maxDevices = o.maxDevices ?? 10_000;
   const log: CloudRequestLog[] = [];
   const tlsMaxVersion = o.tls13 ? 'TLSv1.3' : 'TLSv1.2';
 
@@ -127,6 +130,10 @@ export async function startCloud(o: CloudOptions): Promise<RunningCloud> {
       const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '?');
       note(text(p?.op), text(p?.device), false, 'lab/bad-request');
       return answer(res, 400, { ok: false, error: { code: 'lab/bad-request', message: `expected {op: ${LICENSE_OPS.join('|')}, device, token?}` } });
+    }
+    if (!records.has(p.device) && records.size >= maxDevices) {
+      note(p.op as string, p.device, false, 'lab/too-many-devices');
+      return answer(res, 429, { ok: false, error: { code: 'lab/too-many-devices', message: `the lab cloud keeps at most ${maxDevices} devices` } });
     }
     const now = o.clock.now();
     const r = applyLicenseOp(records.get(p.device), { op: p.op as LicenseOp, device: p.device, ...(typeof p.token === 'string' ? { token: p.token } : {}) }, now, o.tokens);

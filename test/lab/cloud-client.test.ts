@@ -18,7 +18,7 @@ t.before(async () => {
   pki = await makeTestPki();
 });
 
-async function cloud(t: Test, o: { clock: LabClock; untrusted?: boolean; tls13?: boolean }): Promise<RunningCloud> {
+async function cloud(t: Test, o: { clock: LabClock; untrusted?: boolean; tls13?: boolean; maxDevices?: number }): Promise<RunningCloud> {
   const c = await startCloud({
     host: '127.100.0.1',
     port: 0,
@@ -27,6 +27,7 @@ async function cloud(t: Test, o: { clock: LabClock; untrusted?: boolean; tls13?:
     clock: o.clock,
     tokens,
     ...(o.tls13 ? { tls13: true } : {}),
+    ...(o.maxDevices !== undefined ? { maxDevices: o.maxDevices } : {}),
   });
   t.teardown(() => c.close());
   return c;
@@ -237,6 +238,18 @@ t.test('TLS 1.3 cloud option: a client allowing 1.3 negotiates it', async (t) =>
   t.equal(r.ok, true, r.output);
   t.match(r.output, /TLSv1\.3/);
   t.equal(c.tlsMaxVersion, 'TLSv1.3');
+});
+
+t.test('the cloud keeps a bounded number of device records', async (t) => {
+  const clock = new LabClock(new Date());
+  const c = await cloud(t, { clock, maxDevices: 2 });
+  const dev = device({ clock, port: c.port, route: (_ip, p) => ({ host: '127.100.0.1', port: p === 443 ? c.port : p }) });
+  const answers: number[] = [];
+  for (const name of ['d1', 'd2', 'd3']) answers.push((await dev.call({ op: 'register', device: name, token: 'LAB-GOOD' })).httpStatus ?? 0);
+  t.same(answers, [200, 200, 429]);
+  t.equal(c.record('d3'), undefined);
+  // Known devices keep working at the bound.
+  t.equal((await dev.call({ op: 'renew-auth', device: 'd1' })).httpStatus, 200);
 });
 
 t.test('the cloud answers bad requests with typed errors', async (t) => {
