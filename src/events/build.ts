@@ -35,7 +35,9 @@ export interface EventInput {
 export function buildConnectionEvent(o: EventInput): ConnectionEvent {
   const v = o.verdict;
   const id = o.identity;
-  const url = v ? v.url : id ? `${o.flow.scheme}://${id.name}` : null;
+  // The verdict's url is '' when evaluation had no name; the event says null (its documented
+  // "no name could be derived"), as it does when there was no verdict at all.
+  const url = v ? v.url || null : id ? `${o.flow.scheme}://${id.name}` : null;
   // Optional fields are only present when known, so JSON lines stay short and diffs readable.
   const e: { -readonly [K in keyof ConnectionEvent]: ConnectionEvent[K] } = {
     time: (o.time ?? new Date()).toISOString(),

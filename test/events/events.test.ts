@@ -119,6 +119,12 @@ t.test('an unwritable destination is reported once and counted, never thrown', a
   t.match(log.lastError?.message ?? '', /cannot write connection events/);
 });
 
+t.test('a verdict reached without any server name gives url null, not an empty string', async (t) => {
+  const e = seedEvent({ identity: null, verdict: verdict({ url: '' }) });
+  t.equal(e.url, null);
+  t.equal(seedEvent().url, 'https://toos.cisco.com');
+});
+
 t.test('parseEventLines names bad lines with their line number', async (t) => {
   const good = JSON.stringify(seedEvent());
   const r = parseEventLines(`${good}\nnot json\n{"eventType":"Other"}\n{"eventType":"Connection","time":1}\n\n${good}\n`, 'ev.jsonl');
