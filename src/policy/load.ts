@@ -140,15 +140,25 @@ export interface ParseOptions {
   readonly baseDir: string;
   /** Reads feed and URL database files (path already resolved). Without it feeds are errors. */
   readonly readFile?: (path: string) => string;
+  /** Object-expansion budget (default MAX_EXPANSION). */
+  readonly maxExpansion?: number;
 }
 
 // ---------------------------------------------------------------------------------------
 // Validation helpers: every problem is recorded, parsing continues to find the rest.
 
+/** Leaves plus group visits when expanding object references, for the whole policy. */
+export const MAX_EXPANSION = 1_000_000;
+
 class Ctx {
+  /** Spent from MAX_EXPANSION by expand(). */
+  expansion = 0;
   readonly errors: PeekwallError[] = [];
   readonly warnings: PeekwallError[] = [];
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly maxExpansion: number = MAX_EXPANSION,
+  ) {}
   error(at: Pos, code: string, message: string, file = this.file): void {
     this.errors.push(peekwallError(code, message, { file, line: at.line, column: at.column }));
   }
@@ -254,9 +264,18 @@ function expand(
   refs: string[],
   stack: string[] = [],
   refAt?: Pos,
+  out: { text: string; at: Pos; via: string | null; ref: Pos }[] = [],
 ): { text: string; at: Pos; via: string | null; ref: Pos }[] {
-  const out: { text: string; at: Pos; via: string | null; ref: Pos }[] = [];
   for (const it of items) {
+    // Every leaf and every group visit spends from one budget per policy: groups that name
+    // another group twice (A: [B, B], B: [C, C], ...) double at each level, so a few lines
+    // would otherwise expand to billions of entries (and hang, or overflow the stack).
+    if (++c.expansion > c.maxExpansion) {
+      if (c.expansion === c.maxExpansion + 1) {
+        c.error(refAt ?? it.at, 'policy/expansion-limit', `object groups expand to more than ${c.maxExpansion} entries (a group naming another group several times multiplies it; put large lists in feeds)`);
+      }
+      return out;
+    }
     if (literal(it.text)) {
       out.push({ ...it, via: stack[stack.length - 1] ?? null, ref: refAt ?? it.at });
       continue;
@@ -271,7 +290,8 @@ function expand(
       continue;
     }
     refs.push(obj.name);
-    out.push(...expand(c, obj.values, table, kind, literal, refs, [...stack, obj.name], refAt ?? it.at));
+    // Into the same array: no spread (a 150,000-entry object overflowed push(...)), no copies per level.
+    expand(c, obj.values, table, kind, literal, refs, [...stack, obj.name], refAt ?? it.at, out);
   }
   return out;
 }
@@ -540,7 +560,7 @@ export function parsePolicy(text: string, o: ParseOptions): Result<Policy, Peekw
 export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPolicy, PeekwallError[]> {
   const y = readYaml(text, o.file);
   if (!y.ok) return y;
-  const c = new Ctx(o.file);
+  const c = new Ctx(o.file, o.maxExpansion ?? MAX_EXPANSION);
   c.errors.push(...y.errors);
   const root = y.value;
   const top = asMap(c, root, 'the policy');
@@ -751,7 +771,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
             for (const it of objItems) {
               const obj = urls.get(it.text);
               if (!obj) c.error(it.at, 'policy/unknown-object', `unknown URL object '${it.text}'`);
-              else texts.push(...expand(c, [it], urls, 'URL', urlLiteral, refs));
+              else expand(c, [it], urls, 'URL', urlLiteral, refs, [], undefined, texts as { text: string; at: Pos; via: string | null; ref: Pos }[]);
             }
             const lits = um.get('literals') ? scalarList(c, um.get('literals')!.value, 'urls.literals') : [];
             texts.push(...lits);

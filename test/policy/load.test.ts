@@ -67,6 +67,25 @@ t.test('alias bombs are cut off by the alias budget', async (t) => {
   t.ok(ok);
 });
 
+t.test('object group bombs: groups naming a group twice per level are bounded, big groups are fine', async (t) => {
+  const groups = (levels: number): string => {
+    let y = 'objects:\n  networks:\n    G0: [10.0.0.1, 10.0.0.2]\n';
+    for (let i = 1; i <= levels; i++) y += `    G${i}: [G${i - 1}, G${i - 1}]\n`;
+    return `${y}rules:\n  - {name: R, action: Allow, sourceNetworks: [G${levels}]}\n`;
+  };
+  // 2^15 leaves: push(...) of them overflowed the stack (a RangeError out of parsePolicy).
+  const p = compile(groups(14));
+  t.same(p.errors.map(formatError), []);
+  t.ok(p.policy);
+  // 2^41 leaves: refused with a positioned error instead of expanding for ever (a small
+  // budget keeps the test fast; the default is MAX_EXPANSION).
+  const r = parsePolicy(groups(40), { file: 'bomb.yaml', baseDir: '/nonexistent', maxExpansion: 20_000 });
+  t.equal(r.ok, false);
+  const e = r.ok ? [] : r.error.map(formatError);
+  t.ok(e.some((m) => /^bomb\.yaml:\d+:\d+: object groups expand to more than 20000 entries.*\[policy\/expansion-limit\]$/.test(m)), e.join('\n'));
+  t.equal(e.filter((m) => m.includes('expansion-limit')).length, 1, 'reported once');
+});
+
 t.test('custom tags are refused', async (t) => {
   const e = where('name: !!js/function "x"\nrules: []\n');
   t.ok(e.length > 0);
