@@ -561,7 +561,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
   const y = readYaml(text, o.file);
   if (!y.ok) return y;
   const c = new Ctx(o.file, o.maxExpansion ?? MAX_EXPANSION);
-  c.errors.push(...y.errors);
+  for (const e of y.errors) c.errors.push(e); // no push(...): 150,000 errors overflowed the stack
   const root = y.value;
   const top = asMap(c, root, 'the policy');
   if (!top) return { ok: false, error: c.errors };
@@ -774,7 +774,7 @@ export function compilePolicy(text: string, o: ParseOptions): Result<CompiledPol
               else expand(c, [it], urls, 'URL', urlLiteral, refs, [], undefined, texts as { text: string; at: Pos; via: string | null; ref: Pos }[]);
             }
             const lits = um.get('literals') ? scalarList(c, um.get('literals')!.value, 'urls.literals') : [];
-            texts.push(...lits);
+            for (const l of lits) texts.push(l); // no push(...): a 150,000-literal rule overflowed the stack
             let hosts: DomainSet | null = null;
             const hostEntries: string[] = [];
             const substrings: string[] = [];

@@ -86,6 +86,15 @@ t.test('object group bombs: groups naming a group twice per level are bounded, b
   t.equal(e.filter((m) => m.includes('expansion-limit')).length, 1, 'reported once');
 });
 
+t.test('huge lists never overflow the stack: 150,000 literals in a rule, 150,000 errors', async (t) => {
+  const lits = Array.from({ length: 150_000 }, (_, i) => `a${i}.com`).join(', ');
+  const ok = parsePolicy(`rules:\n  - name: R\n    action: Allow\n    urls:\n      literals: [${lits}]\n`, { file: 'big.yaml', baseDir: '/nonexistent' });
+  t.equal(ok.ok, true);
+  const bad = parsePolicy(`rules: []\nx:\n${'  - __proto__: 1\n'.repeat(150_000)}`, { file: 'bad.yaml', baseDir: '/nonexistent' });
+  t.equal(bad.ok, false);
+  if (!bad.ok) t.ok(bad.error.length >= 150_000 && bad.error.every((e) => e.code === 'policy/forbidden-key' || e.code === 'policy/unknown-key'));
+});
+
 t.test('custom tags are refused', async (t) => {
   const e = where('name: !!js/function "x"\nrules: []\n');
   t.ok(e.length > 0);
