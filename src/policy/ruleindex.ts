@@ -20,6 +20,11 @@ class SegmentIndex4 {
     private readonly starts: Float64Array,
     private readonly lists: readonly Int32Array[],
   ) {}
+  get entries(): number {
+    let n = 0;
+    for (const l of this.lists) n += l.length;
+    return n;
+  }
   lookup(ip: number): Int32Array {
     return this.lists[this.lookupIndex(ip)];
   }
@@ -45,6 +50,11 @@ class SegmentIndex6 {
     private readonly starts: Uint32Array,
     private readonly lists: readonly Int32Array[],
   ) {}
+  get entries(): number {
+    let n = 0;
+    for (const l of this.lists) n += l.length;
+    return n;
+  }
   lookup(ip: Uint32Array): Int32Array {
     const s = this.starts;
     let lo = 0;
@@ -61,16 +71,48 @@ class SegmentIndex6 {
   }
 }
 
-/** Lists per segment, in rule order; `cover` pushes rule i onto every segment its set covers. */
-function fill(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null, count: number, cover: (set: IpSet, lists: number[][], i: number) => void): Int32Array[] {
+/**
+ * Most list entries one index (one dimension, one family) may hold. Entries grow as segments
+ * times rules: every 'any' rule sits in every segment, so 10,000 rules on distinct /32s plus
+ * 10,000 'any' rules make 2 * 10^8 entries (a 1 MB policy took 36 s and 2.6 GB to load).
+ * Beyond the bound the index is one segment listing every rule: evaluation stays exact, it
+ * only loses the shortcut for that dimension.
+ */
+export const MAX_INDEX_ENTRIES = 4_000_000;
+
+/**
+ * Lists per segment, in rule order; `spans` reports the segment ranges a set covers. Null
+ * when the lists would hold more than MAX_INDEX_ENTRIES (counted before anything is built).
+ */
+function fill(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null, count: number, spans: (set: IpSet, visit: (from: number, to: number) => void) => void): Int32Array[] | null {
+  let total = 0;
+  const add = (from: number, to: number): void => {
+    total += to - from + 1;
+  };
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    const set = pick(r);
+    if (!set) total += count;
+    else spans(set, add);
+    if (total > MAX_INDEX_ENTRIES) return null;
+  }
   const lists: number[][] = Array.from({ length: count }, () => []);
   rules.forEach((r, i) => {
     if (!r.enabled) return;
     const set = pick(r);
     if (!set) for (const l of lists) l.push(i);
-    else cover(set, lists, i);
+    else
+      spans(set, (from, to) => {
+        for (let k = from; k <= to; k++) lists[k].push(i);
+      });
   });
   return lists.map((l) => Int32Array.from(l));
+}
+
+function enabledRules(rules: readonly RuleNets[]): Int32Array {
+  const all: number[] = [];
+  rules.forEach((r, i) => r.enabled && all.push(i));
+  return Int32Array.from(all);
 }
 
 function build4(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null): SegmentIndex4 {
@@ -85,9 +127,10 @@ function build4(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null)
   }
   const starts = Float64Array.from([...points].sort((a, b) => a - b));
   const probe = new SegmentIndex4(starts, []);
-  const lists = fill(rules, pick, starts.length, (set, ls, i) => {
-    for (const iv of set.intervals4()) for (let k = probe.lookupIndex(iv.s), b = probe.lookupIndex(iv.e); k <= b; k++) ls[k].push(i);
+  const lists = fill(rules, pick, starts.length, (set, visit) => {
+    for (const iv of set.intervals4()) visit(probe.lookupIndex(iv.s), probe.lookupIndex(iv.e));
   });
+  if (!lists) return new SegmentIndex4(Float64Array.of(0), [enabledRules(rules)]);
   return new SegmentIndex4(starts, lists);
 }
 
@@ -124,9 +167,10 @@ function build6(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null)
     }
     return at;
   };
-  const lists = fill(rules, pick, uniq.length, (set, ls, i) => {
-    for (const iv of set.intervals6()) for (let k = seg(iv.s), b = seg(iv.e); k <= b; k++) ls[k].push(i);
+  const lists = fill(rules, pick, uniq.length, (set, visit) => {
+    for (const iv of set.intervals6()) visit(seg(iv.s), seg(iv.e));
   });
+  if (!lists) return new SegmentIndex6(new Uint32Array(4), [enabledRules(rules)]);
   return new SegmentIndex6(starts, lists);
 }
 
@@ -139,6 +183,10 @@ export class RuleIndex {
     /** Every enabled rule, in order (flows whose families differ, or unparsable addresses). */
     readonly all: Int32Array,
   ) {}
+  /** List entries held by the four indexes (each at most MAX_INDEX_ENTRIES). */
+  get entries(): number {
+    return this.src4.entries + this.dst4.entries + this.src6.entries + this.dst6.entries;
+  }
   /** Candidate rule indices (ascending) for an IPv4 flow. */
   candidates4(src: number, dst: number): Int32Array {
     const a = this.src4.lookup(src);
@@ -154,13 +202,11 @@ export class RuleIndex {
 }
 
 export function buildRuleIndex(rules: readonly RuleNets[]): RuleIndex {
-  const all: number[] = [];
-  rules.forEach((r, i) => r.enabled && all.push(i));
   return new RuleIndex(
     build4(rules, (r) => r.src),
     build4(rules, (r) => r.dst),
     build6(rules, (r) => r.src),
     build6(rules, (r) => r.dst),
-    Int32Array.from(all),
+    enabledRules(rules),
   );
 }

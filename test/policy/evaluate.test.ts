@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { evaluate, overrideTsid, traceLines, tsidFor } from '../../src/policy/index.js';
+import { asCompiled } from '../../src/policy/load.js';
+import { MAX_INDEX_ENTRIES } from '../../src/policy/ruleindex.js';
 import { flow, mustCompile, named, urlPolicy } from './helpers/policy.js';
 
 const allowed = (p: ReturnType<typeof urlPolicy>, host: string, path?: string) =>
@@ -289,6 +291,25 @@ t.test('the indexed hot path (trace off) decides exactly like the traced scan', 
     { numRuns: 400 },
   );
   t.pass('same decisions');
+});
+
+t.test('the rule index stays bounded when segments x any-rules would explode, and still decides exactly', async (t) => {
+  // 3,000 rules on distinct /32 sources interleaved with 3,000 'any' rules: every 'any' rule
+  // would sit in every one of ~6,000 source segments (18,000,000 entries; 20,000 + 20,000
+  // rules took 36 s and 2.6 GB to load). The source index degrades to one segment instead.
+  let y = 'rules:\n';
+  for (let i = 0; i < 6000; i++) {
+    y += i % 2 === 0
+      ? `  - {name: r${i}, action: Block, sourceNetworks: [10.1.${(i >> 8) & 255}.${i & 255}], destinationPorts: [${1000 + i}]}\n`
+      : `  - {name: r${i}, action: Allow, destinationPorts: [${1000 + i}]}\n`;
+  }
+  const p = mustCompile(`${y}defaultAction: Block all traffic\n`);
+  t.ok(asCompiled(p).index.entries <= 4 * MAX_INDEX_ENTRIES, `${asCompiled(p).index.entries} index entries`);
+  for (const [src, port, rule] of [['10.1.0.2', 1002, 'r2'], ['10.1.0.2', 1003, 'r3'], ['10.1.0.3', 1002, 'Default Action'], ['10.1.23.0', 6888, 'r5888'], ['10.1.23.1', 6888, 'Default Action'], ['10.9.9.9', 6999, 'r5999']] as const) {
+    const f = flow({ srcIp: src, dstPort: port });
+    t.equal(evaluate(p, f, named(null), { trace: false }).rule, rule, `${src}:${port} indexed`);
+    t.equal(evaluate(p, f, named(null)).rule, rule, `${src}:${port} traced`);
+  }
 });
 
 t.test('prefilter fastpath bypasses SI and rules', async (t) => {
