@@ -249,7 +249,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     };
     const source = isIP(host) ? 'ip' : 'sni';
     const identity: ServerIdentity = { name: host, source, candidates: [{ name: host, source }] };
-    const verdict = evaluate(policy, flow, { name: host, source });
+    const verdict = evaluate(policy, flow, { name: host, source }, { trace: false }); // indexed path; events do not carry the trace
     const emit = (phase: 'begin' | 'end', extra: { action?: string; reason?: string; closeReason?: string }) => {
       ctx.counters.connections++;
       ctx.emit(
