@@ -200,8 +200,11 @@ export class Connection {
 
   /** After a decision reached while the client was already gone: just account for it. */
   private afterClientGone(): void {
-    this.clearPeek();
     const st = this.m.state;
+    // The route's decision timer stays armed: a resolver that never answers must still end
+    // this connection (and its one event). Every other state's timer is cleared by the
+    // commands below or by maybeFinish.
+    if (st !== 'route') this.clearPeek();
     if (st === 'peek') {
       this.run(this.m.clientEnded());
     } else if (st === 'passive') {
@@ -230,6 +233,12 @@ export class Connection {
     up.once('connect', () => {
       connected = true;
       clearTimeout(timer);
+      // The client left while we were connecting: nobody to splice to. Its 'close' already
+      // fired, so nothing else would ever close this socket (an fd per aborted connection).
+      if (this.clientClosed) {
+        up.destroy();
+        return;
+      }
       const held = this.m.heldClient;
       if (held.length === 1) up.write(held[0]);
       else if (held.length > 1) up.write(Buffer.concat(held));
@@ -277,7 +286,12 @@ export class Connection {
   private release(): void {
     this.clearPeek();
     const up = this.upstream;
-    if (up === null || this.clientClosed) return this.maybeFinish();
+    if (up === null || this.clientClosed) {
+      // Allowed after the client left (passive mode, client reset before the server's flight
+      // was read): the upstream is idle mid-handshake and no splice will ever close it.
+      if (up !== null && !up.destroyed) up.destroy();
+      return this.maybeFinish();
+    }
     up.removeAllListeners('data');
     up.removeAllListeners('end');
     // Client bytes that arrived with the hello's last read (the client is paused since).

@@ -1,0 +1,88 @@
+// A client that aborts (RST) while the proxy is still deciding: every path must end with one
+// event, no active connection, and the upstream socket closed (no fd left behind).
+import t from 'tap';
+import * as net from 'node:net';
+import { startProxy } from '../../src/proxy/index.js';
+import { readFixture } from '../helpers/fixtures.js';
+import { EventSink, policyFrom, startTcp } from '../proxy/lib/net.js';
+
+const yaml = (tsid: boolean) => `
+name: abort
+settings:
+  tsid: { enabled: ${tsid} }
+  failMode: closed
+  timeouts: { peekMs: 3000, probeMs: 3000, connectMs: 300, idleMs: 60000 }
+rules:
+  - name: ALLOW_ALL
+    action: Allow
+defaultAction: Block all traffic
+`;
+
+/** Write the hello; once the proxy has it (told by `ready`), abort with an RST. */
+function helloThenAbort(port: number, hello: Buffer, ready: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve());
+    s.on('connect', () => {
+      s.write(hello);
+      void ready.then(() => s.resetAndDestroy());
+    });
+  });
+}
+
+t.test('client reset while the route resolver hangs: the route deadline still ends it with one event', async (t) => {
+  let asked!: () => void;
+  const resolverAsked = new Promise<void>((r) => (asked = r));
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy: policyFrom(yaml(false)),
+    listeners: [{ mode: 'sni-route', host: '127.0.0.1', port: 0, routes: {}, fallback: { host: 'origin.test', port: 9 } }],
+    onEvent: sink.onEvent,
+    // Never answers: only the connectMs deadline can end the route.
+    resolve: () => {
+      asked();
+      return new Promise<string>(() => undefined);
+    },
+  });
+  t.teardown(() => proxy.close());
+  await helloThenAbort(proxy.listeners[0].port, readFixture('clienthello', 'openssl-default-sni.bin'), resolverAsked);
+  const e = await sink.next(10_000);
+  t.equal(e.closeReason, 'proxy/resolve-timeout');
+  t.equal(proxy.stats().active, 0, 'the connection is finished, not parked');
+  t.equal(sink.events.length, 0, 'exactly one event');
+});
+
+t.test('TSID off, no SNI: client reset before the server flight, allowed anyway: upstream closed, one event', async (t) => {
+  let upstream!: (s: net.Socket) => void;
+  const upstreamSocket = new Promise<net.Socket>((r) => (upstream = r));
+  // Accepts and stays silent, like a server waiting for more handshake bytes.
+  const origin = await startTcp((s) => {
+    s.on('error', () => undefined);
+    upstream(s);
+  });
+  t.teardown(() => origin.close());
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy: policyFrom(yaml(false)),
+    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
+    onEvent: sink.onEvent,
+  });
+  t.teardown(() => proxy.close());
+  // Abort once the proxy is connected upstream in passive mode (the hello was forwarded).
+  const up = upstreamSocket.then(
+    (s) =>
+      new Promise<net.Socket>((r) => {
+        if (s.bytesRead > 0) r(s);
+        else s.once('data', () => r(s));
+      }),
+  );
+  await helloThenAbort(proxy.listeners[0].port, readFixture('clienthello', 'openssl-noservername.bin'), up);
+  const upClosed = new Promise<void>((r) => void up.then((s) => (s.closed ? r() : s.once('close', () => r()))));
+  const e = await sink.next(10_000);
+  t.equal(e.identitySource, 'ip');
+  await upClosed;
+  t.pass('the proxy closed its upstream socket');
+  t.equal(proxy.stats().active, 0);
+  t.equal(sink.events.length, 0, 'exactly one event');
+});
