@@ -39,6 +39,11 @@ export function splice(client: Socket, upstream: Socket, idleMs: number, onAbnor
   upstream.on('end', () => {
     if (!client.destroyed) client.end();
   });
+  // A FIN read before the splice existed (net emits 'end' at EOF even on a paused socket once
+  // its buffer is empty: a client that sends its hello and FIN together) must still be passed
+  // on, or the server waits for it for ever and both sockets stay open.
+  if (client.readableEnded && !upstream.destroyed) upstream.end();
+  if (upstream.readableEnded && !client.destroyed) client.end();
 
   client.on('error', (e: NodeJS.ErrnoException) => {
     note(e.code === 'ECONNRESET' ? 'client-reset' : 'client-error');

@@ -86,3 +86,43 @@ t.test('TSID off, no SNI: client reset before the server flight, allowed anyway:
   t.equal(proxy.stats().active, 0);
   t.equal(sink.events.length, 0, 'exactly one event');
 });
+
+t.test('half-close after the verdict: the client FIN reaches the server, whose reply after it still reaches the client', async (t) => {
+  const hello = readFixture('clienthello', 'openssl-default-sni.bin');
+  const received: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  // allowHalfOpen: this origin answers only once it saw the client's FIN (like `nc -q`).
+  const origin = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => received.push(d));
+    s.on('end', () => s.end('reply after FIN'));
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    origin.close();
+  });
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy: policyFrom(yaml(false)),
+    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: (origin.address() as net.AddressInfo).port } }],
+    onEvent: sink.onEvent,
+  });
+  t.teardown(() => proxy.close());
+  const reply = await new Promise<string>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: proxy.listeners[0].port });
+    const got: Buffer[] = [];
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => got.push(d));
+    s.on('close', () => resolve(Buffer.concat(got).toString()));
+    // The hello and the FIN in one go: the FIN waits while the hello is decided.
+    s.on('connect', () => s.end(hello));
+  });
+  t.equal(reply, 'reply after FIN');
+  t.ok(Buffer.concat(received).equals(hello), 'the origin got the hello, then the FIN');
+  const e = await sink.next(10_000);
+  t.equal(e.action, 'Allow');
+  t.notOk(e.closeReason, 'a normal close, no abnormal reason');
+  t.equal(proxy.stats().active, 0);
+});
