@@ -202,11 +202,13 @@ t.test('reload under traffic loses no connection; new connections get the new po
 t.test('admin: /healthz and Prometheus /metrics from a per-proxy registry', async (t) => {
   const origin = await startOrigin(cert);
   t.teardown(() => origin.close());
+  const sink = new EventSink();
   const mk = () =>
     startProxy({
       policy: policyFrom(policy()),
       listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
       admin: { host: '127.0.0.1', port: 0 },
+      onEvent: sink.onEvent,
     });
   const p1 = await mk();
   const p2 = await mk(); // a second proxy in the same process must not collide
@@ -214,7 +216,10 @@ t.test('admin: /healthz and Prometheus /metrics from a per-proxy registry', asyn
   t.teardown(() => p2.close());
   await tlsRoundTrip(p1.listeners[0].port, { servername: 'good.example' });
   await tlsRoundTrip(p1.listeners[0].port, { servername: 'bad.example' });
-  await sleep(50);
+  // The allow is counted when both of its sockets closed, which may trail the client: wait
+  // for both events (a fixed 50 ms raced a loaded 2-core runner).
+  await sink.next();
+  await sink.next();
   const fetchText = (path: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: p1.admin?.port, path, agent: false }, (res) => {
