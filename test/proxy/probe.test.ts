@@ -79,3 +79,23 @@ t.test('a refused probe is an error value, not cached', async (t) => {
   if (!r.ok) t.equal(r.error.code, 'proxy/probe-refused');
   t.equal(cache.size, 0);
 });
+
+t.test('cache: a hit refreshes its entry, so the bound evicts the least recently used, not the oldest', async (t) => {
+  const probed: string[] = [];
+  // An injected probe (no sockets): every probe succeeds (the chain itself does not matter here).
+  const cache = new TsidCache(async (r) => {
+    probed.push(`${r.dst.port}`);
+    return { ok: true, value: [] as never };
+  });
+  const h = hello('openssl-noservername.bin');
+  const req = (port: number) => ({ dst: { ip: '127.0.0.1', port }, hello: h, timeoutMs: 1000 });
+  const opts = { maxEntries: 2, ttlMs: 60_000 };
+  await cache.get(req(1), opts);
+  await cache.get(req(2), opts);
+  t.equal((await cache.get(req(1), opts)).cache, 'hit', '1 is now the most recently used');
+  await cache.get(req(3), opts); // over the bound: evicts 2, not 1
+  t.equal(cache.size, 2);
+  t.equal((await cache.get(req(1), opts)).cache, 'hit', 'the refreshed entry survived');
+  t.equal((await cache.get(req(2), opts)).cache, 'miss', 'the least recently used was evicted');
+  t.same(probed, ['1', '2', '3', '2']);
+});
