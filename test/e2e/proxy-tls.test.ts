@@ -157,19 +157,25 @@ t.test('TSID off: a passive block resets both sides', async (t) => {
 async function captureHello(o: { servername: string; alpn: string[] }): Promise<Buffer> {
   const { connect } = await import('node:tls');
   return new Promise((resolve) => {
-    const got: Buffer[] = [];
+    let got = Buffer.alloc(0);
+    let client: { destroy(): void } | null = null;
+    // Done when one whole TLS record (the hello) is in, however the reads were cut: a fixed
+    // 150 ms wait raced a loaded 2-core runner.
     const server = net.createServer((s) => {
-      s.on('data', (d: Buffer) => got.push(d));
-      setTimeout(() => {
+      s.on('error', () => undefined);
+      s.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.length < 5 || got.length < 5 + got.readUInt16BE(3)) return;
         s.destroy();
+        client?.destroy();
         server.close();
-        resolve(Buffer.concat(got));
-      }, 150);
+        resolve(got.subarray(0, 5 + got.readUInt16BE(3)));
+      });
     });
     server.listen(0, '127.0.0.1', () => {
       const c = connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, servername: o.servername, ALPNProtocols: o.alpn, rejectUnauthorized: false });
       c.on('error', () => undefined);
-      setTimeout(() => c.destroy(), 300);
+      client = c;
     });
   });
 }
