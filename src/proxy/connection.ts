@@ -304,7 +304,9 @@ export class Connection {
     held.length = 0;
     this.releaseHeld();
     if (up.destroyed || up.readableEnded) {
-      // The server already finished; pass its FIN on.
+      // The server already finished; pass its FIN on. closeSoon resumes the client: its
+      // late bytes are read and dropped, not held.
+      this.client.removeListener('data', this.onPeekData);
       closeSoon(this.client);
       return;
     }

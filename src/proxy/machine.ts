@@ -138,6 +138,9 @@ export class ConnectionMachine {
   // ---- events from the client -------------------------------------------------------
 
   clientData(chunk: Buffer): readonly Command[] {
+    // After the verdict nothing is held: the held bytes were (or are about to be) written
+    // upstream, and a client still talking to a closing connection must not fill memory.
+    if (this.state === 'decided' || this.state === 'closed') return NO_COMMANDS;
     this.heldClient.push(chunk);
     this.heldClientBytes += chunk.length;
     if (this.state !== 'peek') return NO_COMMANDS;

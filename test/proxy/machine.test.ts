@@ -148,3 +148,18 @@ t.test('sni-route: the machine asks for a route, then continues', async (t) => {
   t.equal(m.flow.dstIp, '127.0.0.9');
   t.equal(m.flow.dstPort, 9443);
 });
+
+t.test('after the verdict, client bytes are no longer held (a client talking into a closing connection fills no memory)', async (t) => {
+  const hello = readFixture('clienthello', 'openssl-default-sni.bin');
+  const allowed = mk(false);
+  t.same(kinds(allowed.clientData(hello)), ['pause-client', 'connect']);
+  t.same(kinds(allowed.clientData(Buffer.alloc(1000))), []);
+  t.equal(allowed.heldClientBytes, hello.length, 'decided: late bytes not held');
+  t.equal(allowed.heldClient.length, 1);
+
+  const refused = mk(false);
+  t.same(kinds(refused.clientData(Buffer.from('GET / HTTP/1.1\r\n\r\n'))), ['close']);
+  const before = refused.heldClientBytes;
+  refused.clientData(Buffer.alloc(1000));
+  t.equal(refused.heldClientBytes, before, 'closed: late bytes not held');
+});
