@@ -116,7 +116,12 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
       }
       proxy.reload(r.value);
       io.stderr.write(`peekwall: ${who}policy reloaded (${why}): ${r.value.name}, ${r.value.rules.length} rules\n`);
-    });
+    })
+      // A bug in loading must neither end the process (unhandled rejection) nor poison the
+      // chain: every later .then() on a rejected promise would skip its reload silently.
+      .catch((e: unknown) => {
+        io.stderr.write(`peekwall: ${who}policy reload (${why}) failed: ${(e as Error)?.message ?? String(e)}; the previous policy stays in force\n`);
+      });
   };
 
   let watcher: FSWatcher | null = null;
