@@ -22,6 +22,8 @@ export interface ExplicitOptions {
   readonly ctx: ProxyContext;
   readonly policy: () => Policy;
   readonly flowPort?: number;
+  /** Bound on remembered bypasses (default MAX_PENDING). */
+  readonly maxBypasses?: number;
 }
 
 function escapeHtml(s: string): string {
@@ -217,7 +219,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
         return;
       }
       pending.delete(token);
-      bypass.set(key, Date.now() + BYPASS_MS);
+      remember(key, Date.now() + BYPASS_MS);
       res.writeHead(302, { location: p.url, 'content-type': 'text/plain' });
       res.end('continuing\n');
       return;
@@ -291,6 +293,22 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
         emit('begin', { closeReason: 'policy/block' });
         return blockPage(res, verdict);
     }
+  }
+
+  /**
+   * Bypasses expire but were never removed, so a long-running proxy (or one client walking
+   * through many host names) grew this map without bound. At the bound, expired entries go
+   * first, then the least recently granted.
+   */
+  function remember(key: string, until: number): void {
+    const max = Math.max(1, o.maxBypasses ?? MAX_PENDING);
+    bypass.delete(key);
+    if (bypass.size >= max) {
+      const now = Date.now();
+      for (const [k, t] of bypass) if (t <= now) bypass.delete(k);
+      while (bypass.size >= max) bypass.delete(bypass.keys().next().value as string);
+    }
+    bypass.set(key, until);
   }
 
   function warningPage(res: http.ServerResponse, v: Verdict, key: string, original: string): void {

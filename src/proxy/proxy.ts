@@ -148,7 +148,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   async function makeListener(l: ListenerConfig): Promise<net.Server> {
     const flowPort = l.flowPort !== undefined ? { flowPort: l.flowPort } : {};
     if (l.mode === 'explicit') {
-      const server = createExplicitServer({ ctx, policy: () => policy, ...flowPort });
+      const server = createExplicitServer({ ctx, policy: () => policy, ...flowPort, ...(o.limits?.maxBypasses !== undefined ? { maxBypasses: o.limits.maxBypasses } : {}) });
       server.on('connection', (s: net.Socket) => {
         if (ctx.active.size >= maxConnections) {
           counters.refused++;

@@ -45,6 +45,8 @@ export interface ProxyLimits {
   readonly maxConnections?: number;
   /** Bytes held (hellos, server first flights) across all connections (default 64 MiB). */
   readonly maxHeldBytes?: number;
+  /** Interactive Block "continue" bypasses remembered per (client, host) (default 10000). */
+  readonly maxBypasses?: number;
 }
 
 export interface ProxyOptions {
