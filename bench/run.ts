@@ -71,6 +71,8 @@ export interface BenchOptions {
    */
   compareBuild: string | null;
   compareNodeArgs: string[];
+  /** The reference splice: pipe() both ways, or upstream read with onread into a reused buffer. */
+  spliceMode: 'pipe' | 'onread';
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -84,6 +86,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --paths 1,2,6        only these paths (ids: 1 2 3 4 5 6 7 7n)
   --si-entries N       SI URL entries for path 7 (default 1000000; --quick 10000)
   --upstream node|nginx  the HTTPS origin (default node)
+  --splice-mode pipe|onread  the reference Node splice's read path (default pipe)
   --workers N          peekwall cluster workers (default 1)
   --event-log          peekwall writes its JSON event log (to a temp file)
   --cpu-prof DIR       run peekwall children with --cpu-prof, profiles in DIR
@@ -115,6 +118,7 @@ export function parseArgs(argv: string[]): BenchOptions | string {
     proxyNodeArgs: [],
     compareBuild: null,
     compareNodeArgs: [],
+    spliceMode: 'pipe',
   };
   const num = (v: string | undefined, name: string, min: number, max: number): number | string => {
     const n = Number(v);
@@ -165,6 +169,12 @@ export function parseArgs(argv: string[]): BenchOptions | string {
         if (typeof (r = num(next(), a, 1, 16)) === 'string') return r;
         o.workers = Math.floor(r);
         break;
+      case '--splice-mode': {
+        const v = next();
+        if (v !== 'pipe' && v !== 'onread') return '--splice-mode is pipe or onread';
+        o.spliceMode = v;
+        break;
+      }
       case '--upstream': {
         const v = next();
         if (v !== 'node' && v !== 'nginx') return '--upstream is node or nginx';
@@ -516,10 +526,10 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
         }
       }
       try {
-        const r = await startNodeChild('node-splice', join(here, 'splice-child.js'), { host: HOST, upstream: { host: HOST, port: stack.upstream.port } });
+        const r = await startNodeChild('node-splice', join(here, 'splice-child.js'), { host: HOST, upstream: { host: HOST, port: stack.upstream.port }, mode: o.spliceMode });
         started.push(r);
         stack.peers.set('node-splice', r);
-        peers['node-splice'] = { version: `plain net splice, node ${process.version}` };
+        peers['node-splice'] = { version: `plain net splice (${o.spliceMode}), node ${process.version}` };
       } catch (e) {
         peers['node-splice'] = { skipped: `did not start: ${e instanceof Error ? e.message : String(e)}` };
       }

@@ -4,10 +4,30 @@
 // connection because pipe() left the other socket paused after one side ended.
 import { createServer, connect, type Socket } from 'node:net';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { host: string; upstream: { host: string; port: number } };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as { host: string; upstream: { host: string; port: number }; mode?: 'pipe' | 'onread' };
 const sockets = new Set<Socket>();
+
+/**
+ * 'onread' mode: the upstream socket reads into one reused 64 KiB buffer (the remedy the issue
+ * lists). A write that cannot complete at once still references that buffer, so reading
+ * stops (callback returns false) until the client drains; then the buffer is free again.
+ */
+function connectOnread(client: Socket): Socket {
+  const buffer = Buffer.allocUnsafe(65_536);
+  let up: Socket;
+  const callback = (n: number, buf: Buffer): boolean => {
+    const ok = client.write(buf.subarray(0, n));
+    if (ok && client.writableLength === 0) return true;
+    client.once('drain', () => up.resume());
+    up.pause();
+    return false;
+  };
+  up = connect({ host: cfg.upstream.host, port: cfg.upstream.port, noDelay: true, onread: { buffer, callback } });
+  return up;
+}
+
 const server = createServer({ noDelay: true }, (client) => {
-  const up = connect({ host: cfg.upstream.host, port: cfg.upstream.port, noDelay: true });
+  const up = cfg.mode === 'onread' ? connectOnread(client) : connect({ host: cfg.upstream.host, port: cfg.upstream.port, noDelay: true });
   sockets.add(client);
   sockets.add(up);
   const done = (): void => {
@@ -19,7 +39,8 @@ const server = createServer({ noDelay: true }, (client) => {
   client.on('error', done).on('close', done);
   up.on('error', done).on('close', done);
   client.pipe(up);
-  up.pipe(client);
+  if (cfg.mode === 'onread') up.on('end', () => client.end());
+  else up.pipe(client);
 });
 server.listen(0, cfg.host, () => {
   const a = server.address();
