@@ -99,6 +99,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     heldBytes: 0,
     active: new Set(),
     counters,
+    fingerprints: o.onEvent !== undefined || o.eventLog !== undefined,
     emit(e: ConnectionEvent, extra) {
       counters.events++;
       if (extra.failed) counters.inspectionFailures++;

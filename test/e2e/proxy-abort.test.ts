@@ -11,7 +11,7 @@ name: abort
 settings:
   tsid: { enabled: ${tsid} }
   failMode: closed
-  timeouts: { peekMs: 3000, probeMs: 3000, connectMs: 300, idleMs: 60000 }
+  timeouts: { peekMs: 3000, probeMs: 300, connectMs: 300, idleMs: 60000 }
 rules:
   - name: ALLOW_ALL
     action: Allow
@@ -83,6 +83,34 @@ t.test('TSID off, no SNI: client reset before the server flight, allowed anyway:
   t.equal(e.identitySource, 'ip');
   await upClosed;
   t.pass('the proxy closed its upstream socket');
+  t.equal(proxy.stats().active, 0);
+  t.equal(sink.events.length, 0, 'exactly one event');
+});
+
+t.test('TSID on: client reset while the probe hangs: the probe deadline ends it with one event, the probe socket closed', async (t) => {
+  let probe!: (s: net.Socket) => void;
+  const probeSocket = new Promise<net.Socket>((r) => (probe = r));
+  // Accepts the probe's TCP connection and never answers its ClientHello. It reads (and
+  // drops) what arrives: a paused socket never sees the FIN, so it could not tell us the
+  // proxy closed the probe.
+  const origin = await startTcp((s) => {
+    s.resume();
+    probe(s);
+  });
+  t.teardown(() => origin.close());
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy: policyFrom(yaml(true)),
+    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
+    onEvent: sink.onEvent,
+  });
+  t.teardown(() => proxy.close());
+  await helloThenAbort(proxy.listeners[0].port, readFixture('clienthello', 'openssl-noservername.bin'), probeSocket);
+  const e = await sink.next(10_000);
+  t.equal(e.closeReason, 'proxy/probe-timeout');
+  const s = await probeSocket;
+  if (!s.closed) await new Promise((r) => s.once('close', r));
+  t.pass('the probe connection was closed');
   t.equal(proxy.stats().active, 0);
   t.equal(sink.events.length, 0, 'exactly one event');
 });
