@@ -73,6 +73,20 @@ t.test('no SNI + TSID off: passive mode reads the TLS 1.2 certificate CN from th
   t.ok(m.heldServerBytes > 0, 'the server flight was held, not forwarded');
 });
 
+t.test('passive mode decides on the leaf alone; the issuers are parsed when asked (fullChain)', async (t) => {
+  const m = mk(false);
+  m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(m.serverData(readFixture('serverflight', 'chain-leaf-intermediate.tls12.bin'))), ['release']);
+  const want = readFixtureJson('serverflight', 'chain-leaf-intermediate.tls12.json').expected_identity_from_leaf.cn;
+  t.equal(m.identity?.name, want);
+  t.equal(m.chain.length, 1, 'only the leaf was parsed for the decision');
+  const full = m.fullChain();
+  t.equal(full.length, 2, 'leaf and the intermediate the server sent');
+  t.equal(full[0]?.cn, want);
+  t.equal(full[1]?.subjectDn, full[0]?.issuerDn, 'the second certificate issued the leaf');
+  t.equal(m.fullChain(), full, 'parsed once');
+});
+
 t.test('no SNI + TSID off over TLS 1.3: nothing to read, the IP is the identity', async (t) => {
   const m = mk(false);
   m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
