@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DomainSet, parseDomainEntry, type DomainEntry } from '../../src/policy/domains.js';
+import { DomainSet, parseDomainEntry, UrlDatabase, type DomainEntry } from '../../src/policy/domains.js';
 
 function set(...entries: string[]): DomainSet {
   const s = new DomainSet();
@@ -105,4 +105,43 @@ t.test('big sets (hash table growth) agree with a brute-force reading of the syn
     if ((s.first(h, null) !== null) !== want.length > 0) bad++;
   }
   t.equal(bad, 0);
+});
+
+t.test('thousands of entries in several lists: each match reports every list it is in', async (t) => {
+  const s = new DomainSet();
+  // 3,000 suffix and 3,000 exact entries (both tables grow several times), each name in
+  // list i % 4, and every tenth name in list 7 as well.
+  for (let i = 0; i < 3000; i++) {
+    for (const e of [`n${i}.lists.test`, `e${i}.lists.test/`]) {
+      s.add(parseDomainEntry(e) as DomainEntry, i % 4);
+      if (i % 10 === 0) s.add(parseDomainEntry(e) as DomainEntry, 7);
+    }
+  }
+  let bad = 0;
+  for (let i = 0; i < 3000; i += 7) {
+    const want = i % 10 === 0 ? [i % 4, 7] : [i % 4];
+    const seen: Array<[string, readonly number[]]> = [];
+    s.forEach(`www.n${i}.lists.test`, null, (ids, entry) => seen.push([entry, ids]));
+    s.forEach(`e${i}.lists.test`, null, (ids, entry) => seen.push([entry, ids]));
+    s.forEach(`www.e${i}.lists.test`, null, (ids, entry) => seen.push([entry, ids]));
+    const expect = [[`n${i}.lists.test`, want], [`e${i}.lists.test/`, want]];
+    if (JSON.stringify(seen) !== JSON.stringify(expect)) {
+      bad++;
+      t.same(seen, expect, `entry ${i}`);
+    }
+  }
+  t.equal(bad, 0);
+  t.equal(s.first('n12.lists.test.evil', null), null, 'a suffix of nothing');
+});
+
+t.test('URL database: the most specific entry wins, later entries replace earlier ones', async (t) => {
+  const db = new UrlDatabase();
+  for (let i = 0; i < 2000; i++) db.set(`h${i}.cats.test`, { categories: ['Business and Industry'], reputation: 4 });
+  db.set('cats.test', { categories: ['Computers and Internet'], reputation: 5 });
+  db.set('h5.cats.test', { categories: ['Malware Sites'], reputation: 1 });
+  t.same(db.lookup('a.h5.cats.test'), { categories: ['Malware Sites'], reputation: 1 });
+  t.same(db.lookup('h6.cats.test'), { categories: ['Business and Industry'], reputation: 4 });
+  t.same(db.lookup('other.cats.test'), { categories: ['Computers and Internet'], reputation: 5 });
+  t.same(db.lookup('cats.test.example'), { categories: ['Uncategorized'], reputation: 0 });
+  t.equal(db.size, 2001);
 });
