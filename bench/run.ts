@@ -24,6 +24,7 @@ import {
   type Running,
 } from './lib/servers.js';
 import { median, round } from './lib/stats.js';
+import { WRK_HOST, wrkKeepAlive, wrkVersion } from './lib/wrk.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: where package.json and bench/ live (this file runs from <outDir>/bench/). */
@@ -73,6 +74,8 @@ export interface BenchOptions {
   compareNodeArgs: string[];
   /** The reference splice: pipe() both ways, or upstream read with onread into a reused buffer. */
   spliceMode: 'pipe' | 'onread';
+  /** Also path 1w: path 1 with wrk as the load generator (a second opinion), when installed. */
+  wrk: boolean;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -83,7 +86,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --connections N      autocannon keep-alive connections (default 16)
   --concurrency N      concurrent new-connection clients (default 16)
   --peers              also HAProxy and nginx stream (when installed)
-  --paths 1,2,6        only these paths (ids: 1 2 3 4 5 6 7 7n)
+  --paths 1,2,6        only these paths (ids: 1 2 3 4 5 6 7 7n 1w)
+  --wrk                also path 1w: path 1 driven by wrk instead of autocannon (a second
+                       opinion on the load generator; skipped when wrk is not installed)
   --si-entries N       SI URL entries for path 7 (default 1000000; --quick 10000)
   --upstream node|nginx  the HTTPS origin (default node)
   --splice-mode pipe|onread  the reference Node splice's read path (default pipe)
@@ -119,6 +124,7 @@ export function parseArgs(argv: string[]): BenchOptions | string {
     compareBuild: null,
     compareNodeArgs: [],
     spliceMode: 'pipe',
+    wrk: false,
   };
   const num = (v: string | undefined, name: string, min: number, max: number): number | string => {
     const n = Number(v);
@@ -140,6 +146,9 @@ export function parseArgs(argv: string[]): BenchOptions | string {
         break;
       case '--event-log':
         o.eventLog = true;
+        break;
+      case '--wrk':
+        o.wrk = true;
         break;
       case '--duration':
         if (typeof (r = num(next(), a, 0.05, 600)) === 'string') return r;
@@ -249,6 +258,10 @@ interface PathDef {
   readonly peers: boolean;
   /** A direct run makes no sense for a refusal. */
   readonly direct: boolean;
+  /** The load generator when not the default (autocannon / the connection loop). */
+  readonly loadgen?: 'wrk';
+  /** Only when asked for (--paths or its flag), never in the default set. */
+  readonly optional?: boolean;
 }
 
 export const PATHS: readonly PathDef[] = [
@@ -260,6 +273,7 @@ export const PATHS: readonly PathDef[] = [
   { id: '6', key: 'blocked-sni', title: 'blocked by SNI (refusals)', kind: 'blocked', sni: 'blocked', proxy: 'small', peers: true, direct: false },
   { id: '7', key: 'si-1m-keepalive', title: 'big SI policy, keep-alive', kind: 'keepalive', sni: 'allowed', proxy: 'big', peers: false, direct: true },
   { id: '7n', key: 'si-1m-newconn', title: 'big SI policy, new conn/request', kind: 'newconn', sni: 'allowed', proxy: 'big', peers: false, direct: true },
+  { id: '1w', key: 'sni-keepalive-wrk', title: 'SNI allowed, keep-alive, wrk', kind: 'keepalive', sni: 'allowed', proxy: 'small', peers: true, direct: true, loadgen: 'wrk', optional: true },
 ];
 
 interface RatioDef {
@@ -298,6 +312,12 @@ export const RATIOS: readonly RatioDef[] = [
   { id: 'keepalive-vs-splice', title: 'keep-alive: peekwall / plain Node splice', num: { path: '1', target: 'peekwall' }, den: { path: '1', target: 'node-splice' }, goal: null },
   { id: 'newconn-vs-splice', title: 'new conn: peekwall / plain Node splice', num: { path: '2', target: 'peekwall' }, den: { path: '2', target: 'node-splice' }, goal: null },
   { id: 'tsid-nocache-vs-sni', title: 'TSID no cache / SNI path (new conn)', num: { path: '4', target: 'peekwall' }, den: { path: '2', target: 'peekwall' }, goal: null },
+  // The second opinion (--wrk): the keep-alive ratios again with wrk driving the load.
+  { id: 'wrk-keepalive-vs-haproxy', title: 'wrk keep-alive: peekwall / HAProxy', num: { path: '1w', target: 'peekwall' }, den: { path: '1w', target: 'haproxy' }, goal: null },
+  { id: 'wrk-keepalive-vs-nginx', title: 'wrk keep-alive: peekwall / nginx', num: { path: '1w', target: 'peekwall' }, den: { path: '1w', target: 'nginx' }, goal: null },
+  { id: 'wrk-keepalive-vs-splice', title: 'wrk keep-alive: peekwall / plain Node splice', num: { path: '1w', target: 'peekwall' }, den: { path: '1w', target: 'node-splice' }, goal: null },
+  { id: 'wrk-keepalive-peekwall-vs-direct', title: 'wrk keep-alive: peekwall / direct', num: { path: '1w', target: 'peekwall' }, den: { path: '1w', target: 'direct' }, goal: null },
+  { id: 'wrk-keepalive-haproxy-vs-direct', title: 'wrk keep-alive: HAProxy / direct', num: { path: '1w', target: 'haproxy' }, den: { path: '1w', target: 'direct' }, goal: null },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -386,6 +406,7 @@ async function measure(path: PathDef, target: TargetName, port: number, sniName:
     servername: path.sni === 'allowed' ? sniName : path.sni === 'blocked' ? BLOCKED_SNI : null,
     ...(path.maxVersion ? { maxVersion: path.maxVersion } : {}),
   };
+  if (path.loadgen === 'wrk') return wrkKeepAlive(port, { durationS, connections: o.connections });
   if (path.kind === 'keepalive') return keepAlive(t, { durationS, connections: o.connections });
   return connectionLoop(t, { durationS, concurrency: o.concurrency, expectRefusal: path.kind === 'blocked' });
 }
@@ -429,7 +450,14 @@ export async function runBench(o: BenchOptions, argv: string[], log: (s: string)
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const selected = PATHS.filter((p) => !o.paths || o.paths.includes(p.id));
+  let selected = PATHS.filter((p) => (o.paths ? o.paths.includes(p.id) : !p.optional) || (o.wrk && p.loadgen === 'wrk'));
+  if (selected.some((p) => p.loadgen === 'wrk')) {
+    const wv = wrkVersion();
+    if (wv === null) {
+      notes.push('path 1w skipped: wrk is not installed (Debian: apt-get install wrk)');
+      selected = selected.filter((p) => p.loadgen !== 'wrk');
+    } else notes.push(`path 1w load generator: ${wv}, 1 thread, SNI "${WRK_HOST}"`);
+  }
   // Watchdog: every run is bounded, but a wedged child must not hold the machine forever.
   const plannedS = selected.length * 5 * (o.rounds * o.durationS + o.warmupS) + 120 + BIG_POLICY_START_MS / 1000;
   const watchdog = setTimeout(() => {
