@@ -1,6 +1,6 @@
 // `peekwall cert FILE`: what peekwall reads from a certificate, the name each TSID profile
 // derives from it (TSID on, and TSID off without SNI), and its status against a trust store.
-import { readFile } from 'node:fs/promises';
+import { readBoundedBytes } from '../util/files.js';
 import { resolve } from 'node:path';
 import {
   certificatesFromPem,
@@ -15,6 +15,9 @@ import {
 } from '../identity/index.js';
 import { PeekwallFailure, peekwallError } from '../util/errors.js';
 import { EXIT_OK, EXIT_PROBLEM, handleThrown, parseCommandArgs, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
+
+/** A certificate file or stdin: a chain of a few certificates is a few KiB. */
+const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 
 const usage = `Usage: peekwall cert FILE [--json] [--trust DIR|PEM] [--name NAME] [--ip ADDR] [--now ISO]
 
@@ -67,16 +70,15 @@ async function readInput(file: string, io: CliIo): Promise<Buffer> {
     for await (const c of io.stdin) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
       total += b.length;
-      if (total > 4 * 1024 * 1024) throw new PeekwallFailure(peekwallError('identity/bad-certificate', 'stdin: more than 4 MiB'));
+      if (total > MAX_INPUT_BYTES) throw new PeekwallFailure(peekwallError('identity/bad-certificate', 'stdin: more than 4 MiB'));
       chunks.push(b);
     }
     return Buffer.concat(chunks);
   }
-  try {
-    return await readFile(resolve(io.cwd, file));
-  } catch (e) {
-    throw new PeekwallFailure(peekwallError('identity/unreadable', `cannot read ${file}: ${(e as Error).message}`, { file }));
-  }
+  // Bounded and regular-file-only, like stdin above: /dev/zero or a FIFO is refused, not read.
+  const r = await readBoundedBytes(resolve(io.cwd, file), MAX_INPUT_BYTES);
+  if (!r.ok) throw new PeekwallFailure(peekwallError('identity/unreadable', `cannot read: ${r.failure.message}`, { file }));
+  return r.bytes;
 }
 
 const cert: Subcommand = {

@@ -225,12 +225,13 @@ function readSans(ext: ArrayBuffer): SanEntry[] {
 
 /** The DER bytes of every CERTIFICATE block in a PEM text, in order. Text outside blocks
  * (comments such as the lab-only label) is ignored. */
-export function pemBlocks(text: string, label = 'CERTIFICATE'): Uint8Array[] {
+/** The DER of each PEM block with this label, at most `max` of them (the caller's bound). */
+export function pemBlocks(text: string, label = 'CERTIFICATE', max = Number.POSITIVE_INFINITY): Uint8Array[] {
   const begin = `-----BEGIN ${label}-----`;
   const end = `-----END ${label}-----`;
   const out: Uint8Array[] = [];
   let at = 0;
-  for (;;) {
+  while (out.length < max) {
     const b = text.indexOf(begin, at);
     if (b < 0) break;
     const e = text.indexOf(end, b + begin.length);

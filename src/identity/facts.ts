@@ -294,9 +294,19 @@ export function certificateFacts(input: Uint8Array | string): Result<Certificate
 }
 
 /** Every certificate of a PEM bundle or chain, in file order. An empty bundle is an error. */
+/**
+ * Certificates one PEM bundle or trust store may hold. A system CA bundle holds ~150; parsing
+ * (with a signature check for self-issued roots) costs ~1.4 ms each, so 20,000 would stall a
+ * start-up for ~28 s (docs/RELIABILITY.md §2): refuse rather than stall.
+ */
+export const MAX_BUNDLE_CERTIFICATES = 2_000;
+
 export function certificatesFromPem(text: string): Result<CertificateFacts[]> {
-  const blocks = pemBlocks(text);
+  const blocks = pemBlocks(text, 'CERTIFICATE', MAX_BUNDLE_CERTIFICATES + 1);
   if (blocks.length === 0) return bad('no "-----BEGIN CERTIFICATE-----" block in the text');
+  if (blocks.length > MAX_BUNDLE_CERTIFICATES) {
+    return err(peekwallError('identity/too-many-certificates', `more than ${MAX_BUNDLE_CERTIFICATES} certificates in one bundle`));
+  }
   const out: CertificateFacts[] = [];
   for (let i = 0; i < blocks.length; i++) {
     const f = certificateFacts(blocks[i]);

@@ -2,11 +2,12 @@
 // path from the leaf to a trusted root by key identifiers (AKI -> SKI, never by names), verify
 // every signature, then validity dates against an injected clock, then the name.
 // Pure except loadTrustStore (the one explicit loader).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { err, ok, peekwallError, type Result } from '../util/errors.js';
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { certificatesFromPem, nodeCert, pemBlocks, signedBy, certificateFacts } from './facts.js';
+import { certificatesFromPem, nodeCert, pemBlocks, signedBy, certificateFacts, MAX_BUNDLE_CERTIFICATES } from './facts.js';
+import { readBoundedFile } from '../util/files.js';
 import { signedParts } from './der.js';
 import { certificateMatchesName } from './match.js';
 import type { CertificateFacts, CertificateStatus, CertificateStatusResult, TrustStore } from './types.js';
@@ -36,6 +37,8 @@ export function trustStoreFromPem(text: string, source = 'PEM bundle'): Result<T
 }
 
 const CERT_EXT = ['.pem', '.crt', '.cer'];
+/** One trust-store file: 2,000 PEM certificates are ~4 MiB. */
+const MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Load a trust store from a PEM bundle file, or from a directory like openssl's CApath: every
@@ -43,25 +46,44 @@ const CERT_EXT = ['.pem', '.crt', '.cer'];
  * For the lab, trust `certs/lab-ca.crt.pem` rather than the whole certs/ directory, which also
  * holds the untrusted CA and self-signed certificates on purpose.
  */
-export async function loadTrustStore(pathOrDir: string): Promise<Result<TrustStore>> {
+export async function loadTrustStore(pathOrDir: string, limits: { maxCertificates?: number } = {}): Promise<Result<TrustStore>> {
+  const maxCerts = limits.maxCertificates ?? MAX_BUNDLE_CERTIFICATES;
+  const bad = (m: string) => err(peekwallError('identity/bad-trust-store', m));
+  let st;
   try {
-    const st = await stat(pathOrDir);
-    if (!st.isDirectory()) return trustStoreFromPem(await readFile(pathOrDir, 'utf8'), pathOrDir);
-    const files = (await readdir(pathOrDir)).filter((f) => CERT_EXT.some((e) => f.endsWith(e))).sort();
-    const certs: CertificateFacts[] = [];
-    for (const f of files) {
-      const text = await readFile(join(pathOrDir, f), 'utf8');
-      for (const der of pemBlocks(text)) {
-        const c = certificateFacts(der);
-        if (!c.ok) return err(peekwallError('identity/bad-trust-store', `${join(pathOrDir, f)}: ${c.error.message}`));
-        certs.push(c.value);
-      }
-    }
-    if (certs.length === 0) return err(peekwallError('identity/bad-trust-store', `${pathOrDir}: no certificate in any *.pem/*.crt/*.cer file`));
-    return ok(trustStoreOf(certs, pathOrDir));
+    st = await stat(pathOrDir);
   } catch (e) {
-    return err(peekwallError('identity/bad-trust-store', `cannot read trust store ${pathOrDir}: ${(e as Error).message}`));
+    return bad(`cannot read trust store ${pathOrDir}: ${(e as Error).message}`);
   }
+  // Every file is read bounded and regular-only: a FIFO or /dev/zero named as a trust store
+  // must be refused, not hang or grow the process (docs/RELIABILITY.md §2).
+  const readPem = async (file: string): Promise<Result<string>> => {
+    const r = await readBoundedFile(file, MAX_TRUST_FILE_BYTES);
+    return r.ok ? ok(r.text) : bad(`cannot read trust store file ${file}: ${r.failure.message}`);
+  };
+  if (!st.isDirectory()) {
+    const text = await readPem(pathOrDir);
+    return text.ok ? trustStoreFromPem(text.value, pathOrDir) : text;
+  }
+  let files: string[];
+  try {
+    files = (await readdir(pathOrDir)).filter((f) => CERT_EXT.some((e) => f.endsWith(e))).sort();
+  } catch (e) {
+    return bad(`cannot read trust store ${pathOrDir}: ${(e as Error).message}`);
+  }
+  const certs: CertificateFacts[] = [];
+  for (const f of files) {
+    const text = await readPem(join(pathOrDir, f));
+    if (!text.ok) return text;
+    for (const der of pemBlocks(text.value, 'CERTIFICATE', maxCerts + 1 - certs.length)) {
+      if (certs.length === maxCerts) return bad(`${pathOrDir}: more than ${maxCerts} certificates in the directory`);
+      const c = certificateFacts(der);
+      if (!c.ok) return bad(`${join(pathOrDir, f)}: ${c.error.message}`);
+      certs.push(c.value);
+    }
+  }
+  if (certs.length === 0) return bad(`${pathOrDir}: no certificate in any *.pem/*.crt/*.cer file`);
+  return ok(trustStoreOf(certs, pathOrDir));
 }
 
 // Signature algorithms checked directly (hash name for crypto.verify; null = the key decides);

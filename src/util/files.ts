@@ -21,7 +21,7 @@ function describe(e: unknown): string {
   return n.code ? `${n.code}: ${n.message.replace(/^\w+: /, '')}` : String((e as Error).message ?? e);
 }
 
-function fail(kind: BoundedReadFailure['kind'], message: string): BoundedRead {
+function fail(kind: BoundedReadFailure['kind'], message: string): { readonly ok: false; readonly failure: BoundedReadFailure } {
   return { ok: false, failure: { kind, message } };
 }
 
@@ -54,7 +54,17 @@ export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead
   }
 }
 
+export type BoundedBytes =
+  | { readonly ok: true; readonly bytes: Buffer }
+  | { readonly ok: false; readonly failure: BoundedReadFailure };
+
 export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedRead> {
+  const r = await readBoundedBytes(path, maxBytes);
+  return r.ok ? { ok: true, text: r.bytes.toString('utf8') } : r;
+}
+
+/** The bytes as they are (a DER certificate is not text). */
+export async function readBoundedBytes(path: string, maxBytes: number): Promise<BoundedBytes> {
   let fh;
   try {
     fh = await open(path, FLAGS);
@@ -74,7 +84,7 @@ export async function readBoundedFile(path: string, maxBytes: number): Promise<B
       n += bytesRead;
       if (n > maxBytes) return fail('too-large', `over the ${maxBytes}-byte limit`);
     }
-    return { ok: true, text: buf.toString('utf8', 0, n) };
+    return { ok: true, bytes: buf.subarray(0, n) };
   } catch (e) {
     return fail('unreadable', describe(e));
   } finally {

@@ -11,7 +11,9 @@ import type { PeekwallError } from '../../src/util/errors.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/index.js';
 import { loadSuiteFile, parseSuite } from '../../src/regress/index.js';
 import { loadRunConfig, parseRunConfig } from '../../src/proxy/index.js';
-import { certificateFacts, certificatesFromPem, trustStoreFromPem } from '../../src/identity/index.js';
+import { certificateFacts, certificatesFromPem, loadTrustStore, trustStoreFromPem } from '../../src/identity/index.js';
+import { MAX_BUNDLE_CERTIFICATES } from '../../src/identity/facts.js';
+import { runCli } from '../helpers/io.js';
 import { parseEventLines } from '../../src/events/index.js';
 import { fromRoot } from '../../src/util/paths.js';
 import { hostileCerts, hostileFeeds, hostileYaml, TEN_MB } from './hostile.js';
@@ -182,6 +184,7 @@ t.test('a device or a FIFO instead of a file is refused promptly', async (t) => 
       [`${name} as an SI feed`, '../../src/policy/index.js', 'loadPolicyFile', pol],
       [`${name} as a policy file`, '../../src/policy/index.js', 'loadPolicyFile', join(dir, target)],
       [`${name} as a run config`, '../../src/proxy/index.js', 'loadRunConfig', join(dir, target)],
+      [`${name} as a trust store`, '../../src/identity/index.js', 'loadTrustStore', join(dir, target)],
     ] as const;
     for (const [what, mod, fn, path] of jobs) {
       // In parallel: a hanging loader costs 5 s once, not once per case.
@@ -194,4 +197,43 @@ t.test('a device or a FIFO instead of a file is refused promptly', async (t) => 
     }
   }
   await Promise.all(runs);
+});
+
+t.test('peekwall cert on a device or a FIFO: a usage error (exit 2) naming the file, nothing read', async (t) => {
+  const fifo = join(dir, 'cert-fifo.pem');
+  execFileSync('mkfifo', [fifo]);
+  for (const [what, args] of [
+    ['/dev/zero as the certificate', ['/dev/zero']],
+    ['a FIFO as the certificate', [fifo]],
+    ['/dev/zero as --trust', [fromRoot('certs', 'lab-ca.crt.pem'), '--trust', '/dev/zero']],
+    ['a FIFO as --trust', [fromRoot('certs', 'lab-ca.crt.pem'), '--trust', fifo]],
+  ] as const) {
+    const r = await runCli(['cert', ...args]);
+    t.equal(r.code, 2, `${what}: exit 2`);
+    t.match(r.stderr, /not a regular file/, `${what}: says why`);
+  }
+});
+
+t.test('certificate count is bounded: a bundle and a trust-store directory', async (t) => {
+  const one = readFileSync(fromRoot('certs', 'lab-ca.crt.pem'), 'utf8');
+  const many = one.repeat(MAX_BUNDLE_CERTIFICATES + 1);
+  const b = certificatesFromPem(many);
+  t.equal(b.ok, false);
+  if (!b.ok) t.equal(b.error.code, 'identity/too-many-certificates');
+  const s = trustStoreFromPem(many);
+  t.equal(s.ok, false, 'a trust store from that bundle too');
+  if (!s.ok) t.match(s.error.message, new RegExp(`more than ${MAX_BUNDLE_CERTIFICATES}`));
+  // A directory whose files together exceed the bound (a small bound, so the test stays fast).
+  const store = join(dir, 'store');
+  execFileSync('mkdir', [store]);
+  writeFileSync(join(store, 'a.pem'), one.repeat(3));
+  writeFileSync(join(store, 'b.pem'), one.repeat(3));
+  const d = await loadTrustStore(store, { maxCertificates: 5 });
+  t.equal(d.ok, false);
+  if (!d.ok) {
+    t.equal(d.error.code, 'identity/bad-trust-store');
+    t.match(d.error.message, /more than 5 certificates in the directory/);
+  }
+  const fits = await loadTrustStore(store, { maxCertificates: 6 });
+  t.equal(fits.ok, true, 'at the bound it loads');
 });
