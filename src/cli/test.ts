@@ -1,7 +1,8 @@
 // `peekwall test`: policy regression suites, offline (pure core) and --live (real proxy), with
 // rule coverage, impact analysis between two policies, and suites generated from events.
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { makeParentsSync } from '../util/files.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createEventLog, parseEventLines } from '../events/index.js';
 import {
@@ -148,13 +149,31 @@ async function runGenerate(values: Record<string, unknown>, positionals: string[
   const g = suiteFromEvents(events, { policy: policyRef, source: shown });
   for (const c of g.conflicts) io.stderr.write(`peekwall: recorded with different verdicts (pinned the last): ${c}\n`);
   if (out) {
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, g.text);
+    await writeOutput(out, g.text, io);
     io.stderr.write(`peekwall: wrote ${g.cases} cases to ${display(out, io.cwd)} (${g.skipped} events without a verdict skipped)\n`);
   } else {
     io.stdout.write(g.text);
   }
   return g.cases > 0 ? EXIT_OK : EXIT_PROBLEM;
+}
+
+/**
+ * Write a report or a generated suite, creating its directory. A path that cannot be written
+ * (read-only, a file where a directory should be, no permission) is a usage error naming the
+ * file, exit 2, not a stack trace.
+ */
+async function writeOutput(file: string, text: string, io: CliIo): Promise<void> {
+  try {
+    makeParentsSync(dirname(file));
+    await writeFile(file, text);
+  } catch (e) {
+    const n = e as NodeJS.ErrnoException;
+    throw new PeekwallFailure(
+      peekwallError('regress/unwritable', `cannot write: ${n.code ?? ''} ${n.message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' '), {
+        file: display(file, io.cwd),
+      }),
+    );
+  }
 }
 
 const test: Subcommand = {
@@ -214,8 +233,7 @@ const test: Subcommand = {
     io.stdout.write(render(report, reporter));
     if (typeof values.junit === 'string') {
       const file = resolve(io.cwd, values.junit);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, renderJunit(report));
+      await writeOutput(file, renderJunit(report), io);
     }
     let code = report.counts.total === report.counts.passed ? EXIT_OK : EXIT_PROBLEM;
     if (minCoverage !== null) {

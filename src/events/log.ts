@@ -3,7 +3,8 @@
 // with `msg`) can share the stream and readers pick events by `eventType`.
 // A log destination failing (disk full, file unwritable) never takes the proxy down: the
 // error is counted, reported once through onError, and later writes are dropped and counted.
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { makeParentsSync } from '../util/files.js';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Writable } from 'node:stream';
@@ -35,7 +36,7 @@ export function createEventLog(o: EventLogOptions): EventLog {
   } else if (typeof o.destination === 'string') {
     const path = o.destination;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      makeParentsSync(dirname(path));
     } catch {
       // The write stream's own error below says what is wrong with the path.
     }

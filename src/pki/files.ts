@@ -1,7 +1,8 @@
 // The I/O shell of the lab PKI: init (write a fresh set), check (days left per certificate,
 // seed 002's wording), renew (backups, build in a temp dir, swap per trust tree with rollback).
-import { access, constants, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeParentsSync } from '../util/files.js';
 import { certificateFacts } from '../identity/index.js';
 import { err, ok, peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { parseLabConfig, type CertSpec, type LabPkiConfig } from './config.js';
@@ -47,13 +48,19 @@ export async function initLabPki(dir: string, o: { now?: Date; force?: boolean }
   }
   const set = await generateLabPki(c.value, o.now ?? c.value.epoch);
   const written: string[] = [];
-  await mkdir(dir, { recursive: true });
-  for (const [f, text] of set.files) {
-    // Write then rename: a reader never sees half a file.
-    const tmp = join(dir, `.${f}.tmp`);
-    await writeFile(tmp, text, { mode: f.endsWith('.key.pem') ? 0o600 : 0o644 });
-    await rename(tmp, join(dir, f));
-    written.push(f);
+  try {
+    makeParentsSync(dir);
+    for (const [f, text] of set.files) {
+      // Write then rename: a reader never sees half a file.
+      const tmp = join(dir, `.${f}.tmp`);
+      await writeFile(tmp, text, { mode: f.endsWith('.key.pem') ? 0o600 : 0o644 });
+      await rename(tmp, join(dir, f));
+      written.push(f);
+    }
+  } catch (e) {
+    const n = e as NodeJS.ErrnoException;
+    const done = written.length ? ` (already written: ${written.join(', ')})` : '';
+    return err([peekwallError('pki/unwritable', `cannot write into ${dir}: ${n.code ?? ''} ${n.message}${done}`.replace(/\s+/g, ' '))]);
   }
   return ok({ written });
 }

@@ -2,7 +2,8 @@
 // a writer appears), a device (/dev/zero never ends), a directory, or grow while we read.
 // Open non-blocking, fstat the opened handle, refuse anything but a regular file, and read at
 // most `maxBytes + 1` bytes so a file that grew past the bound is refused too.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname as dirnamePath, resolve as resolvePath } from 'node:path';
 import { open } from 'node:fs/promises';
 
 export type BoundedReadFailure =
@@ -89,5 +90,38 @@ export async function readBoundedBytes(path: string, maxBytes: number): Promise<
     return fail('unreadable', describe(e));
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * `mkdir -p` without `{ recursive: true }`: Node's recursive mkdir never returns when the
+ * kernel answers ENOENT for a child of an existing directory (e.g. /proc/x under Node 20:
+ * it spins at 100 % CPU), and output paths are user input. Walk up to the first existing
+ * ancestor (at most 64 levels), then create each missing level once; any error is thrown
+ * as it comes (ENOENT, EACCES, ENOTDIR, EEXIST for a file in the way).
+ */
+export function makeParentsSync(dir: string): void {
+  const missing: string[] = [];
+  let d = resolvePath(dir);
+  for (let i = 0; i < 64; i++) {
+    try {
+      const st = statSync(d);
+      if (!st.isDirectory()) throw Object.assign(new Error(`${d} exists and is not a directory`), { code: 'ENOTDIR' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      missing.push(d);
+      const up = dirnamePath(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      mkdirSync(missing[i]);
+    } catch (e) {
+      // Made by someone else meanwhile: fine. Anything else is the answer.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(missing[i]).isDirectory()) throw e;
+    }
   }
 }

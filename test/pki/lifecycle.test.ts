@@ -181,6 +181,20 @@ t.test('init: a small config in an empty dir, refusal to overwrite, --force', as
   t.equal((await initLabPki(dir, { force: true })).ok, true);
 });
 
+t.test('init into a place it cannot write: pki/unwritable, exit 2, not a stack trace', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-init-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'lab.yaml'), `label: LAB-ONLY test\nepoch: 2026-01-01T00:00:00Z\ncertificates:\n  - {name: ca, ca: true, subject: [{CN: Test CA}], key: ec-p256, validityDays: 3652}\n`);
+  // A directory where the temporary file goes: the write fails with EISDIR (root-proof,
+  // unlike file modes).
+  mkdirSync(join(dir, '.ca.crt.pem.tmp'));
+  mkdirSync(join(dir, '.ca.key.pem.tmp'));
+  const r = await runCli(['certs', 'init', '--dir', dir]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /cannot write into .*EISDIR.*\[pki\/unwritable\]/);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
 t.test('lab.yaml errors are values with file:line:column', async (t) => {
   const bad = (text: string) => {
     const r = parseLabConfig(text, 'lab.yaml');

@@ -114,6 +114,18 @@ t.test('--junit FILE writes well-formed JUnit XML next to any reporter', async (
   t.same(failed.map((c) => c.attrs.name), ['expects the field case to be allowed']);
 });
 
+t.test('--junit / --out where nothing can be written: regress/unwritable, exit 2, no stack trace', async (t) => {
+  const dir = workspace(t, { 'small.yaml': POLICY, 'ok.test.yaml': PASSING, 'a-file': 'x', 'events.jsonl': '' });
+  const junit = await runCli(['test', 'ok.test.yaml', '--junit', 'a-file/junit.xml'], { cwd: dir });
+  t.equal(junit.code, 2);
+  t.match(junit.stderr, /a-file\/junit\.xml: cannot write: ENOTDIR .*\[regress\/unwritable\]/);
+  t.match(junit.stdout, /ok\.test\.yaml/, 'the report itself was still printed');
+  const out = await runCli(['test', '--from-events', 'events.jsonl', '--policy', 'small.yaml', '--out', 'a-file/sub/gen.test.yaml'], { cwd: dir });
+  t.equal(out.code, 2);
+  t.match(out.stderr, /\[regress\/unwritable\]/);
+  t.notMatch(`${junit.stderr}${out.stderr}`, /\n\s+at /, 'no stack trace');
+});
+
 t.test('invalid suites and policies exit 2 with file:line:column', async (t) => {
   const dir = workspace(t, {
     'small.yaml': POLICY,

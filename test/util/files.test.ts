@@ -1,9 +1,9 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBoundedFile, readBoundedFileSync } from '../../src/util/files.js';
+import { makeParentsSync, readBoundedFile, readBoundedFileSync } from '../../src/util/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pw-files-'));
 const small = join(dir, 'small.txt');
@@ -41,3 +41,14 @@ for (const [name, read] of [
     }
   });
 }
+
+t.test('makeParentsSync: mkdir -p that always returns', async (t) => {
+  const deep = join(dir, 'a', 'b', 'c');
+  makeParentsSync(deep);
+  t.ok(statSync(deep).isDirectory(), 'every level made');
+  makeParentsSync(deep);
+  t.pass('an existing directory is fine');
+  t.throws(() => makeParentsSync(join(small, 'sub')), { code: 'ENOTDIR' }, 'a file in the way');
+  // Node's own { recursive: true } never returns here (ENOENT under an existing /proc).
+  if (existsSync('/proc/self')) t.throws(() => makeParentsSync('/proc/peekwall-nonexistent/x'), { code: 'ENOENT' });
+});
