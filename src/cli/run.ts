@@ -92,15 +92,29 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
     destination: cfg.events,
     onError: (e) => io.stderr.write(`peekwall: ${formatError(e)}\n`),
   });
-  const proxy = await startProxy({
-    policy: initial,
-    listeners: cfg.listeners,
-    eventLog,
-    ...(cfg.admin ? { admin: cfg.admin } : {}),
-    ...(trust ? { trust } : {}),
-    limits: cfg.limits,
-  });
   const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
+  let proxy;
+  try {
+    proxy = await startProxy({
+      policy: initial,
+      listeners: cfg.listeners,
+      eventLog,
+      ...(cfg.admin ? { admin: cfg.admin } : {}),
+      ...(trust ? { trust } : {}),
+      limits: cfg.limits,
+    });
+  } catch (e) {
+    // A port in use, a privileged port, an address not on this machine: bad input, exit 2.
+    await eventLog.close();
+    if (!(e instanceof PeekwallFailure)) throw e;
+    for (const err of e.errors) io.stderr.write(`peekwall: ${who}${formatError(err)}\n`);
+    if (cluster.isWorker) {
+      // A cluster worker exits 0 on disconnect whatever it returns: say it in a message.
+      await new Promise<void>((r) => (process.send ? process.send('start-failed', () => r()) : r()));
+      process.disconnect?.();
+    }
+    return EXIT_USAGE;
+  }
   for (const l of proxy.listeners) io.stderr.write(`peekwall: ${who}${l.mode} listener on ${l.host}:${l.port}\n`);
   if (proxy.admin) io.stderr.write(`peekwall: ${who}admin on http://${proxy.admin.host}:${proxy.admin.port}/metrics\n`);
 
@@ -171,25 +185,40 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
 async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> {
   let stopping = false;
   let restarts = 0;
+  let code = EXIT_OK;
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
   const fork = () => {
     const w = cluster.fork();
-    w.on('exit', (code, signal) => {
+    let startFailed = false;
+    w.on('message', (m: unknown) => {
+      if (m === 'start-failed') startFailed = true;
+    });
+    w.on('exit', (exitCode, signal) => {
       if (stopping) return;
-      io.stderr.write(`peekwall: worker ${w.process.pid} exited (${signal ?? code})\n`);
+      io.stderr.write(`peekwall: worker ${w.process.pid} exited (${signal ?? exitCode})\n`);
+      // A worker that could not start (the port, the address) met bad input: every restart
+      // would fail the same way, so stop instead of looping.
+      if (startFailed) {
+        io.stderr.write('peekwall: a worker could not start (see above): stopping\n');
+        code = EXIT_USAGE;
+        return stop();
+      }
       if (restarts++ < 10 * n) fork();
     });
   };
   for (let i = 0; i < n; i++) fork();
   io.stderr.write(`peekwall: ${n} workers for ${cfg.listeners.length} listener(s)\n`);
   const each = (msg: string) => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
   const onHup = () => each('reload');
   process.on('SIGHUP', onHup);
-  await new Promise<void>((r) => {
-    process.once('SIGTERM', () => r());
-    process.once('SIGINT', () => r());
-  });
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await stopped;
+  process.removeListener('SIGTERM', stop);
+  process.removeListener('SIGINT', stop);
   stopping = true;
   process.removeListener('SIGHUP', onHup);
   each('drain');
@@ -207,7 +236,7 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
     cluster.on('exit', check);
     check();
   });
-  return EXIT_OK;
+  return code;
 }
 
 export default run;

@@ -50,11 +50,30 @@ function routeLookup(routes: Readonly<Record<string, HostPort>>, name: string): 
   return dot > 0 ? routes[`*${name.slice(dot)}`] : undefined;
 }
 
+/** Why a listen failed, in the words an operator needs (the errno alone is not enough). */
+export function listenError(host: string, port: number, e: NodeJS.ErrnoException): PeekwallError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const why =
+    e.code === 'EADDRINUSE'
+      ? 'the port is already in use (another peekwall, or another server)'
+      : e.code === 'EACCES'
+        ? port < 1024
+          ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE (or a lower net.ipv4.ip_unprivileged_port_start); use a port >= 1024 and DNAT/redirect 443 to it'
+          : 'permission denied'
+        : e.code === 'EADDRNOTAVAIL'
+          ? 'that address is not configured on this machine (on Linux, any 127.x.y.z is; other addresses need an interface)'
+          : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+            ? 'the host name does not resolve'
+            : (e.message ?? String(e));
+  return peekwallError('proxy/listen', `cannot listen on ${where}: ${e.code ? `${e.code}, ` : ''}${why}`);
+}
+
 function listen(server: net.Server, host: string, port: number, onError: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException) => reject(new PeekwallFailure(listenError(host, port, e)));
+    server.once('error', failed);
     server.listen({ host, port, exclusive: false }, () => {
-      server.removeListener('error', reject);
+      server.removeListener('error', failed);
       // After start, accept errors (EMFILE, ENFILE) are counted, never thrown: an 'error'
       // without a listener would take the whole proxy down.
       server.on('error', onError);

@@ -180,3 +180,28 @@ drainMs: 1000
   const ev = await eventsAtLeast(join(dir, 'events.jsonl'), 6);
   t.equal(ev.length, 6, 'every worker wrote its events to the shared file');
 });
+
+t.test('a port already in use: exit 2 with proxy/listen and the reason, alone or with --workers 2 (no restart loop)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_X'));
+  const { createServer } = await import('node:net');
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => holder.close(() => r())));
+  const port = (holder.address() as { port: number }).port;
+  writeFileSync(
+    join(dir, 'run.yaml'),
+    `policy: policy.yaml\nevents: events.jsonl\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: ${port}, upstream: { host: 127.0.0.1, port: 9 } }\n`,
+  );
+  for (const args of [[], ['--workers', '2']]) {
+    const p = start(dir, ['--config', 'run.yaml', ...args]);
+    t.teardown(() => p.child.kill('SIGKILL'));
+    t.equal(await p.exited, 2, `exit 2 ${args.join(' ')}`);
+    t.match(p.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE, the port is already in use.*\\[proxy/listen\\]`));
+    t.notMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+    if (args.length) t.match(p.stderr(), /a worker could not start \(see above\): stopping/);
+    const exits = p.stderr().match(/worker \d+ exited/g) ?? [];
+    t.ok(exits.length <= 2, `no restart loop (${exits.length} worker exits)`);
+  }
+});
