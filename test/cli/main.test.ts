@@ -1,5 +1,7 @@
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { runCli } from '../helpers/io.js';
+import { fromRoot } from '../../src/util/paths.js';
 
 t.test('no arguments prints the command list to stderr and exits 2', async (t) => {
   const r = await runCli([]);
@@ -35,4 +37,15 @@ t.test('every registered subcommand loads, has --help, and its summary matches t
     t.equal(r.code, 0, `${entry.name} --help exits 0`);
     t.match(r.stdout, /Usage: peekwall/, `${entry.name} --help prints usage`);
   }
+});
+
+t.test('the real binary: a reader that goes away (peekwall ... | head) ends it quietly, no EPIPE trace', async (t) => {
+  const child = spawn(process.execPath, [fromRoot('bin', 'peekwall.js'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Close our end before it writes: its write meets EPIPE.
+  child.stdout.destroy();
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.equal(code, 0);
+  t.equal(err, '', 'nothing on stderr');
 });
