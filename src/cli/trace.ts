@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { certificateFacts, resolveIdentity, type CertificateFacts, type IdentityInput, type TsidProfile } from '../identity/index.js';
 import { readBoundedFile } from '../util/files.js';
+import { checkSniName } from '../wire/index.js';
 import {
   evaluate,
   loadPolicyFile,
@@ -75,12 +76,20 @@ const trace: Subcommand = {
     const v = args.values;
     const json = v.json === true;
     if (!v.policy) throw new UsageError('trace needs --policy FILE');
-    if (!v.src || !parseAddress(v.src)) throw new UsageError(`--src must be an IPv4 or IPv6 address${v.src ? `, not '${v.src}'` : ''}`);
-    if (!v.dst || !parseAddress(v.dst)) throw new UsageError(`--dst must be an IPv4 or IPv6 address${v.dst ? `, not '${v.dst}'` : ''}`);
+    if (!v.src) throw new UsageError('trace needs --src IP (the client address)');
+    if (!v.dst) throw new UsageError('trace needs --dst IP (the server address)');
+    if (!parseAddress(v.src)) throw new UsageError(`--src must be an IPv4 or IPv6 address, not '${v.src}'`);
+    if (!parseAddress(v.dst)) throw new UsageError(`--dst must be an IPv4 or IPv6 address, not '${v.dst}'`);
     if (v.tsid !== undefined && v.tsid !== 'on' && v.tsid !== 'off') throw new UsageError(`--tsid must be on or off, not '${v.tsid}'`);
     if (v.profile !== undefined && !(PROFILES as readonly string[]).includes(v.profile))
       throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, not '${v.profile}'`);
-    const sni = v.sni === undefined || v.sni === '' ? null : v.sni.toLowerCase().replace(/\.$/, '');
+    let sni: string | null = null;
+    if (v.sni !== undefined && v.sni !== '') {
+      // What a real hello could carry: the wire reader refuses anything else (wire/bad-sni).
+      const checked = checkSniName(v.sni);
+      if (typeof checked === 'string') throw new UsageError(`--sni '${v.sni}': ${checked} (a ClientHello carrying it is refused as wire/bad-sni)`);
+      sni = checked.name;
+    }
 
     const loaded = await loadPolicyFile(resolve(io.cwd, v.policy));
     if (!loaded.ok) return reportErrors(io, loaded.error, json);

@@ -414,6 +414,18 @@ function parseSni(b: Uint8Array, s: number, e: number): { name: string; trailing
   return { name, trailingDot };
 }
 
+/**
+ * The same check for a name typed by a person (trace --sni, suites): the name as the wire
+ * reader would accept it in a ClientHello, lower-cased, or why it would be wire/bad-sni.
+ */
+export function checkSniName(text: string): { name: string; trailingDot: boolean } | string {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return `server_name host_name contains '${text[i]}' at offset ${i}, not a host-name character`;
+  }
+  const b = Buffer.from(text, 'latin1');
+  return hostName(b, 0, b.length);
+}
+
 function hostName(b: Uint8Array, s: number, e: number): { name: string; trailingDot: boolean } | string {
   let end = e;
   let trailingDot = false;

@@ -16,6 +16,6 @@
 export { ClientHelloReader, readClientHello, DEFAULT_MAX_HELLO_BYTES, DEFAULT_MAX_RECORDS, HINT_WINDOW } from './client.js';
 export { ServerFlightReader, readServerFlight, DEFAULT_MAX_FLIGHT_BYTES } from './server.js';
 export { ja3, ja4, versionName } from './fingerprint.js';
-export { isGrease } from './hello.js';
+export { checkSniName, isGrease } from './hello.js';
 export { WIRE_ERROR_CODES, type WireErrorCode } from './errors.js';
 export type * from './types.js';

@@ -123,6 +123,22 @@ t.test('bad input exits 2 with a specific message', async (t) => {
   const r5 = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1', '--dst', '10.0.0.2', '--cert', '/dev/zero']);
   t.equal(r5.code, 2);
   t.match(r5.stderr, /cannot read certificate \(not a regular file/);
+  const r6 = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1']);
+  t.equal(r6.code, 2);
+  t.match(r6.stderr, /trace needs --dst IP/, 'a missing flag is called missing, not malformed');
+  // An SNI no ClientHello could carry: the wire reader's own check and words.
+  for (const [bad, why] of [
+    ['bad_..name', /empty label/],
+    ['tóols.cisco.com', /not a host-name character/],
+    [`${'a'.repeat(64)}.example`, /label longer than 63/],
+  ] as const) {
+    const r = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1', '--dst', '10.0.0.2', '--sni', bad]);
+    t.equal(r.code, 2, `--sni ${bad}`);
+    t.match(r.stderr, why);
+    t.match(r.stderr, /wire\/bad-sni/);
+  }
+  const ok = await traceJson(BASE, '10.12.1.8', '72.163.4.38', 40722, ['--sni', 'Tools.Cisco.COM.']);
+  t.equal(ok.identity.name, 'tools.cisco.com', 'case and the root dot are normalised as on the wire');
 });
 
 t.test('peekwall lint: shipped policies clean (0), errors (1), unreadable (2)', async (t) => {
