@@ -3,6 +3,8 @@ import {
   filterEvents,
   followLines,
   parseEventLines,
+  columnWidths,
+  renderEventRows,
   renderEventsTable,
   type ConnectionEvent,
   type EventFilter,
@@ -76,6 +78,7 @@ const events: Subcommand = {
     else io.stdout.write(renderEventsTable(shown, table));
 
     if (values.follow) {
+      const widths = columnWidths(shown, table);
       const ac = new AbortController();
       const stop = () => ac.abort();
       process.once('SIGINT', stop);
@@ -85,11 +88,8 @@ const events: Subcommand = {
           const fresh = filterEvents(parseEventLines(lines.join('\n'), file).events, filter);
           if (fresh.length === 0) return;
           if (values.json) for (const e of fresh) io.stdout.write(`${JSON.stringify(e)}\n`);
-          else {
-            // Rows only (no header again), oldest first as they arrive.
-            const rows = renderEventsTable(fresh, { ...table, newestFirst: false, format: 'tsv' }).split('\n').slice(1);
-            io.stdout.write(`${rows.filter((r) => r !== '' && !r.startsWith('(')).join('\n')}\n`);
-          }
+          // Rows only (no header again), oldest first as they arrive, under the columns above.
+          else io.stdout.write(renderEventRows(fresh, table, widths));
         }, ac.signal);
       } finally {
         process.off('SIGINT', stop);

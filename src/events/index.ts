@@ -4,6 +4,8 @@ export { createEventLog, type EventLog, type EventLogOptions } from './log.js';
 export { followLines } from './follow.js';
 export { parseEventLines, filterEvents, type EventFilter } from './parse.js';
 export {
+  columnWidths,
+  renderEventRows,
   renderEventsTable,
   fmcTime,
   fmcSourcePort,

@@ -59,20 +59,51 @@ export interface TableOptions {
   readonly newestFirst?: boolean;
 }
 
+function columnsOf(opts: TableOptions): readonly Column[] {
+  return opts.wide ? [...FMC_COLUMNS, ...WIDE_COLUMNS] : FMC_COLUMNS;
+}
+
+/** Column widths for the aligned format: the header's, grown by every row. */
+export function columnWidths(events: readonly ConnectionEvent[], opts: TableOptions = {}): number[] {
+  const cols = columnsOf(opts);
+  const widths = cols.map((c) => c.title.length);
+  // A loop, not Math.max(...rows): spreading 200,000 rows overflows the call stack.
+  for (const e of events) {
+    for (let i = 0; i < cols.length; i++) {
+      const n = cols[i].cell(e).length;
+      if (n > widths[i]) widths[i] = n;
+    }
+  }
+  return widths;
+}
+
+/**
+ * Rows only, in the given order, no header: for rows appended under a table already printed
+ * (events --follow), aligned to that table's `widths` (a longer cell widens its column for
+ * later rows, as it must not be cut).
+ */
+export function renderEventRows(events: readonly ConnectionEvent[], opts: TableOptions, widths: number[]): string {
+  const cols = columnsOf(opts);
+  const lines = events.map((e) => {
+    const r = cols.map((c) => c.cell(e));
+    if (opts.format === 'tsv') return r.join('\t');
+    for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+    return r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  });
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
 export function renderEventsTable(events: readonly ConnectionEvent[], opts: TableOptions = {}): string {
-  const cols = opts.wide ? [...FMC_COLUMNS, ...WIDE_COLUMNS] : FMC_COLUMNS;
+  const cols = columnsOf(opts);
   const list = opts.newestFirst === false ? [...events] : [...events].reverse();
-  const rows = list.map((e) => cols.map((c) => c.cell(e)));
   const header = cols.map((c) => c.title);
   let out: string;
   if (opts.format === 'tsv') {
-    out = [header, ...rows].map((r) => r.join('\t')).join('\n');
+    out = [header.join('\t'), ...list.map((e) => cols.map((c) => c.cell(e)).join('\t'))].join('\n');
   } else {
-    // A loop, not Math.max(...rows): spreading 200,000 rows overflows the call stack.
-    const widths = header.map((h) => h.length);
-    for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+    const widths = columnWidths(list, opts);
     const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
-    out = [line(header), ...rows.map(line)].join('\n');
+    out = [line(header), ...list.map((e) => line(cols.map((c) => c.cell(e))))].join('\n');
   }
   if (events.some((e) => e.mapped)) {
     out += '\n(addresses are the seed\'s; each event\'s `mapped` field holds the lab loopback address behind it)';

@@ -9,6 +9,8 @@ import {
   filterEvents,
   followLines,
   parseEventLines,
+  columnWidths,
+  renderEventRows,
   renderEventsTable,
   type ConnectionEvent,
 } from '../../src/events/index.js';
@@ -79,6 +81,21 @@ t.test('aligned table pads columns and notes mapped addresses; newest first by d
   t.match(out[3], /mapped/);
   const oldest = renderEventsTable([a, b], { newestFirst: false }).split('\n');
   t.match(oldest[1], /^2025-12-02 18:00:00/);
+});
+
+t.test('rows appended under a printed table (events --follow) line up with its header', async (t) => {
+  const first = [seedEvent()];
+  const header = renderEventsTable(first).split('\n')[0];
+  const widths = columnWidths(first, {});
+  const later = seedEvent({ flow: { ...flow, srcIp: '10.12.1.9', srcPort: 50123 } });
+  const row = renderEventRows([later], {}, widths).split('\n')[0];
+  t.equal(row.indexOf('Connection'), header.indexOf('Event Type'));
+  t.equal(row.indexOf('10.12.1.9'), header.indexOf('Source IP'));
+  t.equal(row.indexOf('72.163.4.38'), header.indexOf('Destination IP'));
+  t.equal(row.indexOf('ALLOW_FMC_ASA_SNT_CISCO'), header.indexOf('Access Control Rule'));
+  t.notMatch(row, /\t/, 'aligned, not tab-separated');
+  t.equal(renderEventRows([later], { format: 'tsv' }, widths).split('\t').length, 10, 'tsv stays tsv');
+  t.equal(renderEventRows([], {}, widths), '', 'nothing new, nothing printed');
 });
 
 t.test('pino event log writes one JSON line per event that parses back identically', async (t) => {
