@@ -3,12 +3,15 @@
 // the old policy stays); SIGTERM/SIGINT stop accepting and drain within drainMs; --workers N
 // runs N processes with node:cluster (the primary only supervises and relays signals).
 import cluster from 'node:cluster';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createEventLog } from '../events/index.js';
 import { loadTrustStore } from '../identity/index.js';
 import { loadPolicyFile, type Policy } from '../policy/index.js';
 import { loadRunConfig, startProxy, type RunConfig } from '../proxy/index.js';
+import { listen } from '../proxy/proxy.js';
 import { formatError, PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } from './command.js';
 
@@ -99,7 +102,8 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
       policy: initial,
       listeners: cfg.listeners,
       eventLog,
-      ...(cfg.admin ? { admin: cfg.admin } : {}),
+      // With workers the primary serves the admin port (metrics summed over workers).
+      ...(cfg.admin && !cluster.isWorker ? { admin: cfg.admin } : {}),
       ...(trust ? { trust } : {}),
       limits: cfg.limits,
     });
@@ -114,6 +118,16 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
       process.disconnect?.();
     }
     return EXIT_USAGE;
+  }
+  if (cluster.isWorker && cfg.admin) {
+    // Answer the primary's metric requests with this worker's registry (prom-client's
+    // cluster protocol over the IPC channel).
+    const { AggregatorRegistry } = await import('prom-client');
+    AggregatorRegistry.setRegistries([proxy.metricsRegistry]);
+    // prom-client installs the worker's IPC listener in the AggregatorRegistry constructor
+    // (lib/cluster.js addListeners), not in setRegistries: without one the primary's scrape
+    // waits for its timeout.
+    new AggregatorRegistry();
   }
   for (const l of proxy.listeners) io.stderr.write(`peekwall: ${who}${l.mode} listener on ${l.host}:${l.port}\n`);
   if (proxy.admin) io.stderr.write(`peekwall: ${who}admin on http://${proxy.admin.host}:${proxy.admin.port}/metrics\n`);
@@ -207,6 +221,29 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
       if (restarts++ < 10 * n) fork();
     });
   };
+  // The admin port belongs to the primary: one /metrics with every worker's counters summed
+  // (each worker bound its own, and a scrape saw whichever worker accepted it).
+  let admin: Server | null = null;
+  if (cfg.admin) {
+    const { AggregatorRegistry } = await import('prom-client');
+    const { createAdminServer } = await import('../proxy/admin.js');
+    const agg = new AggregatorRegistry();
+    admin = createAdminServer({
+      metrics: () => agg.clusterMetrics(),
+      contentType: agg.contentType,
+      health: () => ({ workers: Object.keys(cluster.workers ?? {}).length }),
+      ...(cfg.admin.token ? { token: cfg.admin.token } : {}),
+    });
+    try {
+      await listen(admin, cfg.admin.host, cfg.admin.port, () => undefined);
+    } catch (e) {
+      if (!(e instanceof PeekwallFailure)) throw e;
+      printErrors(io, e.errors);
+      return EXIT_USAGE;
+    }
+    const a = admin.address() as AddressInfo;
+    io.stderr.write(`peekwall: admin on http://${a.address}:${a.port}/metrics (summed over workers)\n`);
+  }
   for (let i = 0; i < n; i++) fork();
   io.stderr.write(`peekwall: ${n} workers for ${cfg.listeners.length} listener(s)\n`);
   const each = (msg: string) => {
@@ -236,6 +273,11 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
     cluster.on('exit', check);
     check();
   });
+  if (admin) {
+    const closed = new Promise<void>((r) => admin!.close(() => r()));
+    admin.closeAllConnections(); // a scraper's keep-alive connection must not hold the exit
+    await closed;
+  }
   return code;
 }
 

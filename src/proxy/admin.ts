@@ -1,18 +1,23 @@
 // The admin listener (127.0.0.1 by default): /healthz for liveness, /metrics for Prometheus.
-// An optional bearer token guards both when the admin port is reachable by others.
+// An optional bearer token guards both when the admin port is reachable by others. The same
+// server fronts one proxy (its registry) or, with `run --workers N`, the cluster primary
+// (prom-client's AggregatorRegistry summing every worker's registry).
 import * as http from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ProxyMetrics } from './metrics.js';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
-export function createAdminServer(o: {
-  metrics: ProxyMetrics;
-  counters: Record<string, number>;
-  token?: string;
-}): http.Server {
+export interface AdminSource {
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string>;
+  readonly contentType: string;
+  /** The /healthz body. */
+  health(): Record<string, unknown>;
+}
+
+export function createAdminServer(o: AdminSource & { token?: string }): http.Server {
   // Constant-time check: both sides are hashed to 32 bytes first, so timingSafeEqual always
   // compares equal lengths and neither the token's length nor a matching prefix leaks through
   // the response time.
@@ -28,15 +33,14 @@ export function createAdminServer(o: {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify({ status: 'ok', active: o.counters.active ?? 0 })}\n`);
+      res.end(`${JSON.stringify({ status: 'ok', ...o.health() })}\n`);
       return;
     }
     if (path === '/metrics') {
-      o.metrics.registry
-        .metrics()
+      o.metrics()
         .then(
           (text) => {
-            res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
+            res.writeHead(200, { 'content-type': o.contentType });
             res.end(text);
           },
           (e: Error) => {

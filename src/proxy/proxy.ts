@@ -68,7 +68,7 @@ export function listenError(host: string, port: number, e: NodeJS.ErrnoException
   return peekwallError('proxy/listen', `cannot listen on ${where}: ${e.code ? `${e.code}, ` : ''}${why}`);
 }
 
-function listen(server: net.Server, host: string, port: number, onError: () => void): Promise<void> {
+export function listen(server: net.Server, host: string, port: number, onError: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (e: NodeJS.ErrnoException) => reject(new PeekwallFailure(listenError(host, port, e)));
     server.once('error', failed);
@@ -231,7 +231,12 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   let adminBound: { host: string; port: number } | null = null;
   if (o.admin) {
     const { createAdminServer } = await import('./admin.js');
-    adminServer = createAdminServer({ metrics, counters, ...(o.admin.token ? { token: o.admin.token } : {}) });
+    adminServer = createAdminServer({
+      metrics: () => metrics.registry.metrics(),
+      contentType: metrics.registry.contentType,
+      health: () => ({ active: counters.active ?? 0 }),
+      ...(o.admin.token ? { token: o.admin.token } : {}),
+    });
     try {
       await listen(adminServer, o.admin.host, o.admin.port, onListenerError);
     } catch (e) {
@@ -246,6 +251,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   return {
     listeners: bound,
     admin: adminBound,
+    metricsRegistry: metrics.registry,
     reload(p: Policy) {
       policy = p;
       counters.reloads++;

@@ -1,8 +1,9 @@
-// Public contract of the proxy shell (see /work/notes/apis.md). Consumers (lab, bench, cli)
+// Public contract of the proxy shell. Consumers (lab, bench, cli)
 // import from src/proxy/index.ts only.
 import type { ConnectionEvent, EventLog } from '../events/index.js';
 import type { Policy } from '../policy/index.js';
 import type { TrustStore } from '../identity/index.js';
+import type { Registry } from 'prom-client';
 
 export interface HostPort {
   readonly host: string;
@@ -69,6 +70,8 @@ export interface RunningProxy {
   readonly listeners: readonly { mode: string; host: string; port: number }[];
   /** The admin listener's bound address when `admin` was given. */
   readonly admin: { host: string; port: number } | null;
+  /** This proxy's Prometheus registry (for a cluster primary to aggregate over workers). */
+  readonly metricsRegistry: Registry;
   /** New connections get the new policy; in-flight ones keep theirs. */
   reload(policy: Policy): void;
   /** The policy new connections get. */

@@ -168,13 +168,29 @@ t.test('run --workers 2: both workers serve the same port, SIGTERM stops them al
 events: events.jsonl
 listeners:
   - { mode: transparent, host: 127.0.0.1, port: ${port}, upstream: { host: 127.0.0.1, port: ${origin.port} } }
+admin: { host: 127.0.0.1, port: 0 }
 drainMs: 1000
 `,
   );
   const p = start(dir, ['--config', 'run.yaml', '--workers', '2']);
   t.teardown(() => p.child.kill('SIGKILL'));
+  const adminPort = Number((await p.waitFor(/admin on http:\/\/127\.0\.0\.1:(\d+)\/metrics \(summed over workers\)/))[1]);
   await p.waitFor(/worker \d+: transparent listener[\s\S]*worker \d+: transparent listener/);
   for (let i = 0; i < 6; i++) t.equal((await tlsRoundTrip(port, { servername: `w${i}.test` })).kind, 'ok');
+  // One scrape sees every worker's connections (each worker counted only its own).
+  const scrape = async (path: string) => {
+    const r = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+    return { status: r.status, text: await r.text() };
+  };
+  let total = 0;
+  for (let i = 0; i < 40 && total < 6; i++) {
+    const m = await scrape('/metrics');
+    t.equal(m.status, 200);
+    total = [...m.text.matchAll(/^peekwall_connections_total\{[^}]*\} (\d+)$/gm)].reduce((sum, x) => sum + Number(x[1]), 0);
+    if (total < 6) await sleep(50); // the last events are emitted as the sockets close
+  }
+  t.equal(total, 6, 'peekwall_connections_total summed over both workers');
+  t.same(JSON.parse((await scrape('/healthz')).text), { status: 'ok', workers: 2 });
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0);
   const ev = await eventsAtLeast(join(dir, 'events.jsonl'), 6);
