@@ -63,8 +63,8 @@ t.test('quick bench end to end: every path through direct and peekwall, JSON sha
     rmSync(out, { recursive: true, force: true });
     rmSync(emptyBin, { recursive: true, force: true });
   });
-  // PATH without haproxy/nginx: --peers must then skip them with a message, not fail.
-  const child = spawn(process.execPath, [runJs, '--quick', '--duration', '0.1', '--peers', '--out', out], {
+  // PATH without haproxy/nginx/wrk: --peers and --wrk must then skip them with a message, not fail.
+  const child = spawn(process.execPath, [runJs, '--quick', '--duration', '0.1', '--peers', '--wrk', '--out', out], {
     env: { ...process.env, PATH: emptyBin },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -86,7 +86,8 @@ t.test('quick bench end to end: every path through direct and peekwall, JSON sha
   t.ok(r.machine.nproc >= 1 && r.machine.cpuModel.length > 0 && r.machine.node === process.version);
   t.match(r.command, /run\.js --quick/);
   t.match(r.peers, { haproxy: { skipped: /not installed/ }, nginx: { skipped: /not installed/ }, 'node-splice': { version: /splice/ } });
-  t.same(r.paths.map((p) => p.id), PATHS.map((p) => p.id), 'every path ran');
+  t.same(r.paths.map((p) => p.id), PATHS.filter((p) => !p.optional).map((p) => p.id), 'every path ran (1w skipped: no wrk)');
+  t.ok(r.notes.some((n) => /path 1w skipped: wrk is not installed/.test(n)), 'the wrk path says why it did not run');
   t.equal(r.options.rounds, 1);
 
   for (const p of r.paths) {
