@@ -28,7 +28,8 @@ Options:
   --src IP         only this source address       --dst IP    only this destination
   --url TEXT       only events whose URL contains TEXT
   --reason R       only this FMC reason (e.g. "URL Block", "User Bypass")
-  --wide           add Reason, URL Category/Reputation, SI Category, identity source, SNI
+  --wide           add Reason, Application Protocol, Client, URL Category/Reputation, SI
+                   Category, identity source, SNI, close reason
   --tsv            tab-separated, exactly the seed TechNote's shape
   --oldest-first   chronological order (FMC lists newest first)
   --follow         keep printing new events as they are appended (Ctrl-C to stop)

@@ -18,6 +18,7 @@ export interface EventInput {
   readonly closeReason?: string;
   readonly tls?: {
     readonly version?: string;
+    readonly offered?: readonly string[];
     readonly alpn?: readonly string[];
     readonly ja3?: string;
     readonly ja4?: string;
@@ -27,6 +28,8 @@ export interface EventInput {
   readonly bytesFromClient?: number;
   readonly bytesFromServer?: number;
   readonly durationMs?: number;
+  readonly timings?: ConnectionEvent['timings'];
+  readonly client?: string;
   readonly mapped?: ConnectionEvent['mapped'];
   /** 'unknown' when the bytes were not TLS/HTTP; defaults from flow.scheme. */
   readonly applicationProtocol?: string;
@@ -68,13 +71,16 @@ export function buildConnectionEvent(o: EventInput): ConnectionEvent {
     e.identitySource = id.source;
     if (id.spoofedSni) e.spoofedSni = id.spoofedSni;
   }
+  if (o.client) e.client = o.client;
   if (o.tls?.version) e.tlsVersion = o.tls.version;
+  if (o.tls?.offered && o.tls.offered.length > 0) e.tlsVersionsOffered = o.tls.offered;
   if (o.tls?.alpn && o.tls.alpn.length > 0) e.alpn = o.tls.alpn;
   if (o.tls?.ja3) e.ja3 = o.tls.ja3;
   if (o.tls?.ja4) e.ja4 = o.tls.ja4;
   if (o.certStatus) e.certStatus = o.certStatus;
   if (o.tsid) e.tsid = o.tsid;
   if (o.closeReason) e.closeReason = o.closeReason;
+  if (o.timings && (o.timings.helloMs !== undefined || o.timings.decisionMs !== undefined)) e.timings = o.timings;
   if (o.mapped) e.mapped = o.mapped;
   return e;
 }

@@ -43,6 +43,8 @@ export const FMC_COLUMNS: readonly Column[] = [
 /** Extra columns FMC can show, plus what peekwall knows about the identity. */
 export const WIDE_COLUMNS: readonly Column[] = [
   { title: 'Reason', cell: (e) => e.reason },
+  { title: 'Application Protocol', cell: (e) => e.applicationProtocol ?? '' },
+  { title: 'Client', cell: (e) => e.client ?? '' },
   { title: 'URL Category', cell: (e) => e.urlCategory ?? '' },
   { title: 'URL Reputation', cell: (e) => e.urlReputation ?? '' },
   { title: 'Security Intelligence Category', cell: (e) => e.siCategory ?? '' },

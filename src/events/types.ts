@@ -19,6 +19,7 @@ export interface ConnectionEvent {
   readonly protocol: 'tcp';
   /** 'HTTPS', 'HTTP', or 'unknown' when inspection failed. */
   readonly applicationProtocol: string;
+  /** FMC's Client column: the client application ('SSL client' for any TLS ClientHello). */
   readonly client?: string;
   readonly webApplication?: string;
   /** e.g. 'https://toos.cisco.com'; null when no name could be derived. */
@@ -31,7 +32,10 @@ export interface ConnectionEvent {
   readonly identitySource?: IdentitySource;
   readonly sni: string | null;
   readonly spoofedSni?: string;
+  /** Negotiated (read passively) or the highest the client offered. */
   readonly tlsVersion?: string;
+  /** Every version the ClientHello offered (supported_versions, else its legacy version). */
+  readonly tlsVersionsOffered?: readonly string[];
   readonly alpn?: readonly string[];
   readonly ja3?: string;
   readonly ja4?: string;
@@ -40,6 +44,12 @@ export interface ConnectionEvent {
   readonly bytesFromClient: number;
   readonly bytesFromServer: number;
   readonly durationMs: number;
+  /**
+   * Milliseconds from accept: the ClientHello complete (helloMs) and the verdict reached
+   * (decisionMs: after the TSID probe or the server's certificate when those were needed).
+   * Absent when that point was never reached.
+   */
+  readonly timings?: { readonly helloMs?: number; readonly decisionMs?: number };
   /** Why the connection ended or was refused: a stable code (e.g. 'wire/truncated', 'policy/block'). */
   readonly closeReason?: string;
   /** When the lab's address map applied: the real loopback addresses behind the seed ones. */

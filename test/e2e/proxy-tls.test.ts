@@ -73,6 +73,11 @@ t.test('SNI allowed is spliced; SNI blocked is refused (FIN) and logged at the b
   t.ok(e1.ja3 && /^[0-9a-f]{32}$/.test(e1.ja3), 'JA3 hash in the event');
   t.ok(e1.ja4 && e1.ja4.startsWith('t13'), 'JA4 in the event');
   t.ok(e1.bytesFromClient > 0 && e1.bytesFromServer > 0, 'bytes both ways');
+  t.equal(e1.client, 'SSL client', "FMC's Client column");
+  t.same(e1.tlsVersionsOffered, ['TLSv1.3', 'TLSv1.2'], 'what node:tls offers by default, newest first');
+  const h = e1.timings?.helloMs;
+  const d = e1.timings?.decisionMs;
+  t.ok(h !== undefined && d !== undefined && h >= 0 && h <= d && d <= e1.durationMs + 1, `hello ${h} ms <= decision ${d} ms <= duration ${e1.durationMs} ms`);
 
   // Raw hello bytes with SNI bad.example would need a fixture; a real client shows the refusal.
   const before = origin.connections;
@@ -111,6 +116,8 @@ t.test('no SNI + TSID on: the probed certificate names the server; the second co
   t.equal(e1.identitySource, 'cert-san');
   t.same(e1.tsid, { enabled: true, profile: 'snort3-legacy', cache: 'miss' });
   t.equal(origin.connections, 2, 'one probe + the client');
+  // The probe (a whole TLS handshake with the origin) sits between the hello and the verdict.
+  t.ok((e1.timings?.decisionMs ?? -1) > (e1.timings?.helloMs ?? Infinity), `decision ${e1.timings?.decisionMs} ms after the hello ${e1.timings?.helloMs} ms`);
 
   const r2 = await tlsRoundTrip(port, {});
   t.equal(r2.kind, 'ok');
