@@ -10,12 +10,14 @@ import { basename, dirname, resolve } from 'node:path';
 import { createEventLog } from '../events/index.js';
 import { loadTrustStore } from '../identity/index.js';
 import { loadPolicyFile, type Policy } from '../policy/index.js';
-import { loadRunConfig, startProxy, type RunConfig } from '../proxy/index.js';
+import { loadRunConfig, parseRunConfig, startProxy, type RunConfig } from '../proxy/index.js';
 import { listen } from '../proxy/proxy.js';
 import { formatError, PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } from './command.js';
 
-const usage = `Usage: peekwall run --config FILE [--workers N] [--check]
+const usage = `Usage: peekwall run --config FILE [--listen [HOST:]PORT] [--workers N] [--check]
+       peekwall run --policy FILE --listen [HOST:]PORT --upstream HOST:PORT [--events FILE]
+                    [--workers N] [--check]
 
 Run the inline proxy: listeners peek at each ClientHello, derive the server identity (SNI or
 TSID probe), apply the policy, then splice or reset. Connection events go to stdout or the
@@ -28,7 +30,16 @@ The config (YAML; see policies/proxy.example.yaml):
   limits: {maxConnections, maxHeldBytes}   trust: CA-BUNDLE   watch: true|false
 
 Options:
-  --config FILE   the run config (required)
+  --config FILE   the run config
+  --listen [HOST:]PORT
+                  with --config: move its one listener there; without: one transparent
+                  listener there (HOST defaults to 0.0.0.0, every interface, as nginx's
+                  'listen 443'; IPv6 as [::]:443). Ports below 1024 need CAP_NET_BIND_SERVICE.
+  --policy FILE   without --config: the policy (needs --listen and --upstream)
+  --upstream HOST:PORT
+                  without --config: where the transparent listener forwards (the real
+                  server, e.g. 72.163.4.38:443 for tools.cisco.com)
+  --events FILE   without --config: events file (default stdout)
   --workers N     processes (overrides the config's workers)
   --check         validate the config and the policy, then exit
 Signals: SIGHUP reloads the policy; SIGTERM/SIGINT drain and stop.
@@ -48,17 +59,29 @@ const run: Subcommand = {
   summary: 'run the inline proxy from a config file (reload on SIGHUP, drain on SIGTERM)',
   usage,
   async run(argv, io) {
-    const parsed = parseCommandArgs({ usage }, argv, { config: { type: 'string' }, workers: { type: 'string' }, check: { type: 'boolean' } }, io, false);
+    const parsed = parseCommandArgs(
+      { usage },
+      argv,
+      {
+        config: { type: 'string' },
+        workers: { type: 'string' },
+        check: { type: 'boolean' },
+        listen: { type: 'string' },
+        policy: { type: 'string' },
+        upstream: { type: 'string' },
+        events: { type: 'string' },
+      },
+      io,
+      false,
+    );
     if (!parsed) return EXIT_OK;
     const { values } = parsed;
-    if (values.config === undefined) throw new PeekwallFailure(peekwallError('cli/usage', '--config FILE is required (see peekwall run --help)'));
-    const cfgPath = resolve(io.cwd, values.config);
-    const cfgR = await loadRunConfig(cfgPath);
+    const cfgR = await configFromArgs(values, io);
     if (!cfgR.ok) {
       printErrors(io, cfgR.error);
       return EXIT_USAGE;
     }
-    const cfg = cfgR.value;
+    const { cfg, cfgPath } = cfgR.value;
     let workers = cfg.workers;
     if (values.workers !== undefined) {
       workers = Number(values.workers);
@@ -79,6 +102,77 @@ const run: Subcommand = {
     return serve(cfg, pol.value, io);
   },
 };
+
+const usageError = (m: string): PeekwallError => peekwallError('cli/usage', m);
+
+/** `[HOST:]PORT`, `[v6]:PORT`: host (or the default) and a port 0..65535, or why not. */
+export function parseHostPort(text: string, defaultHost: string | null, flag: string): { host: string; port: number } | string {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text) ?? /^()(\d+)$/.exec(text);
+  if (!m) return `${flag} takes ${defaultHost === null ? 'HOST:PORT' : '[HOST:]PORT'} (IPv6 as [::1]:443), not '${text}'`;
+  const host = m[1] === '' ? defaultHost : m[1];
+  if (host === null) return `${flag} needs a host: HOST:PORT, not '${text}'`;
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port > 65535) return `${flag}: port ${m[2]} is not 0..65535`;
+  return { host, port };
+}
+
+/**
+ * The run config from --config (a file, optionally with its one listener moved by --listen)
+ * or from flags alone (--policy, --listen, --upstream: one transparent listener). Flags are
+ * turned into the same YAML a person would write, so one parser validates both.
+ */
+async function configFromArgs(
+  v: Record<string, string | boolean | undefined>,
+  io: CliIo,
+): Promise<{ ok: true; value: { cfg: RunConfig; cfgPath: string } } | { ok: false; error: PeekwallError[] }> {
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const listen = str('listen');
+  let at: { host: string; port: number } | null = null;
+  if (listen !== undefined) {
+    const l = parseHostPort(listen, '0.0.0.0', '--listen');
+    if (typeof l === 'string') return { ok: false, error: [usageError(l)] };
+    at = l;
+  }
+  const config = str('config');
+  if (config !== undefined) {
+    for (const k of ['policy', 'upstream', 'events']) {
+      if (str(k) !== undefined) return { ok: false, error: [usageError(`--${k} is for running without --config; with a config, set it in the file`)] };
+    }
+    const cfgPath = resolve(io.cwd, config);
+    const r = await loadRunConfig(cfgPath);
+    if (!r.ok) return r;
+    let cfg = r.value;
+    if (at) {
+      if (cfg.listeners.length !== 1) {
+        return { ok: false, error: [usageError(`--listen moves a config's one listener; ${config} has ${cfg.listeners.length}: change them in the file`)] };
+      }
+      cfg = { ...cfg, listeners: [{ ...cfg.listeners[0], host: at.host, port: at.port }] };
+    }
+    return { ok: true, value: { cfg, cfgPath } };
+  }
+  const policy = str('policy');
+  const upstream = str('upstream');
+  if (policy === undefined && at === null && upstream === undefined) {
+    return { ok: false, error: [usageError('give --config FILE, or --policy FILE --listen [HOST:]PORT --upstream HOST:PORT (see peekwall run --help)')] };
+  }
+  if (policy === undefined) return { ok: false, error: [usageError('without --config, --policy FILE is required')] };
+  if (at === null) return { ok: false, error: [usageError('without --config, --listen [HOST:]PORT is required')] };
+  if (upstream === undefined) return { ok: false, error: [usageError('without --config, --upstream HOST:PORT is required (the server a transparent listener forwards to)')] };
+  const up = parseHostPort(upstream, null, '--upstream');
+  if (typeof up === 'string') return { ok: false, error: [usageError(up)] };
+  const q = JSON.stringify; // JSON strings are YAML flow scalars: no flag can inject YAML
+  const yaml = [
+    `policy: ${q(policy)}`,
+    `events: ${q(str('events') ?? 'stdout')}`,
+    'listeners:',
+    `  - { mode: transparent, host: ${q(at.host)}, port: ${at.port}, upstream: { host: ${q(up.host)}, port: ${up.port} } }`,
+    '',
+  ].join('\n');
+  // Relative paths resolve against the working directory, as a config file's against its folder.
+  const cfgPath = resolve(io.cwd, '(command line)');
+  const r = parseRunConfig(yaml, cfgPath);
+  return r.ok ? { ok: true, value: { cfg: r.value, cfgPath } } : r;
+}
 
 /** One proxy in this process until SIGTERM/SIGINT (or a 'drain' message from the primary). */
 async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number> {

@@ -221,3 +221,53 @@ t.test('a port already in use: exit 2 with proxy/listen and the reason, alone or
     t.ok(exits.length <= 2, `no restart loop (${exits.length} worker exits)`);
   }
 });
+
+t.test('run without a config file: --policy, --listen, --upstream (and --listen moving a config\'s listener)', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_FLAGS'));
+  const p = start(dir, ['--policy', 'policy.yaml', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${origin.port}`, '--events', 'events.jsonl']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const port = Number((await p.waitFor(/transparent listener on 127\.0\.0\.1:(\d+)/))[1]);
+  t.equal((await tlsRoundTrip(port, { servername: 'flags.test' })).kind, 'ok');
+  const ev = await eventsAtLeast(join(dir, 'events.jsonl'), 1);
+  t.match(ev[0], { accessControlRule: 'ALLOW_FLAGS', action: 'Allow' }, 'events went to the --events file, relative to the working directory');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+
+  // A config's one listener moved by --listen.
+  writeFileSync(join(dir, 'run.yaml'), `policy: policy.yaml\nevents: moved.jsonl\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: 1, upstream: { host: 127.0.0.1, port: ${origin.port} } }\n`);
+  const q = start(dir, ['--config', 'run.yaml', '--listen', '127.0.0.2:0']);
+  t.teardown(() => q.child.kill('SIGKILL'));
+  const moved = Number((await q.waitFor(/transparent listener on 127\.0\.0\.2:(\d+)/))[1]);
+  t.equal((await tlsRoundTrip(moved, { host: '127.0.0.2', servername: 'moved.test' })).kind, 'ok');
+  q.child.kill('SIGTERM');
+  t.equal(await q.exited, 0);
+});
+
+t.test('run flag mistakes: exit 2 with the flag named', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_X'));
+  writeFileSync(join(dir, 'two.yaml'), `policy: policy.yaml\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: 1, upstream: { host: 127.0.0.1, port: 9 } }\n  - { mode: transparent, host: 127.0.0.1, port: 2, upstream: { host: 127.0.0.1, port: 9 } }\n`);
+  for (const [args, why] of [
+    [[], /give --config FILE, or --policy FILE --listen/],
+    [['--policy', 'policy.yaml', '--listen', '8443'], /--upstream HOST:PORT is required/],
+    [['--policy', 'policy.yaml', '--upstream', '127.0.0.1:443'], /--listen \[HOST:\]PORT is required/],
+    [['--listen', '8443', '--upstream', '127.0.0.1:443'], /--policy FILE is required/],
+    [['--policy', 'policy.yaml', '--listen', 'nope', '--upstream', '127.0.0.1:443'], /--listen takes \[HOST:\]PORT .* not 'nope'/],
+    [['--policy', 'policy.yaml', '--listen', '70000', '--upstream', '127.0.0.1:443'], /port 70000 is not 0\.\.65535/],
+    [['--policy', 'policy.yaml', '--listen', '8443', '--upstream', '443'], /--upstream needs a host/],
+    [['--config', 'two.yaml', '--listen', '8443'], /two\.yaml has 2: change them in the file/],
+    [['--config', 'two.yaml', '--upstream', '127.0.0.1:443'], /--upstream is for running without --config/],
+    [['--policy', 'missing.yaml', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--check'], /missing\.yaml/],
+  ] as const) {
+    const p = start(dir, [...args]);
+    t.teardown(() => p.child.kill('SIGKILL'));
+    t.equal(await p.exited, 2, args.join(' '));
+    t.match(p.stderr(), why);
+    t.notMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+  }
+});
