@@ -95,7 +95,7 @@ const run: Subcommand = {
       return EXIT_USAGE;
     }
     if (values.check) {
-      io.stdout.write(`config ${cfgPath}: ok (${cfg.listeners.length} listener(s)); policy ${pol.value.name}: ok (${pol.value.rules.length} rules)\n`);
+      io.stdout.write(`config ${values.config === undefined ? '(command line)' : cfgPath}: ok (${cfg.listeners.length} listener(s)); policy ${pol.value.name}: ok (${pol.value.rules.length} rules)\n`);
       return EXIT_OK;
     }
     if (workers > 1 && cluster.isPrimary) return supervise(cfg, workers, io);
