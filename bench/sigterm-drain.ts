@@ -76,7 +76,12 @@ try {
     });
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
-  const code = await Promise.race([exited, sleep(o.drainMs + 10_000).then(() => 'still running' as const)]);
+  // A cleared timer, not sleep(): a pending 10 s timer kept this script alive 10 s after its
+  // work was done.
+  let watchdog: NodeJS.Timeout | undefined;
+  const tooLong = new Promise<'still running'>((r) => (watchdog = setTimeout(() => r('still running'), o.drainMs + 10_000)));
+  const code = await Promise.race([exited, tooLong]);
+  clearTimeout(watchdog);
   const exitMs = performance.now() - tTerm;
   const results = await Promise.all(inflight);
   const stuckMs = await Promise.all(stuck);
