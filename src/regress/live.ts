@@ -12,6 +12,14 @@
 //
 // One proxy per case: a fresh TSID cache and the case's own TSID override (overrideTsid),
 // so no case can see another's probe result. Upstreams are shared per (address, certificate).
+//
+// A case that pins a recorded identity (suites made by `--from-events`: the event names the
+// server but carries no certificate) is replayed with a certificate made for it, shaped so the
+// recorded source is the only one the proxy can derive: the name as SNI (TSID off), as the
+// only CN / only SAN / only OU (TSID on, no SNI; OU under the TechNote order, the only one
+// that reads it), as the CN over TLS 1.2 (passive), or no
+// name at all over TLS 1.3 (the IP). Those certificates are self-signed P-256, made once per
+// (source, name) for the run, and never written to disk.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
@@ -21,6 +29,7 @@ import { startProxy, type AddressMap } from '../proxy/index.js';
 import type { LoadedSuite } from './load.js';
 import { hostOfUrl, negotiatedVersion, tsidOf } from './run.js';
 import { fromRoot } from '../util/paths.js';
+import { generateLabPki } from '../pki/generate.js';
 import type { LiveCaseRunner } from './runner.js';
 import type { ActualVerdict, ResolvedCase, TlsVersionName } from './types.js';
 
@@ -39,9 +48,53 @@ export interface LiveRunner {
   readonly aliases: ReadonlyMap<string, string>;
 }
 
+/** How a pinned identity is reproduced: the flow the client makes and the certificate shape. */
+export interface PinnedPlan {
+  readonly sni: string | null;
+  readonly tsid: boolean;
+  /** Only the TechNote order reads the OU: a recorded cert-ou identity came from it. */
+  readonly profile?: 'technote';
+  readonly versions: readonly TlsVersionName[];
+  /** Subject attributes and SANs of the certificate to present; null: any certificate. */
+  readonly cert: { readonly subject: readonly { type: string; value: string }[]; readonly sans: readonly { type: 'dns' | 'ip'; value: string }[] } | null;
+}
+
+/** The live replay of a recorded identity, or why it cannot be replayed. Pure. */
+export function pinnedPlan(c: ResolvedCase): PinnedPlan | string {
+  const id = c.flow.identity;
+  if (!id) return 'no recorded identity';
+  const name = id.name;
+  const san = (): { type: 'dns' | 'ip'; value: string } => ({ type: isIP(name) ? 'ip' : 'dns', value: name });
+  // Something in the subject that TSID never reads, so "no CN" is not an empty name.
+  const O = { type: 'O', value: 'peekwall --live (made for this case)' };
+  const v = c.flow.versions;
+  switch (id.source) {
+    case 'sni':
+      if (c.flow.sni !== name) return `the recorded identity came from an SNI, but the flow's SNI is ${c.flow.sni === null ? 'absent' : `'${c.flow.sni}'`}`;
+      return { sni: name, tsid: false, versions: v, cert: { subject: [O, { type: 'CN', value: name }], sans: [san()] } };
+    case 'cert-cn':
+      return { sni: null, tsid: true, versions: v, cert: { subject: [O, { type: 'CN', value: name }], sans: [] } };
+    case 'cert-san':
+      return { sni: null, tsid: true, versions: v, cert: { subject: [O], sans: [san()] } };
+    case 'cert-ou':
+      return { sni: null, tsid: true, profile: 'technote', versions: v, cert: { subject: [O, { type: 'OU', value: name }], sans: [] } };
+    case 'passive-cn':
+      // Read from the cleartext Certificate message: the client must let TLS 1.2 be chosen.
+      if (!v.some((x) => x !== 'TLSv1.3')) return 'a passive CN needs TLS <= 1.2, and the flow offers only TLS 1.3';
+      return { sni: null, tsid: false, versions: v.filter((x) => x !== 'TLSv1.3'), cert: { subject: [O, { type: 'CN', value: name }], sans: [] } };
+    case 'ip':
+      // Nothing to read: no SNI, TSID off, and TLS 1.3 hides the certificate.
+      if (!v.includes('TLSv1.3')) return 'the IP as identity with TSID off needs TLS 1.3 (under 1.2 the proxy reads the CN passively)';
+      return { sni: null, tsid: false, versions: ['TLSv1.3'], cert: null };
+  }
+}
+
 /** Why a case cannot be reproduced live (the offline result then stands alone), or null. */
 export function liveObstacle(c: ResolvedCase): string | null {
-  if (c.flow.identity) return 'the flow pins a recorded identity (no certificate to present)';
+  if (c.flow.identity) {
+    const plan = pinnedPlan(c);
+    return typeof plan === 'string' ? plan : null;
+  }
   if (c.certificate && !c.certPath) return 'an inline certificate has no key to present it with';
   if (c.certPath && !existsSync(keyPathOf(c.certPath))) return `no key beside ${c.certPath} (expected ${keyPathOf(c.certPath)})`;
   return null;
@@ -135,14 +188,51 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
   const upstreams = new Map<string, Promise<Upstream>>();
   const sockets = new Set<tls.TLSSocket>();
 
-  const upstreamFor = (dstAlias: string, certPath: string): Promise<Upstream> => {
-    const key = `${dstAlias}|${certPath}`;
+  /** The certificate and key an upstream presents; `id` names it for sharing upstreams. */
+  type Presented = { readonly id: string; readonly cert: string | Buffer; readonly key: string | Buffer };
+  const fromFile = (certPath: string): Presented => ({ id: certPath, cert: readFileSync(certPath), key: readFileSync(keyPathOf(certPath)) });
+  const made = new Map<string, Promise<Presented>>();
+  const madeFor = (plan: PinnedPlan, id: { name: string; source: string }): Promise<Presented> => {
+    const cert = plan.cert;
+    if (cert === null) return Promise.resolve(fromFile(FALLBACK_CERT));
+    const key = `${id.source}|${id.name}`;
+    let p = made.get(key);
+    if (!p) {
+      p = generateLabPki(
+        {
+          label: 'peekwall --live: made for one pinned case, never written to disk',
+          epoch: new Date(),
+          certificates: [
+            {
+              name: 'pinned',
+              ca: false,
+              issuer: 'self',
+              subject: cert.subject,
+              sans: cert.sans,
+              key: { type: 'ec', curve: 'P-256' },
+              validityDays: 2,
+              notBefore: null,
+              notAfter: null,
+              expectExpired: false,
+              description: `${id.source} ${id.name}`,
+            },
+          ],
+        },
+        new Date(Date.now() - 60_000),
+      ).then((set) => ({ id: `made:${key}`, cert: set.files.get('pinned.crt.pem') as string, key: set.files.get('pinned.key.pem') as string }));
+      made.set(key, p);
+    }
+    return p;
+  };
+
+  const upstreamFor = (dstAlias: string, presented: Presented): Promise<Upstream> => {
+    const key = `${dstAlias}|${presented.id}`;
     let p = upstreams.get(key);
     if (!p) {
       p = (async () => {
         const server = tls.createServer({
-          cert: readFileSync(certPath),
-          key: readFileSync(keyPathOf(certPath)),
+          cert: presented.cert,
+          key: presented.key,
           minVersion: 'TLSv1.2',
           maxVersion: 'TLSv1.3',
           // Answer any ALPN the client offers with its first choice (the lab server speaks all).
@@ -165,10 +255,10 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
     return p;
   };
 
-  const runCase = async (policy: Policy, c: ResolvedCase): Promise<{ actual: ActualVerdict } | { error: string }> => {
+  const runCase = async (policy: Policy, c: ResolvedCase, presented: Presented): Promise<{ actual: ActualVerdict } | { error: string }> => {
     const srcAlias = aliases.alias(c.flow.src);
     const dstAlias = aliases.alias(c.flow.dst);
-    const up = await upstreamFor(dstAlias, c.certPath as string);
+    const up = await upstreamFor(dstAlias, presented);
     const casePolicy =
       c.flow.tsid !== undefined || c.flow.profile !== undefined
         ? overrideTsid(policy, { ...(c.flow.tsid !== undefined ? { enabled: c.flow.tsid } : {}), ...(c.flow.profile ? { profile: c.flow.profile } : {}) })
@@ -248,6 +338,18 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
     async run(suite: LoadedSuite, c: ResolvedCase) {
       const obstacle = liveObstacle(c);
       if (obstacle) return { skipped: obstacle };
+      const pinned = c.flow.identity;
+      if (pinned) {
+        const plan = pinnedPlan(c) as PinnedPlan;
+        try {
+          const presented = await madeFor(plan, pinned);
+          // The flow the plan needs; the policy sees the same addresses and ports.
+          const flow = { ...c.flow, sni: plan.sni, tsid: plan.tsid, versions: plan.versions, identity: undefined, ...(plan.profile ? { profile: plan.profile } : {}) };
+          return await runCase(c.compiled, { ...c, flow }, presented);
+        } catch (e) {
+          return { error: `live run failed: ${(e as Error).message}` };
+        }
+      }
       let certPath = c.certPath;
       if (!certPath) {
         // Without a certificate the offline identity is the SNI (or the IP). Live, the lab
@@ -259,7 +361,7 @@ export async function createLiveRunner(o: LiveOptions = {}): Promise<LiveRunner>
         certPath = FALLBACK_CERT;
       }
       try {
-        return await runCase(c.compiled, { ...c, certPath });
+        return await runCase(c.compiled, { ...c, certPath }, fromFile(certPath));
       } catch (e) {
         return { error: `live run failed: ${(e as Error).message}` };
       }
