@@ -28,6 +28,8 @@ Options:
   --src IP         only this source address       --dst IP    only this destination
   --url TEXT       only events whose URL contains TEXT
   --reason R       only this FMC reason (e.g. "URL Block", "User Bypass")
+  --fmc-logged     only what FMC would show: events whose rule's logging: logs at that
+                   phase (peekwall records every connection; FMC only logged ones)
   --wide           add Reason, Application Protocol, Client, URL Category/Reputation, SI
                    Category, identity source, SNI, close reason
   --tsv            tab-separated, exactly the seed TechNote's shape
@@ -49,6 +51,7 @@ const events: Subcommand = {
       dst: { type: 'string' },
       url: { type: 'string' },
       reason: { type: 'string' },
+      'fmc-logged': { type: 'boolean' },
       wide: { type: 'boolean' },
       tsv: { type: 'boolean' },
       'oldest-first': { type: 'boolean' },
@@ -63,6 +66,7 @@ const events: Subcommand = {
     const file = resolve(io.cwd, positionals[0]);
     const filter: EventFilter = {
       action: values.action, rule: values.rule, src: values.src, dst: values.dst, url: values.url, reason: values.reason,
+      ...(values['fmc-logged'] ? { fmcLogged: true } : {}),
     };
     const table = { wide: values.wide, format: values.tsv ? 'tsv' as const : 'aligned' as const, newestFirst: !values['oldest-first'] };
 

@@ -72,6 +72,8 @@ export interface EventFilter {
   /** Substring of the URL. */
   readonly url?: string;
   readonly reason?: string;
+  /** Only the events FMC would have shown (fmcLogged not false). */
+  readonly fmcLogged?: boolean;
 }
 
 export function filterEvents(events: readonly ConnectionEvent[], f: EventFilter): ConnectionEvent[] {
@@ -83,6 +85,7 @@ export function filterEvents(events: readonly ConnectionEvent[], f: EventFilter)
       (f.src === undefined || e.srcIp === f.src) &&
       (f.dst === undefined || e.dstIp === f.dst) &&
       (f.url === undefined || lc(e.url ?? '').includes(lc(f.url))) &&
-      (f.reason === undefined || lc(e.reason) === lc(f.reason)),
+      (f.reason === undefined || lc(e.reason) === lc(f.reason)) &&
+      (f.fmcLogged !== true || e.fmcLogged !== false),
   );
 }

@@ -50,6 +50,14 @@ export interface ConnectionEvent {
    * Absent when that point was never reached.
    */
   readonly timings?: { readonly helloMs?: number; readonly decisionMs?: number };
+  /**
+   * Whether FMC would have shown this event: false when the deciding rule's `logging:` does not
+   * log at this event's phase (a rule without logging produces no connection event in FMC).
+   * Security Intelligence blocks and the default action always log. peekwall writes every
+   * connection regardless; `peekwall events --fmc-logged` shows FMC's view. Absent when no
+   * verdict was reached (inspection failures are always logged).
+   */
+  readonly fmcLogged?: boolean;
   /** Why the connection ended or was refused: a stable code (e.g. 'wire/truncated', 'policy/block'). */
   readonly closeReason?: string;
   /** When the lab's address map applied: the real loopback addresses behind the seed ones. */

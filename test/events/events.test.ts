@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getEventListeners } from 'node:events';
@@ -96,6 +96,32 @@ t.test('rows appended under a printed table (events --follow) line up with its h
   t.notMatch(row, /\t/, 'aligned, not tab-separated');
   t.equal(renderEventRows([later], { format: 'tsv' }, widths).split('\t').length, 10, 'tsv stays tsv');
   t.equal(renderEventRows([], {}, widths), '', 'nothing new, nothing printed');
+});
+
+t.test("fmcLogged follows the deciding rule's logging: (FMC shows no event for a rule that does not log)", async (t) => {
+  const quietAllow = seedEvent({ verdict: verdict({ log: { beginning: false, end: false } }) });
+  const loggedAllow = seedEvent({ verdict: verdict({ log: { beginning: false, end: true } }) });
+  const beginOnlyAllow = seedEvent({ verdict: verdict({ log: { beginning: true, end: false } }) });
+  const block = seedEvent({ phase: 'begin', verdict: verdict({ action: 'Block', log: { beginning: true, end: false } }) });
+  const blockEndOnly = seedEvent({ phase: 'begin', verdict: verdict({ action: 'Block', log: { beginning: false, end: true } }) });
+  const failure = seedEvent({ verdict: null, closeReason: 'wire/truncated' });
+  t.equal(quietAllow.fmcLogged, false);
+  t.equal(loggedAllow.fmcLogged, true);
+  t.equal(beginOnlyAllow.fmcLogged, true, 'an allow logged at its beginning is still shown');
+  t.equal(block.fmcLogged, true);
+  t.equal(blockEndOnly.fmcLogged, false, 'FMC cannot log a block at its end');
+  t.equal(failure.fmcLogged, undefined, 'no verdict: always logged, no flag');
+  const all = [quietAllow, loggedAllow, beginOnlyAllow, block, blockEndOnly, failure];
+  t.equal(filterEvents(all, {}).length, 6, 'peekwall keeps every connection');
+  t.same(filterEvents(all, { fmcLogged: true }), [loggedAllow, beginOnlyAllow, block, failure], "FMC's view");
+
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-fmclogged-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'e.jsonl');
+  writeFileSync(file, all.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const r = await runCli(['events', file, '--fmc-logged', '--json']);
+  t.equal(r.code, 0);
+  t.equal((JSON.parse(r.stdout) as unknown[]).length, 4);
 });
 
 t.test('pino event log writes one JSON line per event that parses back identically', async (t) => {
