@@ -106,13 +106,13 @@ const run: Subcommand = {
 const usageError = (m: string): PeekwallError => peekwallError('cli/usage', m);
 
 /** `[HOST:]PORT`, `[v6]:PORT`: host (or the default) and a port 0..65535, or why not. */
-export function parseHostPort(text: string, defaultHost: string | null, flag: string): { host: string; port: number } | string {
+export function parseHostPort(text: string, defaultHost: string | null, flag: string, minPort = 0): { host: string; port: number } | string {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text) ?? /^()(\d+)$/.exec(text);
   if (!m) return `${flag} takes ${defaultHost === null ? 'HOST:PORT' : '[HOST:]PORT'} (IPv6 as [::1]:443), not '${text}'`;
   const host = m[1] === '' ? defaultHost : m[1];
   if (host === null) return `${flag} needs a host: HOST:PORT, not '${text}'`;
   const port = Number(m[2]);
-  if (!Number.isInteger(port) || port > 65535) return `${flag}: port ${m[2]} is not 0..65535`;
+  if (!Number.isInteger(port) || port < minPort || port > 65535) return `${flag}: port ${m[2]} is not ${minPort}..65535`;
   return { host, port };
 }
 
@@ -158,7 +158,7 @@ async function configFromArgs(
   if (policy === undefined) return { ok: false, error: [usageError('without --config, --policy FILE is required')] };
   if (at === null) return { ok: false, error: [usageError('without --config, --listen [HOST:]PORT is required')] };
   if (upstream === undefined) return { ok: false, error: [usageError('without --config, --upstream HOST:PORT is required (the server a transparent listener forwards to)')] };
-  const up = parseHostPort(upstream, null, '--upstream');
+  const up = parseHostPort(upstream, null, '--upstream', 1);
   if (typeof up === 'string') return { ok: false, error: [usageError(up)] };
   const q = JSON.stringify; // JSON strings are YAML flow scalars: no flag can inject YAML
   const yaml = [
@@ -176,6 +176,52 @@ async function configFromArgs(
 
 /** One proxy in this process until SIGTERM/SIGINT (or a 'drain' message from the primary). */
 async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number> {
+  // Signals are ours from the first moment: a SIGHUP that arrived between "listener on ..."
+  // and a handler used to take its default action and end the process (a deploy script's
+  // reload right after start), and a 'drain' sent to a worker that early was lost. Until the
+  // proxy is up they are remembered, then acted on.
+  const early = { reload: false, stop: false };
+  let onReload = (): void => void (early.reload = true);
+  let onStop = (): void => void (early.stop = true);
+  const hup = (): void => onReload();
+  const term = (): void => onStop();
+  const message = (m: unknown): void => {
+    if (m === 'reload') onReload();
+    else if (m === 'drain') onStop();
+  };
+  process.on('SIGHUP', hup);
+  process.on('SIGTERM', term);
+  process.on('SIGINT', term);
+  if (cluster.isWorker) process.on('message', message);
+  const detach = (): void => {
+    process.removeListener('SIGHUP', hup);
+    process.removeListener('SIGTERM', term);
+    process.removeListener('SIGINT', term);
+    process.removeListener('message', message);
+  };
+  try {
+    return await serveWith(cfg, initial, io, {
+      // Called once the proxy is up: from then on signals act directly.
+      ready(reload: () => void, stop: () => void) {
+        onReload = reload;
+        onStop = stop;
+        if (early.stop) stop();
+        else if (early.reload) reload();
+      },
+      // Draining: a second SIGTERM/SIGINT takes its default action (stop now), as it did.
+      draining: detach,
+    });
+  } finally {
+    detach();
+  }
+}
+
+async function serveWith(
+  cfg: RunConfig,
+  initial: Policy,
+  io: CliIo,
+  signals: { ready(reload: () => void, stop: () => void): void; draining(): void },
+): Promise<number> {
   let trust;
   if (cfg.trust !== null) {
     const t = await loadTrustStore(cfg.trust);
@@ -263,20 +309,8 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
     }
   }
 
-  const onHup = () => reload('SIGHUP');
-  process.on('SIGHUP', onHup);
-  await new Promise<void>((stopped) => {
-    const stop = () => stopped();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    if (cluster.isWorker) {
-      process.on('message', (m: unknown) => {
-        if (m === 'reload') reload('SIGHUP');
-        else if (m === 'drain') stop();
-      });
-    }
-  });
-  process.removeListener('SIGHUP', onHup);
+  await new Promise<void>((stopped) => signals.ready(() => reload('SIGHUP'), stopped));
+  signals.draining();
   watcher?.close();
   if (debounce) clearTimeout(debounce);
   io.stderr.write(`peekwall: ${who}stopping: draining for up to ${cfg.drainMs} ms\n`);
@@ -296,6 +330,19 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
   let code = EXIT_OK;
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
+  // Handlers first, as in serve(): a SIGHUP before them would end the primary.
+  const each = (msg: string) => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
+  };
+  const onHup = () => each('reload');
+  process.on('SIGHUP', onHup);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const detach = () => {
+    process.removeListener('SIGTERM', stop);
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGHUP', onHup);
+  };
   const fork = () => {
     const w = cluster.fork();
     let startFailed = false;
@@ -331,6 +378,7 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
     try {
       await listen(admin, cfg.admin.host, cfg.admin.port, () => undefined);
     } catch (e) {
+      detach();
       if (!(e instanceof PeekwallFailure)) throw e;
       printErrors(io, e.errors);
       return EXIT_USAGE;
@@ -340,18 +388,9 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
   }
   for (let i = 0; i < n; i++) fork();
   io.stderr.write(`peekwall: ${n} workers for ${cfg.listeners.length} listener(s)\n`);
-  const each = (msg: string) => {
-    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
-  };
-  const onHup = () => each('reload');
-  process.on('SIGHUP', onHup);
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
   await stopped;
-  process.removeListener('SIGTERM', stop);
-  process.removeListener('SIGINT', stop);
   stopping = true;
-  process.removeListener('SIGHUP', onHup);
+  detach();
   each('drain');
   await new Promise<void>((r) => {
     const t = setTimeout(() => {

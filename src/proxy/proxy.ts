@@ -150,7 +150,15 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     make();
   };
 
-  const resolveHp = async (hp: HostPort): Promise<Endpoint> => ({ ip: await resolve(hp.host), port: hp.port });
+  // An upstream named by a host that does not resolve is bad input (exit 2), not a crash.
+  const resolveHp = async (hp: HostPort): Promise<Endpoint> => {
+    try {
+      return { ip: await resolve(hp.host), port: hp.port };
+    } catch (e) {
+      const n = e as NodeJS.ErrnoException;
+      throw new PeekwallFailure(peekwallError('proxy/resolve-failed', `upstream ${hp.host}:${hp.port} does not resolve: ${n.code ?? n.message}`));
+    }
+  };
 
   try {
     for (const l of o.listeners) {
@@ -213,7 +221,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       try {
         return await resolveHp(hp);
       } catch (e) {
-        return peekwallError('proxy/resolve-failed', `cannot resolve ${hp.host}: ${(e as Error).message}`);
+        return e instanceof PeekwallFailure ? e.errors[0] : peekwallError('proxy/resolve-failed', `cannot resolve ${hp.host}: ${(e as Error).message}`);
       }
     };
     return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>

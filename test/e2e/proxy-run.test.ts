@@ -183,7 +183,7 @@ drainMs: 1000
     return { status: r.status, text: await r.text() };
   };
   let total = 0;
-  for (let i = 0; i < 40 && total < 6; i++) {
+  for (let i = 0; i < 200 && total < 6; i++) {
     const m = await scrape('/metrics');
     t.equal(m.status, 200);
     total = [...m.text.matchAll(/^peekwall_connections_total\{[^}]*\} (\d+)$/gm)].reduce((sum, x) => sum + Number(x[1]), 0);
@@ -270,4 +270,22 @@ t.test('run flag mistakes: exit 2 with the flag named', async (t) => {
     t.match(p.stderr(), why);
     t.notMatch(p.stderr(), /\n\s+at /, 'no stack trace');
   }
+});
+
+t.test('a SIGHUP the moment the listener is announced reloads instead of killing the process', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_EARLY'));
+  const p = start(dir, ['--policy', 'policy.yaml', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${origin.port}`, '--events', 'events.jsonl']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  // No delay at all: this used to arrive before the handler and end the process (SIGHUP's
+  // default action) in 30 runs out of 30.
+  const port = Number((await p.waitFor(/transparent listener on 127\.0\.0\.1:(\d+)/))[1]);
+  p.child.kill('SIGHUP');
+  await p.waitFor(/policy reloaded \(SIGHUP\)/);
+  t.equal((await tlsRoundTrip(port, { servername: 'early.test' })).kind, 'ok', 'still serving');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
 });

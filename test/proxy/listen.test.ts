@@ -39,3 +39,19 @@ t.test('startProxy on a port in use rejects with proxy/listen (the listener alre
     t.match(err.errors[0].message, new RegExp(`127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   }
 });
+
+t.test('an upstream whose name does not resolve is proxy/resolve-failed, not a crash', async (t) => {
+  const err = await startProxy({
+    policy: policyFrom('name: l\nrules:\n  - {name: A, action: Allow}\n'),
+    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: 'nosuch.invalid', port: 443 } }],
+    resolve: () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND nosuch.invalid'), { code: 'ENOTFOUND' })),
+  }).then(
+    (p) => p.close().then(() => null),
+    (e: unknown) => e,
+  );
+  t.type(err, PeekwallFailure);
+  if (err instanceof PeekwallFailure) {
+    t.equal(err.errors[0].code, 'proxy/resolve-failed');
+    t.match(err.errors[0].message, /upstream nosuch\.invalid:443 does not resolve: ENOTFOUND/);
+  }
+});
