@@ -121,8 +121,14 @@ export class Connection {
   }
 
   private run(cmds: readonly Command[]): void {
+    // Two clock readings per connection, when each point is first reached. Before the
+    // commands (a refusal emits its event while they run) and after (a command may decide).
+    this.markTimes();
     for (const c of cmds) this.exec(c);
-    // Two clock readings per connection, when each point is first reached.
+    this.markTimes();
+  }
+
+  private markTimes(): void {
     if (this.helloMs < 0 && this.m.hello !== null) this.helloMs = performance.now() - this.t0;
     if (this.decisionMs < 0 && this.m.outcome !== null) this.decisionMs = performance.now() - this.t0;
   }

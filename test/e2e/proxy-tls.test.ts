@@ -88,6 +88,7 @@ t.test('SNI allowed is spliced; SNI blocked is refused (FIN) and logged at the b
   t.equal(e2.phase, 'begin');
   t.equal(e2.accessControlRule, 'BLOCK_BAD');
   t.equal(e2.closeReason, 'policy/block');
+  t.ok(e2.timings?.helloMs !== undefined && e2.timings.decisionMs !== undefined, `a refusal has its timings too (${JSON.stringify(e2.timings)})`);
   t.equal(origin.connections, before, 'a blocked connection never reaches the origin');
 });
 
