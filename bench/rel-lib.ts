@@ -101,7 +101,8 @@ export async function startEchoOrigin(o: { delayMs?: number } = {}): Promise<Ori
 export type RoundTrip = { ok: true; ms: number } | { ok: false; ms: number; why: string };
 
 /** Connect through the proxy, handshake, send 16 bytes, read them back, close. Bounded. */
-export function roundTrip(port: number, servername: string | null, timeoutMs = 10_000): Promise<RoundTrip> {
+/** One TLS round trip through the proxy; `onSecure` is told when the handshake completed. */
+export function roundTrip(port: number, servername: string | null, timeoutMs = 10_000, onSecure?: () => void): Promise<RoundTrip> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     let done = false;
@@ -113,7 +114,10 @@ export function roundTrip(port: number, servername: string | null, timeoutMs = 1
       resolve(r);
     };
     const payload = 'ping-0123456789\n';
-    const s = tls.connect({ host: '127.0.0.1', port, servername: servername ?? '', rejectUnauthorized: false }, () => s.write(payload));
+    const s = tls.connect({ host: '127.0.0.1', port, servername: servername ?? '', rejectUnauthorized: false }, () => {
+      onSecure?.();
+      s.write(payload);
+    });
     let got = '';
     s.on('data', (d: Buffer) => {
       got += d.toString();

@@ -53,7 +53,12 @@ try {
   console.log(`  a connection after the refused reload: ${afterHup.ok ? 'served (old policy in force)' : `FAILED ${afterHup.why}`}`);
 
   // 2. In-flight connections whose answer comes after answerMs, plus stuck ones that never end.
-  const inflight = Array.from({ length: o.inflight }, () => roundTrip(port, 'tools.cisco.com', o.drainMs + o.answerMs + 5000));
+  const secured: Promise<void>[] = [];
+  const inflight = Array.from({ length: o.inflight }, () => {
+    let secure!: () => void;
+    secured.push(new Promise<void>((r) => (secure = r)));
+    return roundTrip(port, 'tools.cisco.com', o.drainMs + o.answerMs + 5000, () => secure());
+  });
   const stuck = Array.from(
     { length: o.stuck },
     () =>
@@ -64,7 +69,11 @@ try {
         s.on('close', () => resolve(performance.now() - t0));
       }),
   );
-  await sleep(Math.min(300, o.answerMs / 2));
+  // SIGTERM once every in-flight connection is through the proxy (a fixed sleep lost the race
+  // on a loaded machine: a connection still in the accept queue is not "in flight"), bounded.
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(secured), new Promise<void>((r) => (waited = setTimeout(r, 10_000)))]);
+  clearTimeout(waited);
   const tTerm = performance.now();
   child.kill('SIGTERM');
   await sleep(100);
