@@ -212,6 +212,37 @@ export function cmp6(a: Uint32Array, ai: number, b: Uint32Array, bi: number): nu
   return 0;
 }
 
+/**
+ * Binary search shared by the IP sets and the rule index: the index of the last of
+ * sorted[lo..hi] that is <= key, or -1 when none is.
+ */
+export function lastAtOrBelow(sorted: Float64Array, key: number, lo: number, hi: number): number {
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= key) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return at;
+}
+
+/** The same over 4-word IPv6 keys, key i at words[i * stride]; `count` keys. */
+export function lastAtOrBelow6(words: Uint32Array, stride: number, count: number, key: Uint32Array): number {
+  let lo = 0;
+  let hi = count - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp6(words, mid * stride, key, 0) <= 0) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return at;
+}
+
 /** Add one to a v6 key in place; returns false on overflow. */
 function inc6(w: Uint32Array, o: number): boolean {
   for (let k = 3; k >= 0; k--) {
@@ -336,29 +367,13 @@ export class IpSet {
       lo = b4[k] > 0 ? b4[k] - 1 : 0;
       hi = b4[k + 1] - 1;
     }
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] <= ip) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const at = lastAtOrBelow(s, ip, lo, hi);
     return at >= 0 && this.e4[at] >= ip ? at : -1;
   }
 
   private at6(ip: Uint32Array): number {
     const k = this.k6;
-    let lo = 0;
-    let hi = this.l6.length - 1;
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp6(k, mid * 8, ip, 0) <= 0) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const at = lastAtOrBelow6(k, 8, this.l6.length, ip);
     return at >= 0 && cmp6(k, at * 8 + 4, ip, 0) >= 0 ? at : -1;
   }
 

@@ -6,7 +6,7 @@
 // rule network boundary; each segment lists (in rule order) the enabled rules whose networks
 // cover it, rules with 'any' included. A lookup is one binary search per dimension; the
 // evaluator then walks the shorter of the two lists.
-import { cmp6, type IpSet } from './ip.js';
+import { cmp6, lastAtOrBelow, lastAtOrBelow6, type IpSet } from './ip.js';
 
 interface RuleNets {
   readonly enabled: boolean;
@@ -14,60 +14,41 @@ interface RuleNets {
   readonly dst: IpSet | null;
 }
 
-/** Segments of the IPv4 space: starts[i] .. starts[i+1]-1 hold lists[i]. */
-class SegmentIndex4 {
-  constructor(
-    private readonly starts: Float64Array,
-    private readonly lists: readonly Int32Array[],
-  ) {}
+abstract class SegmentIndex {
+  constructor(protected readonly lists: readonly Int32Array[]) {}
   get entries(): number {
     let n = 0;
     for (const l of this.lists) n += l.length;
     return n;
+  }
+}
+
+/** Segments of the IPv4 space: starts[i] .. starts[i+1]-1 hold lists[i] (starts[0] is 0). */
+class SegmentIndex4 extends SegmentIndex {
+  constructor(
+    private readonly starts: Float64Array,
+    lists: readonly Int32Array[],
+  ) {
+    super(lists);
   }
   lookup(ip: number): Int32Array {
     return this.lists[this.lookupIndex(ip)];
   }
   lookupIndex(ip: number): number {
-    const s = this.starts;
-    let lo = 0;
-    let hi = s.length - 1;
-    let at = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] <= ip) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return at;
+    return Math.max(0, lastAtOrBelow(this.starts, ip, 0, this.starts.length - 1));
   }
 }
 
 /** Same over IPv6: starts are 4-word keys packed in one Uint32Array. */
-class SegmentIndex6 {
+class SegmentIndex6 extends SegmentIndex {
   constructor(
     private readonly starts: Uint32Array,
-    private readonly lists: readonly Int32Array[],
-  ) {}
-  get entries(): number {
-    let n = 0;
-    for (const l of this.lists) n += l.length;
-    return n;
+    lists: readonly Int32Array[],
+  ) {
+    super(lists);
   }
   lookup(ip: Uint32Array): Int32Array {
-    const s = this.starts;
-    let lo = 0;
-    let hi = this.lists.length - 1;
-    let at = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp6(s, mid * 4, ip, 0) <= 0) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return this.lists[at];
+    return this.lists[Math.max(0, lastAtOrBelow6(this.starts, 4, this.lists.length, ip))];
   }
 }
 
@@ -154,19 +135,7 @@ function build6(rules: readonly RuleNets[], pick: (r: RuleNets) => IpSet | null)
   const uniq = keys.filter((k, i) => i === 0 || cmp6(k, 0, keys[i - 1], 0) !== 0);
   const starts = new Uint32Array(uniq.length * 4);
   uniq.forEach((k, i) => starts.set(k, i * 4));
-  const seg = (ip: Uint32Array): number => {
-    let lo = 0;
-    let hi = uniq.length - 1;
-    let at = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp6(starts, mid * 4, ip, 0) <= 0) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return at;
-  };
+  const seg = (ip: Uint32Array): number => Math.max(0, lastAtOrBelow6(starts, 4, uniq.length, ip));
   const lists = fill(rules, pick, uniq.length, (set, visit) => {
     for (const iv of set.intervals6()) visit(seg(iv.s), seg(iv.e));
   });
