@@ -4,7 +4,6 @@
 // most `maxBytes + 1` bytes so a file that grew past the bound is refused too.
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname as dirnamePath, resolve as resolvePath } from 'node:path';
-import { open } from 'node:fs/promises';
 
 export type BoundedReadFailure =
   | { readonly kind: 'not-a-file'; readonly message: string }
@@ -26,8 +25,17 @@ function fail(kind: BoundedReadFailure['kind'], message: string): { readonly ok:
   return { ok: false, failure: { kind, message } };
 }
 
-/** Synchronous variant, for loaders that are called from synchronous compile steps. */
-export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead {
+export type BoundedBytes =
+  | { readonly ok: true; readonly bytes: Buffer }
+  | { readonly ok: false; readonly failure: BoundedReadFailure };
+
+/**
+ * The bytes as they are (a DER certificate is not text). One synchronous implementation
+ * serves both call styles: the file is a regular file by the time it is read (devices and
+ * FIFOs are refused first), and every caller parses what it read synchronously right after,
+ * so a thread-pool read would only add a second copy of this logic.
+ */
+export function readBoundedBytesSync(path: string, maxBytes: number): BoundedBytes {
   let fd: number;
   try {
     fd = openSync(path, FLAGS);
@@ -47,7 +55,7 @@ export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead
       n += got;
       if (n > maxBytes) return fail('too-large', `over the ${maxBytes}-byte limit`);
     }
-    return { ok: true, text: buf.toString('utf8', 0, n) };
+    return { ok: true, bytes: buf.subarray(0, n) };
   } catch (e) {
     return fail('unreadable', describe(e));
   } finally {
@@ -55,42 +63,18 @@ export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead
   }
 }
 
-export type BoundedBytes =
-  | { readonly ok: true; readonly bytes: Buffer }
-  | { readonly ok: false; readonly failure: BoundedReadFailure };
-
-export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedRead> {
-  const r = await readBoundedBytes(path, maxBytes);
+/** Synchronous text variant, for loaders that are called from synchronous compile steps. */
+export function readBoundedFileSync(path: string, maxBytes: number): BoundedRead {
+  const r = readBoundedBytesSync(path, maxBytes);
   return r.ok ? { ok: true, text: r.bytes.toString('utf8') } : r;
 }
 
-/** The bytes as they are (a DER certificate is not text). */
+export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedRead> {
+  return readBoundedFileSync(path, maxBytes);
+}
+
 export async function readBoundedBytes(path: string, maxBytes: number): Promise<BoundedBytes> {
-  let fh;
-  try {
-    fh = await open(path, FLAGS);
-  } catch (e) {
-    return fail('unreadable', describe(e));
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) return fail('not-a-file', 'not a regular file (a device, FIFO or directory)');
-    if (st.size > maxBytes) return fail('too-large', `${st.size} bytes, over the ${maxBytes}-byte limit`);
-    const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, st.size + 1));
-    let n = 0;
-    for (;;) {
-      if (n === buf.length) return fail('too-large', `grew past the ${maxBytes}-byte limit while being read`);
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > maxBytes) return fail('too-large', `over the ${maxBytes}-byte limit`);
-    }
-    return { ok: true, bytes: buf.subarray(0, n) };
-  } catch (e) {
-    return fail('unreadable', describe(e));
-  } finally {
-    await fh.close();
-  }
+  return readBoundedBytesSync(path, maxBytes);
 }
 
 /**
