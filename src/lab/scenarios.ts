@@ -149,6 +149,14 @@ async function registered(w: LabWorld): Promise<void> {
   }
 }
 
+/** A lab world whose devices are registered (every scenario but one starts there). */
+function withRegisteredWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {
+  return withWorld(o, async (w) => {
+    await registered(w);
+    return fn(w);
+  });
+}
+
 function run(name: string, title: string, seed: string, acts: LabAct[], explanation: string): LabRun {
   return { scenario: name, title, seed, acts, explanation, ok: acts.every((a) => a.ok), };
 }
@@ -189,8 +197,7 @@ const toos: Scenario = {
   seed: '000/001',
   summary: 'the field case: TSID names tools.cisco.com "toos.cisco.com" (first SAN) and the block breaks renew auth; TSID off and the remedies',
   async run(o) {
-    return withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ ...common(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -199,8 +206,7 @@ const toos: Scenario = {
           expected: 'URL https://toos.cisco.com; the licensing flows are blocked; license smart renew auth fails',
           checks: (ev, cl) => [
             everyEvent(ev, 'every licensing flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
-            everyEvent(ev, 'every licensing flow is blocked', isBlock),
-            { what: 'every device fails renew auth with a transport error (CH-LIB-ERROR)', ok: cl.length > 0 && cl.every(transportFailure) },
+            ...blockedRenewals(ev, cl),
           ],
           notes: (w) => [`${w.devices[0].name}# show license`, w.devices[0].showLicense()],
         }),
@@ -245,8 +251,7 @@ const explicitProxy: Scenario = {
   seed: '003',
   summary: 'devices configured with PROXY_SRV/PROXY_PORT: CONNECT tools.cisco.com, then the same TLS without SNI inside the tunnel',
   async run(o) {
-    return withWorld({ explicitProxy: true, ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ explicitProxy: true, ...common(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -302,6 +307,12 @@ const certFailure = (reason: RegExp) => (ev: ConnectionEvent[], cl: DeviceComman
   { what: `the device's reason matches /${reason.source}/`, ok: cl.length > 0 && cl.every((c) => reason.test(c.detail)) },
 ];
 
+/** The field case's outcome: the firewall blocks the licensing flows and renew auth fails. */
+const blockedRenewals = (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
+  everyEvent(ev, 'every licensing flow is blocked', isBlock),
+  { what: 'every device fails renew auth with a transport error (CH-LIB-ERROR)', ok: cl.length > 0 && cl.every(transportFailure) },
+];
+
 const okRenewals = (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
   everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
   { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
@@ -313,8 +324,7 @@ const expiredCa: Scenario = {
   summary: 'the lab CA reaches its notAfter: every device fails with err code 60 although the firewall allows the flows',
   async run(o) {
     const ca = caFacts(o.root);
-    return withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ ...common(o) }, async (w) => {
       const acts: LabAct[] = [];
       const daysLeft = Math.floor((ca.notAfter.getTime() - w.clock.now().getTime()) / DAY_MS);
       acts.push(
@@ -357,8 +367,7 @@ const clockSkew: Scenario = {
   summary: 'a device whose clock is wrong sees the licensing certificate as not yet valid: err code 60; NTP fixes it',
   async run(o) {
     const leaf = leafFacts(undefined, o.root);
-    return withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ ...common(o) }, async (w) => {
       // The device believes it is 30 days before the certificate was issued.
       w.deviceClock.setSkew(leaf.notBefore.getTime() - 30 * DAY_MS - w.clock.now().getTime());
       const acts: LabAct[] = [];
@@ -430,8 +439,7 @@ const tls13: Scenario = {
   seed: '000',
   summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP, URL rules cannot match); TSID on still finds toos.cisco.com',
   async run(o) {
-    return withWorld({ tls13: true, devicesTls13: true, ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ tls13: true, devicesTls13: true, ...common(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -465,8 +473,7 @@ const tls13: Scenario = {
           expected: 'TSID\'s own handshake reads the certificate: https://toos.cisco.com, blocked',
           checks: (ev, cl) => [
             everyEvent(ev, 'every flow is logged with URL https://toos.cisco.com', (e) => e.url === 'https://toos.cisco.com'),
-            everyEvent(ev, 'every licensing flow is blocked', isBlock),
-            { what: 'every device fails renew auth with a transport error', ok: cl.length > 0 && cl.every(transportFailure) },
+            ...blockedRenewals(ev, cl),
           ],
         }),
       );
@@ -488,8 +495,7 @@ const dns: Scenario = {
   seed: '003',
   summary: 'tools.cisco.com does not resolve on the devices: err code 6, no connection at all',
   async run(o) {
-    return withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ ...common(o) }, async (w) => {
       for (const d of w.devices) d.useDns({});
       const acts = [
         await runAct(w, {
@@ -513,8 +519,7 @@ const expiry: Scenario = {
   seed: '000/003',
   summary: 'nobody notices the block for 90 days: Authorization Expired; the remedy restores Authorized',
   async run(o) {
-    return withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    return withRegisteredWorld({ ...common(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -527,8 +532,7 @@ const expiry: Scenario = {
             return out;
           },
           checks: (ev, cl) => [
-            everyEvent(ev, 'every licensing flow is blocked', isBlock),
-            { what: 'every device fails renew auth', ok: cl.length > 0 && cl.every(transportFailure) },
+            ...blockedRenewals(ev, cl),
             { what: 'every device is now Authorization Expired', ok: w.devices.every((d) => d.status().authorization === 'Authorization Expired') },
           ],
           notes: (w) => [`${w.devices[0].name}# show license   (91 days after the last contact)`, w.devices[0].showLicense()],
@@ -566,15 +570,9 @@ const profiles: Scenario = {
     const named = (url: string, source: string, blocked: boolean) => (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
       everyEvent(ev, `every licensing flow is logged with URL ${url}`, (e) => e.url === url),
       everyEvent(ev, `the name came from ${source}`, (e) => e.identitySource === source),
-      blocked
-        ? everyEvent(ev, 'every licensing flow is blocked', isBlock)
-        : everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
-      blocked
-        ? { what: 'every device fails renew auth', ok: cl.length > 0 && cl.every(transportFailure) }
-        : { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
+      ...(blocked ? blockedRenewals(ev, cl) : okRenewals(ev, cl)),
     ];
-    await withWorld({ ...common(o) }, async (w) => {
-      await registered(w);
+    await withRegisteredWorld({ ...common(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 1 — profile snort3-legacy (SNI, first SAN, CN: Snort 3.0.1-3.9.3), the seed certificate',
@@ -603,8 +601,7 @@ const profiles: Scenario = {
         }),
       );
     });
-    await withWorld({ serverCert: 'smart-licensing-nocn', ...common(o) }, async (w) => {
-      await registered(w);
+    await withRegisteredWorld({ serverCert: 'smart-licensing-nocn', ...common(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 4 — profile technote, certs/smart-licensing-nocn (same names, no CN)',

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { EventSink, makeCert, openFds, policyFrom, sleep, startOrigin, tlsRoundTrip, type TestCert } from '../proxy/lib/net.js';
+import { EventSink, getViaProxy, makeCert, openFds, policyFrom, sleep, startHttpOrigin, startOrigin, tlsRoundTrip, type TestCert } from '../proxy/lib/net.js';
 
 const policy = (o: { allowRule?: string; tsid?: boolean } = {}) => `
 name: ops
@@ -34,9 +34,8 @@ async function closeLater(t: { teardown(fn: () => unknown): void }, p: RunningPr
   t.teardown(() => p.close());
 }
 
-t.test('CONNECT through the explicit listener is peeked like 443', async (t) => {
-  const origin = await startOrigin(cert);
-  t.teardown(() => origin.close());
+/** An explicit (CONNECT / plain HTTP) listener whose every name resolves to loopback. */
+async function startExplicit(t: { teardown(fn: () => unknown): void }): Promise<{ sink: EventSink; pport: number }> {
   const sink = new EventSink();
   const proxy = await startProxy({
     policy: policyFrom(policy()),
@@ -45,7 +44,13 @@ t.test('CONNECT through the explicit listener is peeked like 443', async (t) => 
     resolve: async () => '127.0.0.1',
   });
   await closeLater(t, proxy);
-  const pport = proxy.listeners[0].port;
+  return { sink, pport: proxy.listeners[0].port };
+}
+
+t.test('CONNECT through the explicit listener is peeked like 443', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const { sink, pport } = await startExplicit(t);
 
   const tunnel = (servername: string) =>
     new Promise<{ status: number; socket: net.Socket }>((resolve, reject) => {
@@ -84,49 +89,26 @@ t.test('CONNECT through the explicit listener is peeked like 443', async (t) => 
   t.equal(eb.accessControlRule, 'BLOCK_BAD');
 });
 
-function get(proxyPort: number, url: string): Promise<{ status: number; body: string; location?: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request({ host: '127.0.0.1', port: proxyPort, path: url, headers: { host: u.host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location ? { location: res.headers.location } : {}) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 t.test('plain HTTP through the explicit listener: allow, block page, Interactive Block bypass', async (t) => {
-  const origin = http.createServer((req, res) => {
-    res.end(`origin saw ${req.headers.host} ${req.url}`);
-  });
-  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => new Promise<void>((r) => { origin.closeAllConnections(); origin.close(() => r()); }));
-  const oport = (origin.address() as net.AddressInfo).port;
-  const sink = new EventSink();
-  const proxy = await startProxy({
-    policy: policyFrom(policy()),
-    listeners: [{ mode: 'explicit', host: '127.0.0.1', port: 0 }],
-    onEvent: sink.onEvent,
-    resolve: async () => '127.0.0.1',
-  });
-  await closeLater(t, proxy);
-  const pport = proxy.listeners[0].port;
+  const origin = await startHttpOrigin((req) => `origin saw ${req.headers.host} ${req.url}`);
+  t.teardown(() => origin.close());
+  const oport = origin.port;
+  const { sink, pport } = await startExplicit(t);
 
-  const ok = await get(pport, `http://fine.test:${oport}/a?b=1`);
+  const ok = await getViaProxy(pport, `http://fine.test:${oport}/a?b=1`);
   t.equal(ok.status, 200);
   t.equal(ok.body, `origin saw fine.test:${oport} /a?b=1`);
   const e1 = await sink.next();
   t.equal(e1.action, 'Allow');
   t.equal(e1.applicationProtocol, 'HTTP');
 
-  const blocked = await get(pport, `http://bad.example:${oport}/`);
+  const blocked = await getViaProxy(pport, `http://bad.example:${oport}/`);
   t.equal(blocked.status, 403);
   t.match(blocked.body, /BLOCK_BAD/);
   t.equal((await sink.next()).action, 'Block');
 
-  const warn = await get(pport, `http://warn.test:${oport}/page`);
+  const warn = await getViaProxy(pport, `http://warn.test:${oport}/page`);
   t.equal(warn.status, 403);
   const link = /href="([^"]+)"/.exec(warn.body)?.[1]?.replace(/&#38;/g, '&');
   t.ok(link, 'the warning page has a continue link');
@@ -134,17 +116,17 @@ t.test('plain HTTP through the explicit listener: allow, block page, Interactive
   t.equal(ew.action, 'Interactive Block');
   t.equal(ew.accessControlRule, 'WARN_SITE');
 
-  const cont = await get(pport, link as string);
+  const cont = await getViaProxy(pport, link as string);
   t.equal(cont.status, 302);
   t.equal(cont.location, `http://warn.test:${oport}/page`);
-  const after = await get(pport, cont.location as string);
+  const after = await getViaProxy(pport, cont.location as string);
   t.equal(after.status, 200, 'after continue the user is let through');
   const ea = await sink.next();
   t.equal(ea.action, 'Allow');
   t.equal(ea.reason, 'User Bypass');
   t.equal(ea.accessControlRule, 'WARN_SITE');
 
-  const forged = await get(pport, `http://warn.test:${oport}/__peekwall/continue?token=deadbeef`);
+  const forged = await getViaProxy(pport, `http://warn.test:${oport}/__peekwall/continue?token=deadbeef`);
   t.equal(forged.status, 403, 'a made-up token does not bypass');
 });
 

@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
@@ -222,4 +223,32 @@ export function openFds(): number | null {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** One plain-HTTP GET through an explicit proxy (absolute-form target, as browsers send). */
+export function getViaProxy(proxyPort: number, url: string): Promise<{ status: number; body: string; location?: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: '127.0.0.1', port: proxyPort, path: url, headers: { host: u.host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location ? { location: res.headers.location } : {}) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A plain-HTTP origin on loopback that answers with what it saw; close() ends kept-alive sockets too. */
+export async function startHttpOrigin(answer: (req: http.IncomingMessage) => string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => res.end(answer(req)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
