@@ -320,9 +320,12 @@ export class Connection {
     this.releaseHeld();
     if (up.destroyed || up.readableEnded) {
       // The server already finished; pass its FIN on. closeSoon resumes the client: its
-      // late bytes are read and dropped, not held.
+      // late bytes are read and dropped, not held. The upstream is half-open (allowHalfOpen):
+      // unless we end it too, it sits in CLOSE-WAIT and its 'close' — which finishes the
+      // connection and writes its event — never comes.
       this.client.removeListener('data', this.onPeekData);
       closeSoon(this.client);
+      closeSoon(up);
       return;
     }
     this.startSplice();
