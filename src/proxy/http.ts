@@ -4,6 +4,12 @@
 // with http-proxy. Block answers a 403 block page; Interactive Block answers a warning page
 // whose "continue" link records a bypass for (client, host), after which requests are
 // allowed with Reason 'User Bypass' (FMC's wording).
+//
+// Never a way back into the proxy: a target that is one of the proxy's own sockets (after name
+// resolution) is refused, forwarded requests carry a Via naming this proxy and a request that
+// already passed through it (or through too many proxies) is refused as a loop. A plain request
+// whose Host header names another server than its absolute-form target is refused: policy judged
+// the target, so the origin must not be told another name (Host fronting).
 import * as http from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -12,14 +18,19 @@ import { buildConnectionEvent } from '../events/index.js';
 import type { ServerIdentity } from '../identity/index.js';
 import { evaluate, type Flow, type Policy, type Verdict } from '../policy/index.js';
 import { Connection, normalizeIp, type ProxyContext } from './connection.js';
+import { closeSoon } from './splice.js';
 
 const CONTINUE_PATH = '/__peekwall/continue';
 /** How long a user's "continue" lasts (FMC's interactive-block bypass timeout default). */
 const BYPASS_MS = 600_000;
 const MAX_PENDING = 10_000;
+/** Via entries a request may carry before it is taken for a loop through other proxies. */
+const MAX_HOPS = 8;
 
 export interface ExplicitOptions {
   readonly ctx: ProxyContext;
+  /** What of this proxy's own sockets an address and port would reach (null: none). */
+  readonly selfTarget: (ip: string, port: number) => string | null;
   readonly policy: () => Policy;
   readonly flowPort?: number;
   /** Bound on remembered bypasses (default MAX_PENDING). */
@@ -122,7 +133,28 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     res.end(`peekwall: ${text}\n`);
   };
 
+  // This proxy's name in Via: unique per listener, so a request that comes back is recognised.
+  const via = `1.1 peekwall-${randomBytes(4).toString('hex')}`;
+
   const server = http.createServer();
+  // Requests Node's parser refuses (Content-Length with chunked, duplicate Content-Length,
+  // obs-fold, bad tokens, oversized headers) never reach 'request': without this listener Node
+  // answered 400 itself and no event said so.
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
+    const started = Date.now();
+    if (!socket.destroyed && socket.writable) {
+      refusalEvent(socket, parserRefusal(e), { host: '', port: 0, scheme: 'http', started, read0: 0, written0: 0 });
+      const status =
+        e.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : e.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      socket.write(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    socket.on('error', () => undefined);
+    closeSoon(socket);
+  });
   server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const started = Date.now();
@@ -145,6 +177,11 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
         (ip) => {
           if (socket.destroyed) return;
           if (typeof ip !== 'string' || isIP(ip) === 0) return refuse('proxy/resolve-failed');
+          if (o.selfTarget(ip, target.port) !== null) {
+            refusalEvent(socket, 'proxy/self-target', { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
+            socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
+            return;
+          }
           socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
           new Connection(ctx, socket, {
             listener: 'explicit',
@@ -183,11 +220,15 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     const read0 = sock.bytesRead;
     const written0 = sock.bytesWritten;
     const raw = req.url ?? '/';
-    const badRequest = (why: string, host = '', port = 0) => {
-      refusalEvent(sock, 'proxy/bad-request', { host, port, scheme: 'http', started, read0, written0 });
-      fail(res, 400, why);
+    const refuseRequest = (code: string, status: number, why: string, host = '', port = 0, path?: string) => {
+      refusalEvent(sock, code, { host, port, scheme: 'http', ...(path !== undefined ? { path } : {}), started, read0, written0 });
+      fail(res, status, `${why} [${code}]`);
     };
+    const badRequest = (why: string, host = '', port = 0) => refuseRequest('proxy/bad-request', 400, why, host, port);
     let url: URL;
+    let hostHeaders = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i].toLowerCase() === 'host') hostHeaders++;
+    if (hostHeaders > 1) return refuseRequest('http/duplicate-host', 400, 'a request with more than one Host header');
     try {
       if (raw.startsWith('/')) {
         // Origin form: the Host header names the server; without one there is nothing to proxy.
@@ -207,6 +248,13 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     const port = url.port === '' ? 80 : Number(url.port);
     if (host === '') return badRequest('the request URL has no host');
     if (!Number.isInteger(port) || port < 1 || port > 65535) return badRequest('the request URL has no valid port', host);
+    const hostHeader = req.headers.host;
+    if (!raw.startsWith('/') && hostHeader !== undefined && !sameAuthority(hostHeader, url)) {
+      return refuseRequest('proxy/host-mismatch', 400, `the Host header (${hostHeader}) names another server than the request URL (${url.host})`, host, port);
+    }
+    const hops = viaHops(req.headers.via);
+    if (hops.includes(via)) return refuseRequest('proxy/loop', 508, 'this request already passed through this proxy', host, port);
+    if (hops.length >= MAX_HOPS) return refuseRequest('proxy/too-many-hops', 508, `this request passed through ${hops.length} proxies`, host, port);
     const clientIp = normalizeIp(sock.remoteAddress);
     const key = `${clientIp}|${host}`;
 
@@ -237,6 +285,8 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
       fail(res, 502, `cannot resolve ${host}`);
       return;
     }
+    const self = o.selfTarget(ip, port);
+    if (self !== null) return refuseRequest('proxy/self-target', 403, `${url.host} is this proxy's own ${self}`, host, port, path);
     const flow: Flow = {
       srcIp: map ? map.toSeed(clientIp) : clientIp,
       srcPort: sock.remotePort ?? 0,
@@ -271,6 +321,10 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     };
     const forward = (extra: { action?: string; reason?: string }) => {
       req.url = path;
+      // The origin is told the name policy judged (RFC 9112 3.2.2: a proxy replaces Host with
+      // the target's authority), and which proxies the request went through.
+      req.headers.host = url.host;
+      req.headers.via = req.headers.via ? `${req.headers.via}, ${via}` : via;
       res.once('close', () => emit('end', extra));
       proxy.web(req, res, { target: `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}` });
     };
@@ -339,4 +393,47 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
 
   server.on('close', () => proxy.close());
   return server;
+}
+
+/** The stable code for a request Node's HTTP parser refused (llhttp's code, and its reason where one code covers two cases). */
+function parserRefusal(e: NodeJS.ErrnoException & { reason?: string }): string {
+  switch (e.code) {
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      // Content-Length beside chunked: the request-smuggling shape (CL.TE / TE.CL).
+      return /content-length/i.test(e.reason ?? '') ? 'http/length-and-chunked' : 'http/bad-transfer-encoding';
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return 'http/bad-content-length';
+    case 'HPE_HEADER_OVERFLOW':
+      return 'http/headers-too-large';
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 'http/request-timeout';
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_LF_EXPECTED':
+    case 'HPE_CR_EXPECTED':
+      return 'http/bad-header';
+    default:
+      return 'http/bad-request';
+  }
+}
+
+/** Via entries, trimmed (comments kept: they are part of how a proxy names itself). */
+function viaHops(via: string | undefined): string[] {
+  if (via === undefined || via === '') return [];
+  const out: string[] = [];
+  for (const part of via.split(',')) {
+    const t = part.trim();
+    if (t !== '') out.push(t);
+  }
+  return out;
+}
+
+/** Does a Host header name the same authority as the request URL (compared as URL parsing spells both)? */
+function sameAuthority(hostHeader: string, url: URL): boolean {
+  try {
+    const h = new URL(`http://${hostHeader.trim()}/`);
+    return h.host === url.host && h.username === '' && h.password === '';
+  } catch {
+    return false;
+  }
 }

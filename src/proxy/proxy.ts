@@ -12,6 +12,8 @@ import { createExplicitServer } from './http.js';
 import { isLoopbackHost } from './loopback.js';
 import type { Endpoint } from './machine.js';
 import { ProxyMetrics } from './metrics.js';
+import { SelfTargets } from './self.js';
+import { buildConnectionEvent } from '../events/index.js';
 import { TsidCache } from './probe.js';
 import type { HostPort, ListenerConfig, ProxyOptions, RunningProxy } from './types.js';
 
@@ -41,6 +43,8 @@ function checkedResolve(userResolve: (host: string) => Promise<string>): (host: 
     return ip;
   };
 }
+
+const hostPort = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** Routes: exact name, then `*.parent` for one label. */
 function routeLookup(routes: Readonly<Record<string, HostPort>>, name: string): HostPort | undefined {
@@ -135,18 +139,67 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     },
   };
 
+  // This proxy's own sockets, filled as they bind: never an upstream, tunnel or probe target.
+  const self = new SelfTargets();
+  const fixedUpstreams: [string, Endpoint][] = [];
+  /**
+   * A transparent listener forwarding to a socket of this proxy would accept its own
+   * connections for ever: a configuration error, said before any client comes.
+   */
+  const selfUpstream = (): PeekwallError | null => {
+    for (const [listener, up] of fixedUpstreams) {
+      const hit = self.match(up.ip, up.port);
+      if (hit !== null) {
+        return peekwallError('proxy/self-upstream', `the ${listener} forwards to ${hostPort(up.ip, up.port)}, which is this proxy's own ${hit}: it would loop`);
+      }
+    }
+    return null;
+  };
   const onListenerError = () => {
     counters.listenerErrors = (counters.listenerErrors ?? 0) + 1;
   };
   const servers: net.Server[] = [];
   const bound: { mode: string; host: string; port: number }[] = [];
-  const accept = (socket: net.Socket, make: () => void) => {
-    if (ctx.active.size >= maxConnections) {
-      counters.refused++;
-      socket.on('error', () => undefined);
+  /**
+   * Over maxConnections a new client is reset at once — and, like every refusal, logged: the
+   * operator must see that clients were turned away (and from where), not only a counter.
+   */
+  const refuseOverLimit = (socket: net.Socket, listener: string, flowPort: number | undefined) => {
+    counters.refused++;
+    socket.on('error', () => undefined);
+    try {
+      const src = normalizeIp(socket.remoteAddress);
+      const dst = normalizeIp(socket.localAddress);
+      const map = o.addressMap;
+      ctx.counters.connections++;
+      ctx.emit(
+        buildConnectionEvent({
+          phase: 'begin',
+          flow: {
+            srcIp: map ? map.toSeed(src) : src,
+            srcPort: socket.remotePort ?? 0,
+            dstIp: map ? map.toSeed(dst) : dst,
+            dstPort: flowPort ?? socket.localPort ?? 0,
+            protocol: 'tcp',
+            scheme: listener === 'explicit' ? 'http' : 'https',
+            sni: null,
+          },
+          identity: null,
+          verdict: null,
+          action: 'Block with reset',
+          reason: 'Connection Limit',
+          closeReason: 'proxy/connection-limit',
+          applicationProtocol: 'unknown',
+          ...(map ? { mapped: { srcIp: src, dstIp: dst } } : {}),
+        }),
+        { listener, failed: true },
+      );
+    } finally {
       socket.resetAndDestroy();
-      return;
     }
+  };
+  const accept = (socket: net.Socket, listener: string, flowPort: number | undefined, make: () => void) => {
+    if (ctx.active.size >= maxConnections) return refuseOverLimit(socket, listener, flowPort);
     make();
   };
 
@@ -167,7 +220,10 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       await listen(server, l.host, l.port, onListenerError);
       const a = server.address() as net.AddressInfo;
       bound.push({ mode: l.mode, host: a.address, port: a.port });
+      self.add(a.address, a.port, `${l.mode} listener ${hostPort(a.address, a.port)}`);
     }
+    const loop = selfUpstream();
+    if (loop) throw new PeekwallFailure(loop);
   } catch (e) {
     await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     throw e;
@@ -176,13 +232,15 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   async function makeListener(l: ListenerConfig): Promise<net.Server> {
     const flowPort = l.flowPort !== undefined ? { flowPort: l.flowPort } : {};
     if (l.mode === 'explicit') {
-      const server = createExplicitServer({ ctx, policy: () => policy, ...flowPort, ...(o.limits?.maxBypasses !== undefined ? { maxBypasses: o.limits.maxBypasses } : {}) });
+      const server = createExplicitServer({
+        ctx,
+        policy: () => policy,
+        selfTarget: (ip, port) => self.match(ip, port),
+        ...flowPort,
+        ...(o.limits?.maxBypasses !== undefined ? { maxBypasses: o.limits.maxBypasses } : {}),
+      });
       server.on('connection', (s: net.Socket) => {
-        if (ctx.active.size >= maxConnections) {
-          counters.refused++;
-          s.on('error', () => undefined);
-          s.resetAndDestroy();
-        }
+        if (ctx.active.size >= maxConnections) refuseOverLimit(s, 'explicit', undefined);
       });
       return server;
     }
@@ -195,8 +253,9 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       } else {
         fixed = await resolveHp(up);
       }
+      for (const ep of fixed ? [fixed] : byLocal.values()) fixedUpstreams.push([`transparent listener on ${hostPort(l.host, l.port)}`, ep]);
       return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
-        accept(socket, () => {
+        accept(socket, 'transparent', l.flowPort, () => {
           const dst = fixed ?? byLocal.get(normalizeIp(socket.localAddress)) ?? null;
           new Connection(ctx, socket, {
             listener: 'transparent',
@@ -218,14 +277,18 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       if (hp === undefined) {
         return peekwallError('proxy/no-route', sni === null ? 'no SNI and no fallback route' : `no route for SNI ${sni} and no fallback`);
       }
+      let ep: Endpoint;
       try {
-        return await resolveHp(hp);
+        ep = await resolveHp(hp);
       } catch (e) {
         return e instanceof PeekwallFailure ? e.errors[0] : peekwallError('proxy/resolve-failed', `cannot resolve ${hp.host}: ${(e as Error).message}`);
       }
+      const hit = self.match(ep.ip, ep.port);
+      if (hit !== null) return peekwallError('proxy/self-target', `${hp.host}:${hp.port} is this proxy's own ${hit}`);
+      return ep;
     };
     return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
-      accept(socket, () => {
+      accept(socket, 'sni-route', l.flowPort, () => {
         new Connection(ctx, socket, { listener: 'sni-route', policy, dst: null, route, ...flowPort });
       }),
     );
@@ -253,6 +316,12 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     }
     const a = adminServer.address() as net.AddressInfo;
     adminBound = { host: a.address, port: a.port };
+    self.add(a.address, a.port, `admin listener ${hostPort(a.address, a.port)}`);
+    const loop = selfUpstream();
+    if (loop) {
+      await Promise.all([adminServer, ...servers].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      throw new PeekwallFailure(loop);
+    }
   }
 
   let closing: Promise<void> | null = null;
