@@ -1,5 +1,5 @@
 // ClientHello reader: record framing, reassembly across TCP reads and TLS records, bounds,
-// SSLv2 and non-TLS detection. Sans-IO: bytes in, a HelloReadResult out.
+// SSLv2-format hellos (sslv2.ts) and non-TLS detection. Sans-IO: bytes in, a HelloReadResult out.
 //
 // Hot path: when the whole hello sits in one chunk and one record (the common case), it is
 // parsed in place, with no copy. Only a hello split across reads is buffered, and only a
@@ -7,6 +7,7 @@
 import type { HelloReadResult, NotTlsHint, WireLimits } from './types.js';
 import { wireError } from './errors.js';
 import { parseClientHelloBody } from './hello.js';
+import { scanSslv2CompatHello } from './sslv2.js';
 
 export const DEFAULT_MAX_HELLO_BYTES = 16384;
 export const DEFAULT_MAX_RECORDS = 1024;
@@ -82,8 +83,10 @@ export function scanClientHello(b: Uint8Array, n: number, maxHs: number, maxReco
       // SSLv2-format record: 2-byte header (high bit set), msg type 1 = CLIENT-HELLO, version.
       if (n < 5) return { kind: 'need-more', buffered: n };
       const v = (b[3] << 8) | b[4];
-      if (b[2] === 1 && (b[3] === 0 || b[3] === 3)) {
-        return { kind: 'sslv2', version: v, error: wireError('wire/sslv2', `SSLv2-format ClientHello (version ${hex4(v)}): no extensions, so no SNI`) };
+      // Offering SSL 3.0/TLS: a TLS hello in the old format, decoded and flagged.
+      if (b[2] === 1 && b[3] === 3) return scanSslv2CompatHello(b, n, maxHs);
+      if (b[2] === 1 && b[3] === 0) {
+        return { kind: 'sslv2', version: v, error: wireError('wire/sslv2', `SSL 2.0 ClientHello (version ${hex4(v)}): not TLS, and no server speaks SSL 2.0 any more (RFC 6176)`) };
       }
     }
     // Not TLS. The hint is read from a fixed window of HINT_WINDOW bytes, so the answer does

@@ -2,7 +2,7 @@
 // eagerly with plain loops and no allocation; lists are decoded lazily on first access and
 // memoised, because most connections only ever need the SNI.
 import type { PeekwallError } from '../util/errors.js';
-import type { ClientHello, ExtensionInfo } from './types.js';
+import type { ClientHello, ExtensionInfo, HelloAnomaly } from './types.js';
 import { wireError } from './errors.js';
 
 /** GREASE (RFC 8701): 0x0a0a, 0x1a1a, ... 0xfafa — exactly, not "any 0x?a?a". */
@@ -62,6 +62,7 @@ export class ParsedClientHello implements ClientHello {
   readonly sniTrailingDot: boolean;
   readonly ech: boolean;
   readonly paddingLength: number | null;
+  readonly anomalies: readonly HelloAnomaly[];
 
   /** @internal */ readonly b: Uint8Array;
   /** @internal offset of the handshake body (after the 4-byte header). */ readonly body: number;
@@ -72,7 +73,10 @@ export class ParsedClientHello implements ClientHello {
   /** @internal */ readonly extEnd: number;
   // List bodies: [start, end) of the list payload, -1 when the extension is absent.
   /** @internal */ readonly off: Int32Array;
+  /** @internal [start, end) of the host_name bytes, -1 without one. */ readonly sniStart: number;
+  /** @internal */ readonly sniEnd: number;
 
+  private _sniRaw?: Uint8Array | null;
   private _random?: Uint8Array;
   private _sessionId?: Uint8Array;
   private _cipherSuites?: number[];
@@ -90,7 +94,8 @@ export class ParsedClientHello implements ClientHello {
   constructor(init: {
     b: Uint8Array; body: number; handshakeLength: number; framing: HelloFraming; clientVersion: number;
     sidStart: number; csStart: number; csEnd: number; extStart: number; extEnd: number; off: Int32Array;
-    sni: string | null; sniTrailingDot: boolean; ech: boolean; paddingLength: number | null;
+    sni: string | null; sniTrailingDot: boolean; sniStart: number; sniEnd: number; anomalies: readonly HelloAnomaly[];
+    ech: boolean; paddingLength: number | null;
   }) {
     this.b = init.b;
     this.body = init.body;
@@ -107,10 +112,17 @@ export class ParsedClientHello implements ClientHello {
     this.off = init.off;
     this.sni = init.sni;
     this.sniTrailingDot = init.sniTrailingDot;
+    this.sniStart = init.sniStart;
+    this.sniEnd = init.sniEnd;
+    this.anomalies = init.anomalies;
     this.ech = init.ech;
     this.paddingLength = init.paddingLength;
   }
 
+  get sniRaw(): Uint8Array | null {
+    if (this._sniRaw === undefined) this._sniRaw = this.sniStart < 0 ? null : this.b.subarray(this.sniStart, this.sniEnd);
+    return this._sniRaw;
+  }
   get random(): Uint8Array {
     return (this._random ??= this.b.subarray(this.body + 2, this.body + 34));
   }
@@ -206,6 +218,8 @@ export class ParsedClientHello implements ClientHello {
       extensions: this.extensions,
       sni: this.sni,
       sniTrailingDot: this.sniTrailingDot,
+      sniRaw: this.sniRaw === null ? null : Buffer.from(this.sniRaw).toString('hex'),
+      anomalies: this.anomalies,
       alpn: this.alpn,
       supportedVersions: this.supportedVersions,
       supportedGroups: this.supportedGroups,
@@ -278,6 +292,9 @@ export function parseClientHelloBody(b: Uint8Array, body: number, len: number, f
   let extEnd = p;
   let sni: string | null = null;
   let sniTrailingDot = false;
+  let sniStart = -1;
+  let sniEnd = -1;
+  let anomalies: readonly HelloAnomaly[] = NO_ANOMALIES;
   let ech = false;
   let paddingLength: number | null = null;
   if (p < end) {
@@ -306,6 +323,9 @@ export function parseClientHelloBody(b: Uint8Array, body: number, len: number, f
           if (typeof r === 'string') return fail('wire/bad-sni', r);
           sni = r.name;
           sniTrailingDot = r.trailingDot;
+          sniStart = r.start;
+          sniEnd = r.end;
+          anomalies = r.anomalies;
           break;
         }
         case EXT_ALPN: {
@@ -378,22 +398,48 @@ export function parseClientHelloBody(b: Uint8Array, body: number, len: number, f
     ok: true,
     hello: new ParsedClientHello({
       b, body, handshakeLength: len, framing, clientVersion, sidStart, csStart, csEnd, extStart, extEnd, off,
-      sni, sniTrailingDot, ech, paddingLength,
+      sni, sniTrailingDot, sniStart, sniEnd, anomalies, ech, paddingLength,
     }),
   };
 }
 
+const NO_ANOMALIES: readonly HelloAnomaly[] = Object.freeze([]);
+
+interface SniRead {
+  /** Lower-cased, trailing dot removed; null when there is no usable host name. */
+  readonly name: string | null;
+  readonly trailingDot: boolean;
+  /** [start, end) of the host_name bytes, -1 without a host_name. */
+  readonly start: number;
+  readonly end: number;
+  readonly anomalies: readonly HelloAnomaly[];
+}
+
 /**
- * server_name (RFC 6066 §3): a list of (type, name); we take the host_name (type 0). The
- * name must be an LDH-style DNS name (underscore tolerated, it is common in the wild),
- * labels 1..63, total <= 253 without the trailing dot. Returns an error message on garbage.
+ * server_name (RFC 6066 §3): a list of (type, name); we take the host_name (type 0).
+ *
+ * Read leniently, judge strictly. Refused (a string, wire/bad-sni): bytes that cannot be read
+ * one way only — the list framing, an empty list or host_name (the grammar's <1..2^16-1>), and
+ * a second host_name (SNI smuggling: the server and the firewall could each take another
+ * one). Decoded and flagged: a well-framed host_name that is not a usable DNS name, and a
+ * list without a host_name. For those the normalized `name` is null, as if no SNI were sent,
+ * and the bytes stay in [start, end). Why null, case by case:
+ *  - not ASCII: RFC 6066 wants ASCII; an IDN travels as its xn-- A-label. Reading the bytes as
+ *    latin1 or UTF-8 and punycoding them would judge a name the server never saw: OpenSSL and
+ *    nginx compare the bytes as sent, so the firewall's name and the server's would differ.
+ *  - over 253 bytes, or any other non-DNS syntax: no DNS name is spelled that way, so no server
+ *    was found by it; cutting or repairing it invents a name the client did not send.
+ *  - no host_name: there is no name at all.
+ * Policy then sees no SNI (TSID, the certificate or the address decide) if settings.oddHellos
+ * lets such hellos through; by default it does not (see src/proxy/machine.ts onHello).
  */
-function parseSni(b: Uint8Array, s: number, e: number): { name: string; trailingDot: boolean } | string {
+function parseSni(b: Uint8Array, s: number, e: number): SniRead | string {
   if (e - s < 2) return 'server_name extension is too short for its list length';
   const listLen = (b[s] << 8) | b[s + 1];
   if (listLen !== e - s - 2) return `server_name list length ${listLen} does not match the extension length ${e - s - 2}`;
-  let name: string | null = null;
-  let trailingDot = false;
+  if (listLen === 0) return 'server_name list is empty (RFC 6066: at least one entry)';
+  let hs = -1;
+  let he = -1;
   for (let i = s + 2; i < e; ) {
     if (i + 3 > e) return 'a server_name entry header runs past the extension';
     const t = b[i];
@@ -402,21 +448,65 @@ function parseSni(b: Uint8Array, s: number, e: number): { name: string; trailing
     const ne = ns + n;
     if (ne > e) return `server_name entry length ${n} runs past the extension`;
     if (t === 0) {
-      if (name !== null) return 'server_name carries two host_name entries';
-      const r = hostName(b, ns, ne);
-      if (typeof r === 'string') return r;
-      name = r.name;
-      trailingDot = r.trailingDot;
+      if (hs >= 0) return 'server_name carries two host_name entries';
+      if (n === 0) return 'server_name host_name is empty (RFC 6066: 1 byte at least)';
+      hs = ns;
+      he = ne;
     }
     i = ne;
   }
-  if (name === null) return 'server_name carries no host_name entry';
-  return { name, trailingDot };
+  if (hs < 0) {
+    const types: number[] = [];
+    for (let i = s + 2; i < e; i += 3 + ((b[i + 1] << 8) | b[i + 2])) types.push(b[i]);
+    return {
+      name: null, trailingDot: false, start: -1, end: -1,
+      anomalies: [{ code: 'wire/sni-no-host-name', detail: `server_name carries no host_name entry, only name type(s) ${types.join(', ')}` }],
+    };
+  }
+  const r = hostName(b, hs, he);
+  if (typeof r !== 'string') return { name: r.name, trailingDot: r.trailingDot, start: hs, end: he, anomalies: NO_ANOMALIES };
+  const trailingDot = b[he - 1] === 0x2e;
+  return { name: null, trailingDot, start: hs, end: he, anomalies: sniAnomalies(b, hs, he) };
+}
+
+/**
+ * Every reason the host_name b[s..e) is not a usable DNS name, in a fixed order (not-ascii,
+ * too-long, bad-syntax). The slow path: hostName() already failed on it. Non-empty exactly
+ * when hostName() fails on a non-empty host_name.
+ */
+function sniAnomalies(b: Uint8Array, s: number, e: number): HelloAnomaly[] {
+  const out: HelloAnomaly[] = [];
+  const end = e > s && b[e - 1] === 0x2e ? e - 1 : e;
+  for (let i = s; i < end; i++) {
+    if (b[i] >= 0x80) {
+      out.push({ code: 'wire/sni-not-ascii', detail: `server_name host_name has byte 0x${b[i].toString(16)} at offset ${i - s}: not ASCII (an IDN is sent as its xn-- A-label)` });
+      break;
+    }
+  }
+  if (end - s > 253) out.push({ code: 'wire/sni-too-long', detail: `server_name host_name is ${end - s} bytes long (a DNS name has 253 at most)` });
+  let syntax: string | null = end === s ? 'server_name host_name is only the root dot' : null;
+  let label = 0;
+  for (let i = s; i < end && syntax === null; i++) {
+    const c = b[i];
+    if (c === 0x2e) {
+      if (label === 0) syntax = `server_name host_name has an empty label at offset ${i - s}`;
+      label = 0;
+    } else {
+      const ok = c >= 0x80 || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f;
+      if (!ok) syntax = `server_name host_name contains byte 0x${c.toString(16).padStart(2, '0')} at offset ${i - s}, not a host-name character`;
+      else if (++label > 63) syntax = `server_name host_name has a label longer than 63 bytes at offset ${i - s}`;
+    }
+  }
+  // 'example.com..': one trailing dot is the root, a second is an empty last label.
+  if (syntax === null && label === 0) syntax = 'server_name host_name ends with an empty label';
+  if (syntax !== null) out.push({ code: 'wire/sni-bad-syntax', detail: syntax });
+  return out;
 }
 
 /**
  * The same check for a name typed by a person (trace --sni, suites): the name as the wire
- * reader would accept it in a ClientHello, lower-cased, or why it would be wire/bad-sni.
+ * reader would normalize it from a ClientHello, lower-cased, or why the reader would leave
+ * `sni` null (a wire/sni-* anomaly, refused by default).
  */
 export function checkSniName(text: string): { name: string; trailingDot: boolean } | string {
   for (let i = 0; i < text.length; i++) {

@@ -1,6 +1,7 @@
 // Contract of the wire layer (sans-IO). Owned by src/wire/; consumers import from
 // src/wire/index.ts only. Numbers are the on-the-wire values (e.g. 0x0303 for TLS 1.2).
 import type { PeekwallError } from '../util/errors.js';
+import type { WireAnomalyCode } from './errors.js';
 
 export interface ExtensionInfo {
   readonly type: number;
@@ -8,8 +9,17 @@ export interface ExtensionInfo {
   readonly length: number;
 }
 
+/** A valid-but-odd fact of a decoded hello (the codes are listed in errors.ts). */
+export interface HelloAnomaly {
+  readonly code: WireAnomalyCode;
+  readonly detail: string;
+}
+
 export interface ClientHello {
-  /** legacy_record_version of the first record carrying the hello (0x0300 is accepted). */
+  /**
+   * legacy_record_version of the first record carrying the hello (0x0300 is accepted);
+   * 0x0002 for an SSLv2-format hello (wire/sslv2-compat).
+   */
   readonly recordVersion: number;
   /** legacy_version inside the handshake (client_version). */
   readonly clientVersion: number;
@@ -19,10 +29,17 @@ export interface ClientHello {
   readonly compressionMethods: readonly number[];
   /** Every extension in wire order, unknown ones included. */
   readonly extensions: readonly ExtensionInfo[];
-  /** server_name host_name, validated and lower-cased, trailing dot removed; null if absent. */
+  /**
+   * server_name host_name, validated and lower-cased, trailing dot removed; null if absent
+   * or not a usable DNS name (then `anomalies` says why and `sniRaw` holds what was sent).
+   */
   readonly sni: string | null;
   /** The SNI carried a trailing dot on the wire. */
   readonly sniTrailingDot: boolean;
+  /** The host_name bytes exactly as sent (case, trailing dot, any byte); null without one. */
+  readonly sniRaw: Uint8Array | null;
+  /** Valid-but-odd facts the reader decoded past instead of refusing; empty for most hellos. */
+  readonly anomalies: readonly HelloAnomaly[];
   readonly alpn: readonly string[];
   readonly supportedVersions: readonly number[];
   readonly supportedGroups: readonly number[];
@@ -37,9 +54,11 @@ export interface ClientHello {
   readonly ech: boolean;
   /** Length of the padding extension's data, or null when absent. */
   readonly paddingLength: number | null;
-  /** Lengths of the TLS records that carried the hello, in order. */
+  /** Lengths of the TLS records that carried the hello, in order (SSLv2 format: its one
+   *  message's length, from the 2-byte header). */
   readonly recordLengths: readonly number[];
-  /** Length of the ClientHello handshake body (from its 3-byte header). */
+  /** Length of the ClientHello handshake body (from its 3-byte header; SSLv2 format: the
+   *  message after its msg_type byte). */
   readonly handshakeLength: number;
   /** Bytes of the stream consumed up to the end of the record holding the hello's last byte. */
   readonly totalLength: number;
@@ -52,6 +71,7 @@ export type HelloReadResult =
   | { readonly kind: 'need-more'; readonly buffered: number }
   | { readonly kind: 'hello'; readonly hello: ClientHello }
   | { readonly kind: 'not-tls'; readonly hint: NotTlsHint; readonly error: PeekwallError }
+  /** SSL 2.0 itself (version 0x00xx). An SSLv2-format hello offering TLS is a 'hello'. */
   | { readonly kind: 'sslv2'; readonly version: number; readonly error: PeekwallError }
   | { readonly kind: 'too-large'; readonly limit: number; readonly error: PeekwallError }
   | { readonly kind: 'malformed'; readonly error: PeekwallError };

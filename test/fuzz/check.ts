@@ -4,6 +4,7 @@
 import {
   ClientHelloReader,
   ServerFlightReader,
+  WIRE_ANOMALY_CODES,
   WIRE_ERROR_CODES,
   ja3,
   ja4,
@@ -44,6 +45,7 @@ export const FLIGHT_KINDS = new Set([
 ]);
 const HINTS = new Set(['http', 'http-connect', 'ssh', 'smtp', 'empty', 'unknown']);
 const CODES = new Set<string>(WIRE_ERROR_CODES);
+const ANOMALY_CODES = new Set<string>(WIRE_ANOMALY_CODES);
 
 type AnyResult = HelloReadResult | ServerFlightResult;
 
@@ -68,6 +70,8 @@ function helloFacts(h: ClientHello): string {
     h.extensions.map((e) => [e.type, e.length]),
     h.sni,
     h.sniTrailingDot,
+    h.sniRaw === null ? null : hex(h.sniRaw),
+    h.anomalies.map((a) => [a.code, a.detail]),
     h.alpn,
     h.supportedVersions,
     h.supportedGroups,
@@ -114,8 +118,9 @@ export function canonical(r: AnyResult): string {
   }
 }
 
-/** The outcome label the summary counts: kind, plus the error code when there is one. */
+/** The outcome label the summary counts: kind, plus the error code or the anomaly codes. */
 export function label(r: AnyResult): string {
+  if (r.kind === 'hello' && r.hello.anomalies.length > 0) return `hello[${r.hello.anomalies.map((a) => a.code).join(',')}]`;
   return 'error' in r && r.error ? `${r.kind}(${r.error.code})` : r.kind;
 }
 
@@ -224,6 +229,23 @@ function checkHello(h: ClientHello, input: Uint8Array): string | null {
       return `sni ${h.sni} is not in the hello bytes`;
     }
   }
+  const sniOdd = h.anomalies.filter((a) => a.code.startsWith('wire/sni-')).map((a) => a.code);
+  if (h.anomalies.length !== sniOdd.length) return `a TLS-format hello flagged ${h.anomalies.map((a) => a.code).join(',')}`;
+  if (sniOdd.length > 0 && h.sni !== null) return `sni ${h.sni} kept despite ${sniOdd.join(',')}`;
+  if ((sniOdd.length > 0 || h.sni !== null) && !h.extensions.some((e) => e.type === 0)) return 'SNI facts without a server_name extension';
+  if (h.sniRaw !== null) {
+    // The raw bytes are the host_name entry as sent: in the hello, and the normalized name is
+    // them lower-cased without the root dot.
+    if (!(h.sniRaw instanceof Uint8Array) || h.sniRaw.length === 0) return 'sniRaw is not bytes';
+    if (indexOf(b, h.sniRaw) < 0) return 'sniRaw is not in the hello bytes';
+    if (h.sniTrailingDot !== (h.sniRaw[h.sniRaw.length - 1] === 0x2e)) return 'sniTrailingDot disagrees with sniRaw';
+    if (h.sni !== null && Buffer.from(h.sniRaw).toString('latin1').toLowerCase().replace(/\.$/, '') !== h.sni) return `sni ${h.sni} is not sniRaw normalized`;
+    if (h.sni === null && sniOdd.length === 0) return 'a host_name neither used nor flagged';
+    if (sniOdd.includes('wire/sni-no-host-name')) return 'no-host-name flagged with a host_name';
+  } else {
+    if (h.sni !== null) return 'sni without sniRaw';
+    if (sniOdd.length > 0 && sniOdd.join() !== 'wire/sni-no-host-name') return `${sniOdd.join(',')} without sniRaw`;
+  }
   for (const a of h.alpn) {
     if (typeof a !== 'string' || a.length === 0 || a.length > 255) return `alpn entry ${JSON.stringify(a)}`;
     if (indexOf(b, Buffer.from(a, 'latin1')) < 0) return `alpn ${JSON.stringify(a)} is not in the hello bytes`;
@@ -231,6 +253,29 @@ function checkHello(h: ClientHello, input: Uint8Array): string | null {
   if (h.ech !== h.extensions.some((e) => e.type === 0xfe0d)) return 'ech flag disagrees with the extension list';
   const pad = h.extensions.find((e) => e.type === 21);
   if ((pad ? pad.length : null) !== h.paddingLength) return 'paddingLength disagrees with the extension list';
+  return null;
+}
+
+/** An SSLv2-format hello (RFC 5246 E.2): every fact re-read from the input at its offset. */
+function checkSslv2Hello(h: ClientHello, input: Uint8Array): string | null {
+  if (h.anomalies.length !== 1) return `sslv2-compat hello with anomalies ${h.anomalies.map((a) => a.code).join(',')}`;
+  if (!(input[0] & 0x80) || input[2] !== 1 || input[3] !== 3) return 'sslv2-compat hello from bytes that are no SSLv2 CLIENT-HELLO offering 3.x';
+  const len = ((input[0] & 0x7f) << 8) | input[1];
+  if (h.recordVersion !== 0x0002 || h.clientVersion !== ((input[3] << 8) | input[4])) return 'versions are not the bytes';
+  if (h.recordLengths.length !== 1 || h.recordLengths[0] !== len || h.totalLength !== 2 + len || h.handshakeLength !== len - 1) return 'lengths disagree with the 2-byte header';
+  if (h.totalLength > input.length) return `totalLength ${h.totalLength} > input ${input.length}`;
+  const cs = (input[5] << 8) | input[6];
+  const sid = (input[7] << 8) | input[8];
+  const ch = (input[9] << 8) | input[10];
+  if (9 + cs + sid + ch !== len) return 'inner lengths do not fill the message';
+  const suites: number[] = [];
+  for (let i = 11; i < 11 + cs; i += 3) if (input[i] === 0) suites.push((input[i + 1] << 8) | input[i + 2]);
+  if (JSON.stringify(suites) !== JSON.stringify(h.cipherSuites)) return 'cipher suites are not the TLS specs of the bytes';
+  if (hex(h.sessionId) !== hex(input.subarray(11 + cs, 11 + cs + sid))) return 'session id is not the bytes';
+  const random = new Uint8Array(32);
+  random.set(input.subarray(11 + cs + sid, 11 + cs + sid + ch), 32 - ch);
+  if (hex(h.random) !== hex(random)) return 'random is not the challenge right-aligned';
+  if (h.sni !== null || h.sniRaw !== null || h.extensions.length !== 0 || h.alpn.length !== 0 || h.ech || h.paddingLength !== null) return 'extension facts on a hello that has no extensions';
   return null;
 }
 
@@ -278,7 +323,10 @@ function checkResult(target: TargetName, r: AnyResult, input: Uint8Array, limits
       break;
     }
     case 'hello':
-      why = checkHello(r.hello, input);
+      for (const a of r.hello.anomalies) {
+        if (!ANOMALY_CODES.has(a.code) || typeof a.detail !== 'string' || a.detail.length === 0) why = `anomaly ${String(a.code)} undocumented or without a detail`;
+      }
+      why ??= r.hello.anomalies.some((a) => a.code === 'wire/sslv2-compat') ? checkSslv2Hello(r.hello, input) : checkHello(r.hello, input);
       if (!why) {
         // Fingerprints are computed lazily from the same facts: they must not throw either.
         const j3 = ja3(r.hello);

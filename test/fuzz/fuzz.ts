@@ -72,6 +72,8 @@ function meaning(h: ClientHello): string {
     h.extensions.filter((e) => !isGrease(e.type)).map((e) => [e.type, e.length]),
     h.sni,
     h.sniTrailingDot,
+    h.sniRaw === null ? null : Buffer.from(h.sniRaw).toString('hex'),
+    h.anomalies.map((a) => a.code),
     h.alpn,
     h.supportedVersions,
     h.supportedGroups,
@@ -106,6 +108,11 @@ export function checkExpectation(seed: Seed, expect: Expectation, mutantBytes: U
       return after.kind === 'hello' ? `accepted a hello with ${expect.why}` : null;
     case 'too-large':
       return after.kind === 'too-large' ? null : `expected too-large, got ${canonical(after).slice(0, 80)}`;
+    case 'flagged':
+      // Read leniently: decoded, no name taken from it, the reason listed.
+      if (after.kind !== 'hello') return `odd server_name refused instead of flagged: ${canonical(after).slice(0, 80)}`;
+      if (after.hello.sni !== null) return `odd server_name kept as sni ${after.hello.sni}`;
+      return after.hello.anomalies.some((a) => a.code === expect.code) ? null : `expected ${expect.code}, got [${after.hello.anomalies.map((a) => a.code).join(',')}]`;
     default:
       return null;
   }

@@ -40,6 +40,8 @@ export type Expectation =
   /** A duplicated extension type: must not be answered as a usable hello. */
   | { readonly kind: 'not-hello'; readonly why: string }
   | { readonly kind: 'too-large' }
+  /** An odd but well-framed server_name: decoded, `sni` null, flagged with this anomaly. */
+  | { readonly kind: 'flagged'; readonly code: string }
   | { readonly kind: 'none' };
 
 export interface Mutant {
@@ -110,6 +112,9 @@ interface Work {
   greaseAdded: number;
   notHello: string | null;
   tooLarge: boolean;
+  /** The anomaly the last odd-sni edit must produce, or that edit smuggled two host_names. */
+  flagged: string | null;
+  smuggled: boolean;
 }
 
 function editHello(w: Work, seed: Seed, edit: (exts: { type: number; data: Uint8Array }[], prng: Prng) => string | null, prng: Prng): boolean {
@@ -238,6 +243,40 @@ const structural: Array<{ name: string; preserving: boolean; run: (w: Work, seed
       w.sizes = sizes;
       if (seed.target === 'clienthello' && w.hs.length > 16384 + 64) w.tooLarge = true;
       return true;
+    },
+  },
+  {
+    // A server_name read leniently (decoded and flagged) or strictly (two host_names: refused).
+    name: 'odd-sni',
+    preserving: false,
+    run: (w, seed, prng) => {
+      if (seed.target !== 'clienthello') return false;
+      const kind = prng.pick(['not-ascii', 'too-long', 'bad-syntax', 'no-host-name', 'two-host-names'] as const);
+      const entry = (type: number, name: Uint8Array) => [type, name.length >> 8, name.length & 0xff, ...name];
+      let entries: number[];
+      if (kind === 'not-ascii') entries = entry(0, enc.encode(prng.pick(['bücher.example', 'тест.example', 'a.ex\u00e4mple'])));
+      else if (kind === 'too-long') entries = entry(0, enc.encode(`${'a'.repeat(62)}.`.repeat(4) + 'b'.repeat(prng.range(2, 60))));
+      else if (kind === 'bad-syntax') entries = entry(0, enc.encode(prng.pick(['a..b', 'a b.example', '*.example', `${'x'.repeat(64)}.example`, 'example.com..', '.'])));
+      else if (kind === 'no-host-name') entries = entry(prng.range(1, 255), enc.encode('a.example'));
+      else entries = [...entry(0, enc.encode('good.example')), ...entry(0, enc.encode('evil.example'))];
+      const data = Uint8Array.from([entries.length >> 8, entries.length & 0xff, ...entries]);
+      const ok = editHello(
+        w,
+        seed,
+        (exts, p) => {
+          const at = exts.findIndex((e) => e.type === 0);
+          if (at >= 0) exts[at] = { type: 0, data };
+          else exts.splice(p.int(exts.length + 1), 0, { type: 0, data });
+          return `odd-sni(${kind})`;
+        },
+        prng,
+      );
+      if (ok) {
+        // Each edit replaces the previous one's server_name: only the last one counts.
+        w.smuggled = kind === 'two-host-names';
+        w.flagged = w.smuggled ? null : `wire/sni-${kind}`;
+      }
+      return ok;
     },
   },
   {
@@ -388,8 +427,10 @@ const byteLevel: Array<{ name: string; run: (b: Uint8Array, prng: Prng, ops: str
   {
     name: 'sslv2-header',
     run: (b, prng, ops) => {
-      // SSLv2-format CLIENT-HELLO: 2-byte header with the high bit set, msg type 1, version.
-      const body = concat([Uint8Array.of(1, 3, prng.pick([0, 1, 3])), Uint8Array.of(0, 3, 0, 0, 0, 16), Uint8Array.of(0, 0, 0x2f), prng.bytes(16)]);
+      // SSLv2-format CLIENT-HELLO: 2-byte header with the high bit set, msg type 1, version:
+      // SSL 2.0 itself (refused, wire/sslv2) or SSL 3.0/TLS (decoded, wire/sslv2-compat).
+      const version = prng.pick([0x0002, 0x0300, 0x0301, 0x0303]);
+      const body = concat([Uint8Array.of(1, version >> 8, version & 0xff), Uint8Array.of(0, 3, 0, 0, 0, 16), Uint8Array.of(0, 0, 0x2f), prng.bytes(16)]);
       const len = prng.chance(0.8) ? body.length : prng.int(0x7fff);
       ops.push(`sslv2(len ${len})`);
       return concat([Uint8Array.of(0x80 | (len >> 8), len & 0xff), body]);
@@ -419,6 +460,8 @@ export function mutate(seed: Seed, prng: Prng, all: readonly Seed[]): Mutant {
     greaseAdded: 0,
     notHello: null,
     tooLarge: false,
+    flagged: null,
+    smuggled: false,
   };
   const onlyPreserving = prng.chance(0.2);
   const nStruct = onlyPreserving ? prng.range(1, 3) : prng.int(3);
@@ -442,8 +485,11 @@ export function mutate(seed: Seed, prng: Prng, all: readonly Seed[]): Mutant {
   let expect: Expectation = { kind: 'none' };
   if (!byteMutated && w.preserving) {
     expect = w.greaseAdded > 0 ? { kind: 'same-plus-grease', extraExtensions: w.greaseAdded } : { kind: 'same' };
-  } else if (!byteMutated && w.notHello !== null && onlyStructural(ops)) {
-    expect = { kind: 'not-hello', why: w.notHello };
+  } else if (!byteMutated && (w.notHello !== null || w.smuggled) && onlyStructural(ops)) {
+    expect = { kind: 'not-hello', why: w.notHello ?? 'two host_name entries' };
+  } else if (!byteMutated && w.flagged !== null && ops.every((o) => /^(odd-sni|reframe|trailing|insert-grease)/.test(o))) {
+    // The last odd-sni edit is the one the hello carries.
+    expect = { kind: 'flagged', code: w.flagged };
   } else if (!byteMutated && w.tooLarge && ops.every((o) => /^(inflate-padding|reframe|trailing|insert-grease)/.test(o))) {
     expect = { kind: 'too-large' };
   }
@@ -458,7 +504,7 @@ export function mutate(seed: Seed, prng: Prng, all: readonly Seed[]): Mutant {
 function onlyStructural(ops: readonly string[]): boolean {
   // A duplicate is only a certain "not a hello" when nothing else (a length edit, a removed
   // duplicate) could have changed what the reader sees first.
-  return ops.every((o) => o.startsWith('duplicate-extension') || o.startsWith('reframe') || o.startsWith('trailing') || o.startsWith('insert-grease'));
+  return ops.every((o) => o.startsWith('duplicate-extension') || o.startsWith('odd-sni') || o.startsWith('reframe') || o.startsWith('trailing') || o.startsWith('insert-grease'));
 }
 
 /**

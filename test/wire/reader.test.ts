@@ -39,18 +39,23 @@ t.test('record version 0x0300 is accepted; client_version is what counts', async
   t.equal(code(readClientHello(records(helloMessage({}), [], 0x0305))), 'wire/bad-record');
 });
 
-t.test('SNI: lower-cased, trailing dot noted, garbage rejected with wire/bad-sni', async (t) => {
+t.test('SNI: lower-cased, trailing dot noted, raw bytes kept; odd names flagged, broken framing refused', async (t) => {
   let h = hello(readClientHello(records(helloMessage({ extensions: [sniExt('WWW.Example.COM.')] }))));
   t.equal(h.sni, 'www.example.com');
   t.equal(h.sniTrailingDot, true);
+  t.equal(Buffer.from(h.sniRaw!).toString('latin1'), 'WWW.Example.COM.', 'case and dot as sent');
+  t.same(h.anomalies, []);
   h = hello(readClientHello(records(helloMessage({ extensions: [sniExt('_dmarc.svc-1.example')] }))));
   t.equal(h.sni, '_dmarc.svc-1.example');
   t.equal(h.sniTrailingDot, false);
-  for (const bad of ['', '.', '..', 'a..b', '.a.b', 'example.com..', 'a b.com', 'evil.com\u0000.good.com', 'ex/ample.com', 'x'.repeat(64) + '.com', 'é.com']) {
-    const r = readClientHello(records(helloMessage({ extensions: [sniExt(bad)] })));
-    t.equal(code(r), 'wire/bad-sni', JSON.stringify(bad));
+  // Well framed but no DNS name: decoded, sni null, flagged (test/wire/odd-hellos.test.ts has each case).
+  for (const odd of ['.', '..', 'a..b', '.a.b', 'example.com..', 'a b.com', 'evil.com\u0000.good.com', 'ex/ample.com', 'x'.repeat(64) + '.com', 'é.com']) {
+    const h2 = hello(readClientHello(records(helloMessage({ extensions: [sniExt(odd)] }))));
+    t.equal(h2.sni, null, JSON.stringify(odd));
+    t.ok(h2.anomalies.length > 0 && h2.anomalies.every((a) => a.code.startsWith('wire/sni-')), `${JSON.stringify(odd)}: ${h2.anomalies.map((a) => a.code)}`);
   }
-  // server_name list length disagreeing with the extension length
+  // Refused: an empty host_name, and a server_name list length disagreeing with the extension length
+  t.equal(code(readClientHello(records(helloMessage({ extensions: [sniExt('')] })))), 'wire/bad-sni');
   t.equal(code(readClientHello(records(helloMessage({ extensions: [ext(0, [0, 9, 0, 0, 3, 0x61, 0x62, 0x63])] })))), 'wire/bad-sni');
 });
 
@@ -147,13 +152,14 @@ t.test('not TLS: hints', async (t) => {
   t.equal(e.kind === 'not-tls' && e.hint, 'empty');
 });
 
-t.test('SSLv2-format hello: version only', async (t) => {
-  // 2-byte header (0x80 | len), CLIENT-HELLO (1), version 0x0301, then lengths...
-  const v2 = Uint8Array.from([0x80, 0x2e, 0x01, 0x03, 0x01, 0, 0x15, 0, 0, 0, 0x10]);
+t.test('SSL 2.0 hello (version 0x0002): refused as wire/sslv2 from its first 5 bytes', async (t) => {
+  // 2-byte header (0x80 | len), CLIENT-HELLO (1), version 0x0002, then lengths...
+  // (One offering TLS is decoded: test/wire/odd-hellos.test.ts.)
+  const v2 = Uint8Array.from([0x80, 0x2e, 0x01, 0x00, 0x02, 0, 0x15, 0, 0, 0, 0x10]);
   const r = readClientHello(v2);
   t.equal(r.kind, 'sslv2');
   if (r.kind === 'sslv2') {
-    t.equal(r.version, 0x0301);
+    t.equal(r.version, 0x0002);
     t.equal(r.error.code, 'wire/sslv2');
   }
 });
