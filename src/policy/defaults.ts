@@ -12,6 +12,11 @@ export const DEFAULT_SETTINGS: PolicySettings = Object.freeze({
   // ~1.8 KB, so 16 KiB leaves ample room while bounding memory per pending connection.
   maxHelloBytes: 16_384,
   tsidCache: Object.freeze({ maxEntries: 10_000, ttlMs: 3_600_000 }),
+  // What a firewall does. An SSLv2-format hello offering TLS is an ordinary request from an old
+  // client, a TLS hello without SNI: go on, the identity comes from TSID or the address. A
+  // server_name that is no DNS name is refused: the server may still route on those bytes
+  // while the firewall, seeing no usable name, judged another identity.
+  oddHellos: Object.freeze({ sslv2Compat: 'allow' as const, oddSni: 'refuse' as const }),
 });
 
 /** Bounds on settings values (the schema rejects anything outside). */

@@ -19,6 +19,8 @@ import type {
   SiKind,
   SiListInfo,
   UrlMatchingMode,
+  OddHelloAction,
+  OddHelloSettings,
 } from './types.js';
 import { DEFAULT_YAML_LIMITS, readYaml, type Pos, type YEntry, type YNode } from './yamltree.js';
 import { buildRuleIndex, type RuleIndex } from './ruleindex.js';
@@ -487,7 +489,7 @@ function readUrlDb(c: Ctx, o: ParseOptions, n: YNode | undefined): UrlDatabase {
   return db;
 }
 
-const SETTINGS_KEYS = ['tsid', 'urlMatching', 'failMode', 'timeouts', 'maxHelloBytes', 'tsidCache'];
+const SETTINGS_KEYS = ['tsid', 'urlMatching', 'failMode', 'timeouts', 'maxHelloBytes', 'tsidCache', 'oddHellos'];
 
 function readSettings(c: Ctx, n: YNode | undefined): PolicySettings {
   const d = DEFAULT_SETTINGS;
@@ -539,6 +541,19 @@ function readSettings(c: Ctx, n: YNode | undefined): PolicySettings {
       };
     }
   }
+  let oddHellos: OddHelloSettings = d.oddHellos;
+  const oh = m.get('oddHellos');
+  if (oh) {
+    const oe = asMap(c, oh.value, 'settings.oddHellos');
+    if (oe) {
+      const om = checkKeys(c, oe, ['sslv2Compat', 'oddSni'], 'settings.oddHellos', oh.value.at);
+      const g = (k: 'sslv2Compat' | 'oddSni'): OddHelloAction => {
+        const e = om.get(k);
+        return (e && oneOf<OddHelloAction>(c, e.value, `settings.oddHellos.${k}`, ['allow', 'refuse'])) || d.oddHellos[k];
+      };
+      oddHellos = { sslv2Compat: g('sslv2Compat'), oddSni: g('oddSni') };
+    }
+  }
   return {
     tsid,
     urlMatching: (um && oneOf<UrlMatchingMode>(c, um.value, 'settings.urlMatching', ['current', 'legacy-substring'])) || d.urlMatching,
@@ -546,6 +561,7 @@ function readSettings(c: Ctx, n: YNode | undefined): PolicySettings {
     timeouts,
     maxHelloBytes: (mh && int(c, mh.value, 'settings.maxHelloBytes', SETTING_BOUNDS.maxHelloBytes)) ?? d.maxHelloBytes,
     tsidCache,
+    oddHellos,
   };
 }
 

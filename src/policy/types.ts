@@ -21,6 +21,21 @@ export type FailMode = 'closed' | 'open';
 
 export type UrlMatchingMode = 'current' | 'legacy-substring';
 
+/** What the proxy does with a ClientHello the wire reader decoded but flagged (anomalies). */
+export type OddHelloAction = 'allow' | 'refuse';
+
+/**
+ * settings.oddHellos, one action per family of wire anomalies. allow: go on as a hello
+ * without SNI (TSID, the certificate or the address give the identity). refuse: reset,
+ * reason 'Inspection Failure', closeReason the anomaly code, whatever failMode says.
+ */
+export interface OddHelloSettings {
+  /** wire/sslv2-compat: an SSLv2-format hello offering TLS. */
+  readonly sslv2Compat: OddHelloAction;
+  /** wire/sni-*: a server_name that is no usable DNS host name. */
+  readonly oddSni: OddHelloAction;
+}
+
 export interface PolicyTimeouts {
   /** Longest wait for a complete ClientHello (ms). */
   readonly peekMs: number;
@@ -41,6 +56,8 @@ export interface PolicySettings {
   readonly maxHelloBytes: number;
   /** TSID identity cache: entries and time to live. */
   readonly tsidCache: { readonly maxEntries: number; readonly ttlMs: number };
+  /** Hellos decoded with anomalies: allow or refuse, per family. */
+  readonly oddHellos: OddHelloSettings;
 }
 
 /** One connection as policy sees it (what the firewall knows before the verdict). */

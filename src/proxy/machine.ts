@@ -203,6 +203,31 @@ export class ConnectionMachine {
         this.hello = r.hello;
         this.tlsVersion = highestVersion(r.hello);
         this.flow = this.makeFlow(r.hello);
+        // Read leniently, judge strictly: the reader decoded an odd hello and flagged it; the
+        // policy says whether to go on (as a hello without SNI: its `sni` is null) or refuse.
+        // A refusal is the policy's answer to a hello it could read, not a failure to
+        // inspect, so failMode: open does not turn it into a forward.
+        for (const a of r.hello.anomalies) {
+          const odd = this.policy.settings.oddHellos;
+          let action: 'allow' | 'refuse';
+          switch (a.code) {
+            case 'wire/sslv2-compat':
+              action = odd.sslv2Compat;
+              break;
+            case 'wire/sni-no-host-name':
+            case 'wire/sni-not-ascii':
+            case 'wire/sni-too-long':
+            case 'wire/sni-bad-syntax':
+              action = odd.oddSni;
+              break;
+            default: {
+              // A new anomaly code must be given a setting here (compile-time check).
+              const unhandled: never = a.code;
+              action = unhandled;
+            }
+          }
+          if (action === 'refuse') return this.fail(peekwallError(a.code, a.detail), true);
+        }
         if (this.dst === null) {
           this.state = 'route';
           return [{ kind: 'pause-client' }, { kind: 'route', sni: r.hello.sni }];

@@ -99,3 +99,24 @@ export function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   out.push(bytes.subarray(prev));
   return out;
 }
+
+/**
+ * An SSLv2-format CLIENT-HELLO (RFC 5246 E.2): 2-byte header, type 1, version, lengths, data.
+ * Default specs: TLS_RSA_WITH_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA (RSA key
+ * exchange: a server needs no signature algorithm, which this format cannot offer) and SSL 2.0
+ * RC4_128_WITH_MD5; no session id; a 16-byte challenge.
+ */
+export function v2Hello(o: { version?: number; specs?: number[]; sid?: number[]; challenge?: number[]; extra?: number[]; length?: number } = {}): Uint8Array {
+  const specs = o.specs ?? [0x00009c, 0x00002f, 0x010080];
+  const sid = o.sid ?? [];
+  const ch = o.challenge ?? Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+  const u16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
+  const body = [
+    1, ...u16(o.version ?? 0x0303),
+    ...u16(specs.length * 3), ...u16(sid.length), ...u16(ch.length),
+    ...specs.flatMap((s) => [(s >> 16) & 0xff, (s >> 8) & 0xff, s & 0xff]),
+    ...sid, ...ch, ...(o.extra ?? []),
+  ];
+  const len = o.length ?? body.length;
+  return Uint8Array.from([0x80 | (len >> 8), len & 0xff, ...body]);
+}

@@ -3,7 +3,7 @@
 // Every hello is built here byte by byte (build.ts; v2Hello below follows RFC 5246 E.2).
 import t from 'tap';
 import { ClientHelloReader, ja3, ja4, readClientHello, type ClientHello, type HelloReadResult } from '../../src/wire/index.js';
-import { ext, helloMessage, records, sniExt, splitAt } from './build.js';
+import { ext, helloMessage, records, sniExt, splitAt, v2Hello } from './build.js';
 
 function hello(r: HelloReadResult): ClientHello {
   if (r.kind !== 'hello') throw new Error(`expected hello, got ${JSON.stringify(r)}`);
@@ -100,22 +100,6 @@ t.test('still refused: framing, an empty host_name, two host_names, a duplicate 
   t.equal(code(sni([0, 13, 0, 0, 3, 0x61, 0x2e, 0x62, 1, 0, 0, 0, 0, 1, 0xe9])), 'wire/bad-sni', 'two host_names, an odd one second');
   t.equal(code(readClientHello(records(helloMessage({ extensions: [sniExt('é'), sniExt('a.b')] })))), 'wire/duplicate-extension');
 });
-
-/** An SSLv2-format CLIENT-HELLO (RFC 5246 E.2): 2-byte header, type 1, version, lengths, data. */
-function v2Hello(o: { version?: number; specs?: number[]; sid?: number[]; challenge?: number[]; extra?: number[]; length?: number } = {}): Uint8Array {
-  const specs = o.specs ?? [0x00009c, 0x00002f, 0x010080];
-  const sid = o.sid ?? [];
-  const ch = o.challenge ?? Array.from({ length: 16 }, (_, i) => 0xa0 + i);
-  const u16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
-  const body = [
-    1, ...u16(o.version ?? 0x0303),
-    ...u16(specs.length * 3), ...u16(sid.length), ...u16(ch.length),
-    ...specs.flatMap((s) => [(s >> 16) & 0xff, (s >> 8) & 0xff, s & 0xff]),
-    ...sid, ...ch, ...(o.extra ?? []),
-  ];
-  const len = o.length ?? body.length;
-  return Uint8Array.from([0x80 | (len >> 8), len & 0xff, ...body]);
-}
 
 t.test('SSLv2-compatible hello: decoded as a TLS hello without extensions, flagged wire/sslv2-compat', async (t) => {
   const bytes = v2Hello();
