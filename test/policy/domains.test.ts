@@ -58,6 +58,18 @@ t.test('scheme, case, port and trailing dot are normalised', async (t) => {
   t.match(parseDomainEntry(''), /empty/);
 });
 
+t.test('labels: 63 characters accepted, 64 refused, in any position', async (t) => {
+  const l63 = 'a'.repeat(63);
+  const l64 = 'a'.repeat(64);
+  for (const host of [l63, `${l63}.example`, `www.${l63}.example`, `example.${l63}`]) {
+    t.same(parseDomainEntry(host), { host, exact: false, path: null, wildcard: false }, `${host.length}-character name with a 63-character label`);
+    t.same(parseDomainEntry(`*.${host}/`), { host: `*.${host}`, exact: true, path: null, wildcard: true }, `wildcard exact entry with a 63-character label`);
+  }
+  for (const host of [l64, `${l64}.example`, `www.${l64}.example`, `example.${l64}`, `https://example.${l64}/p`]) {
+    t.match(parseDomainEntry(host), /label longer than 63/, `${host.length}-character entry with a 64-character label`);
+  }
+});
+
 t.test('path entries need the URL path (plain HTTP) to start with it', async (t) => {
   const s = set('example.com/bad');
   t.equal(s.first('www.example.com', '/bad/x'), 'example.com/bad');

@@ -328,6 +328,42 @@ rules: []
   t.equal(evaluate(p, flow({ srcIp: '10.9.9.9', dstPort: 874 }), named(null, 'ip')).reason, 'IP Block');
 });
 
+t.test('prefilter Analyze ends the prefilter scan: later Block/Fastpath rules that also match are not consulted', async (t) => {
+  const p = mustCompile(`
+prefilter:
+  - {name: ANALYZE_LAB, action: Analyze, sourceNetworks: [10.9.9.0/24]}
+  - {name: BLOCK_LATER, action: Block, sourceNetworks: [10.9.9.9]}
+  - {name: FASTPATH_LATER, action: Fastpath, destinationPorts: [873]}
+securityIntelligence:
+  network:
+    - {name: SI_BAD, action: block, entries: [192.0.2.66]}
+rules:
+  - {name: ALLOW_ALL, action: Allow}
+defaultAction: Block all traffic
+`);
+  for (const trace of [true, false]) {
+    const run = (srcIp: string, dstPort: number, dstIp = '192.0.2.10') => {
+      const v = evaluate(p, flow({ srcIp, dstPort, dstIp }), named(null, 'ip'), { trace });
+      return [v.action, v.rule, v.reason];
+    };
+    const mode = trace ? 'traced' : 'untraced';
+    // Analyze matches first; BLOCK_LATER / FASTPATH_LATER match too but must not decide.
+    t.same(run('10.9.9.9', 443), ['Allow', 'ALLOW_ALL', ''], `${mode}: Analyze, then the access rules (not BLOCK_LATER)`);
+    t.same(run('10.9.9.9', 873), ['Allow', 'ALLOW_ALL', ''], `${mode}: Analyze, then the access rules (not BLOCK_LATER nor FASTPATH_LATER)`);
+    t.same(run('10.9.9.8', 873), ['Allow', 'ALLOW_ALL', ''], `${mode}: Analyze, then the access rules (not FASTPATH_LATER)`);
+    // After Analyze the flow goes through Security Intelligence, which a Fastpath would skip.
+    t.same(run('10.9.9.9', 873, '192.0.2.66'), ['Block with reset', 'SI_BAD', 'IP Block'], `${mode}: Analyze, then SI`);
+    // Without the Analyze match the later rules do decide (so they are not dead rules).
+    t.same(run('10.8.8.8', 873), ['Trust', 'FASTPATH_LATER', 'Prefilter Fastpath'], `${mode}: FASTPATH_LATER decides when Analyze does not match`);
+  }
+  const v = evaluate(p, flow({ srcIp: '10.9.9.9', dstPort: 873 }), named(null, 'ip'));
+  t.same(
+    v.trace.filter((s) => s.module === 'Prefilter').map((s) => s.message),
+    ["analyze rule 'ANALYZE_LAB', continue to access control"],
+    'the trace names Analyze as the last prefilter step',
+  );
+});
+
 t.test('tsidFor: policy setting, rule-level lab override, CLI override wins', async (t) => {
   const p = mustCompile(`
 settings: {tsid: {enabled: true, profile: snort3-legacy}}

@@ -51,7 +51,9 @@ t.test('IpSet: hosts, CIDRs, ranges and IPv6 prefixes', async (t) => {
   const set = new IpSet(entries);
   const find = (ip: string) => {
     const a = parseAddress(ip);
-    return a ? set.labels[set.find(a)] : undefined;
+    if (!a) return undefined;
+    const i = set.find(a);
+    return i >= 0 ? set.label(i) : undefined;
   };
   t.equal(find('10.12.1.8'), '10.12.1.8');
   t.equal(find('10.12.1.9'), undefined);
@@ -88,6 +90,30 @@ t.test('IpSet.covers', async (t) => {
   t.ok(mk('10.0.0.0/9', '10.128.0.0/9').covers(mk('10.0.0.0/8')), 'adjacent intervals merge');
   t.ok(mk('2001:db8::/32').covers(mk('2001:db8:1::/48')));
   t.notOk(mk('2001:db8::/48').covers(mk('2001:db8::/32')));
+});
+
+t.test('IpSet: adjacent IPv6 intervals merge (lint coverage relies on it), a one-address gap does not', async (t) => {
+  const mk = (...xs: string[]) => new IpSet(xs.map((label) => ({ interval: parseNetwork(label) as Interval, label })));
+  const hex = (w: Uint32Array) => [...w].map((x) => x.toString(16).padStart(8, '0')).join(':');
+  const spans = (s: IpSet) => s.intervals6().map((iv) => `${hex(iv.s)}-${hex(iv.e)}`);
+  // Two halves of a /32, in either order: one interval, which covers the /32.
+  for (const halves of [['2001:db8::/33', '2001:db8:8000::/33'], ['2001:db8:8000::/33', '2001:db8::/33']]) {
+    const set = mk(...halves);
+    t.equal(set.size, 1, `${halves.join(' + ')}: one merged interval`);
+    t.same(spans(set), ['20010db8:00000000:00000000:00000000-20010db8:ffffffff:ffffffff:ffffffff']);
+    t.ok(set.covers(mk('2001:db8::/32')), `${halves.join(' + ')} covers 2001:db8::/32`);
+  }
+  // Adjacency across a 32-bit word boundary (the +1 carries from word 3 into word 2) and
+  // within the last word.
+  t.equal(mk('2001:db8::-2001:db8::ffff:ffff', '2001:db8::1:0:0-2001:db8::1:ffff:ffff').size, 1, 'carry across a word boundary');
+  t.ok(mk('2001:db8::-2001:db8::ffff:ffff', '2001:db8::1:0:0-2001:db8::1:ffff:ffff').covers(mk('2001:db8::/95')));
+  t.equal(mk('::1-::5', '::6-::9').size, 1, '::1-::5 + ::6-::9');
+  t.ok(mk('::1-::5', '::6-::9').covers(mk('::1-::9')));
+  // Not adjacent: '::7' is in neither, so two intervals and no coverage of the whole.
+  t.equal(mk('::1-::6', '::8-::9').size, 2, 'a one-address gap keeps two intervals');
+  t.notOk(mk('::1-::6', '::8-::9').covers(mk('::1-::9')));
+  // The top of the address space: adding one overflows, the set must still merge what overlaps.
+  t.equal(mk('ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff').size, 1, 'top address');
 });
 
 t.test('big IpSets (bucketed by /16) still agree with a scan', async (t) => {

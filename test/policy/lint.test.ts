@@ -86,6 +86,18 @@ rules:
   t.notOk(findings.some((f) => f.severity === 'error'));
 });
 
+t.test('coverage merges adjacent networks of both families: two halves shadow the whole', async (t) => {
+  t.same(codes(`
+rules:
+  - {name: HALVES_V4, action: Allow, sourceNetworks: [10.0.0.0/9, 10.128.0.0/9]}
+  - {name: WHOLE_V4, action: Block, sourceNetworks: [10.0.0.0/8]}
+  - {name: HALVES_V6, action: Allow, sourceNetworks: ['2001:db8::/33', '2001:db8:8000::/33']}
+  - {name: WHOLE_V6, action: Block, sourceNetworks: ['2001:db8::/32']}
+  - {name: GAP_V6, action: Allow, sourceNetworks: ['::1-::6', '::8-::9']}
+  - {name: ACROSS_GAP_V6, action: Block, sourceNetworks: ['::1-::9']}
+`), ['error lint/shadowed-rule WHOLE_V4', 'error lint/shadowed-rule WHOLE_V6']);
+});
+
 t.test('the shipped policies lint clean', async (t) => {
   for (const name of ['smart-licensing', 'smart-licensing-remedy-allow-toos', 'smart-licensing-remedy-category']) {
     const r = await loadPolicyFile(fromRoot('policies', `${name}.yaml`));

@@ -109,6 +109,19 @@ cases:
   t.ok(e.every((x) => x.file === 'x.test.yaml'));
 });
 
+t.test('flow sni: a 63-character label is a host name, a 64-character one is suite/bad-sni', async (t) => {
+  const suite = (sni: string) => `policy: p.yaml\ncases:\n  - name: x\n    flow: {src: 10.0.0.1, dst: 10.0.0.2, sni: ${sni}}\n    expect: {action: Allow}\n`;
+  const l63 = 'a'.repeat(63);
+  const l64 = 'a'.repeat(64);
+  for (const sni of [l63, `${l63}.example`, `www.${l63}.example`, `example.${l63}`]) {
+    const r = parseSuite(suite(sni), 'x.test.yaml');
+    t.equal(r.ok ? r.value.cases[0].flow.sni : JSON.stringify(r.error), sni, `${sni.length}-character name with a 63-character label`);
+  }
+  for (const sni of [l64, `${l64}.example`, `www.${l64}.example`, `example.${l64}`]) {
+    t.same(errorsOf(suite(sni)).map((x) => x.code), ['suite/bad-sni'], `${sni.length}-character name with a 64-character label`);
+  }
+});
+
 t.test('missing pieces', async (t) => {
   t.same(errorsOf('cases: []\n').map((x) => x.code), ['suite/missing']);
   t.same(errorsOf('policy: p\n').map((x) => x.code), ['suite/missing']);
