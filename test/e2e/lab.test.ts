@@ -1,6 +1,7 @@
 // The project's main job, end to end: `peekwall lab --json` in process, on the shipped
 // policies/ and certs/, real sockets on loopback aliases.
 import t from 'tap';
+import { everyOk } from '../helpers/every.js';
 import { runCli } from '../helpers/io.js';
 
 interface Ev {
@@ -58,7 +59,7 @@ t.test('peekwall lab --json tells the field case in acts', async (t) => {
   seedShaped(a2);
   t.ok(a2.events.every((e) => e.url === 'https://tools.cisco.com' && e.identitySource === 'passive-cn'), 'act 2: passive CN');
   t.ok(a2.events.every((e) => e.action === 'Allow'), 'act 2: allowed');
-  t.ok(a2.events.filter((e) => e.srcIp === FMC).every((e) => e.accessControlRule === 'ALLOW_FMC_ASA_SNT_CISCO'));
+  everyOk(t, a2.events.filter((e) => e.srcIp === FMC), (e) => e.accessControlRule === 'ALLOW_FMC_ASA_SNT_CISCO', "act 2: FMC's flows by ALLOW_FMC_ASA_SNT_CISCO");
   t.ok(a2.clients.every((c) => c.ok && /SUCCEEDED/.test(c.output)), 'act 2: renew auth succeeds');
 
   t.same(remedies.map((a) => a.policy), ['policies/smart-licensing-remedy-allow-toos.yaml', 'policies/smart-licensing-remedy-category.yaml']);

@@ -102,7 +102,10 @@ t.test('the 18.9 KB hello exceeds the 16 KiB default bound and is reported too-l
   t.equal(new ClientHelloReader().push(bytes.subarray(0, 100)).kind, 'too-large');
 });
 
-for (const name of fixtureNames('serverflight', '.json')) {
+const flightNames = fixtureNames('serverflight', '.json');
+t.ok(flightNames.length >= 5, `${flightNames.length} serverflight fixtures found (a wrong path would silently test none)`);
+
+for (const name of flightNames) {
   t.test(`serverflight/${name}`, async (t) => {
     const bytes = readFixture('serverflight', `${name}.bin`);
     const truth = readFixtureJson('serverflight', `${name}.json`);

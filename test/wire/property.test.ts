@@ -18,6 +18,7 @@ const CODES = new Set<string>(WIRE_ERROR_CODES);
 const samples = fixtureNames('clienthello', '.bin')
   .filter((n) => !n.includes('huge'))
   .map((n) => ({ name: n, bytes: new Uint8Array(readFixture('clienthello', `${n}.bin`)) }));
+t.ok(samples.length >= 18, `${samples.length} clienthello fixtures as samples`);
 
 /** The parse minus framing facts (which legitimately change with re-framing). */
 function content(r: HelloReadResult): unknown {
@@ -133,6 +134,7 @@ t.test('random bytes never throw', async (t) => {
 });
 
 const flights = fixtureNames('serverflight', '.bin').map((n) => new Uint8Array(readFixture('serverflight', `${n}.bin`)));
+t.ok(flights.length >= 5, `${flights.length} serverflight fixtures as samples`);
 t.test('server flights: mutation and splits never throw', async (t) => {
   fc.assert(
     fc.property(
