@@ -17,12 +17,17 @@ const usage = `Usage: peekwall hello FILE|- [options]
 
 Decode a TLS ClientHello from raw client bytes (a TCP stream capture, from its first byte;
 '-' reads standard input). The hello may span several TCP reads and TLS records; bytes after
-it (ChangeCipherSpec, early data) are ignored. Prints SNI, ALPN, versions, cipher suites,
-extensions, ECH, JA3 and JA4.
+it (ChangeCipherSpec, early data) are ignored. Prints SNI (normalized, and the bytes as sent),
+ALPN, versions, cipher suites, extensions, ECH, JA3 and JA4. Odd but readable hellos are
+decoded and their anomalies listed (exit 0): an SSLv2-format hello offering TLS
+(wire/sslv2-compat), a server_name that is no DNS host name (wire/sni-not-ascii,
+wire/sni-too-long, wire/sni-bad-syntax, wire/sni-no-host-name: SNI then shows none). The proxy
+decides on them by settings.oddHellos.
 
 Options:
-  --json             print the parse as JSON (sni, alpn, versions, cipherSuites, extensions,
-                     ja3, ja3Hash, ja4, records, length, ech, ...)
+  --json             print the parse as JSON (sni, sniRaw {hex, text}, anomalies [{code,
+                     detail}], alpn, versions, cipherSuites, extensions, ja3, ja3Hash, ja4,
+                     records, length, ech, ...)
   --max-bytes N      handshake size bound (default 16384, as the proxy)
 Exit: 0 decoded; 2 unreadable file or not a valid ClientHello: the error is printed as
 {"error": CODE, "message": ...} (with --json) or on stderr. Codes: wire/truncated,
@@ -41,6 +46,36 @@ const EXT_NAMES: Record<number, string> = {
 };
 
 const hex4 = (v: number) => `0x${v.toString(16).padStart(4, '0')}`;
+
+// Characters a terminal may act on (C0/C1 controls, bidi and zero-width marks): shown escaped,
+// so a hostile name cannot rewrite the screen or reorder what is read.
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/gu;
+
+/**
+ * The host_name as sent, readable and unambiguous: `text` has printable ASCII as is and every
+ * other byte (and '"', '\\') as \xNN; `utf8` is the decoded form when the bytes are valid
+ * UTF-8 beyond ASCII (an IDN typed as Unicode instead of its xn-- A-label).
+ */
+export function sniText(raw: Uint8Array): { text: string; utf8?: string } {
+  let text = '';
+  let ascii = true;
+  for (const c of raw) {
+    if (c >= 0x80) ascii = false;
+    text += c >= 0x20 && c < 0x7f && c !== 0x5c && c !== 0x22 ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  if (ascii) return { text };
+  try {
+    const u = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    return { text, utf8: u.replace(UNSAFE_TEXT, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`) };
+  } catch {
+    return { text }; // not UTF-8: the escaped bytes say it all
+  }
+}
+
+function sniRawRow(raw: Uint8Array): string {
+  const t = sniText(raw);
+  return `${raw.length} bytes ${Buffer.from(raw).toString('hex')}  "${t.text}"${t.utf8 !== undefined ? `  (UTF-8: ${t.utf8})` : ''}`;
+}
 const extName = (t: number) => EXT_NAMES[t] ?? ((t & 0x0f0f) === 0x0a0a && t >> 8 === (t & 0xff) ? 'GREASE' : 'unknown');
 
 /** Bytes read from the input at most: the largest --max-bytes hello plus its record headers,
@@ -95,6 +130,8 @@ export function helloJson(h: ClientHello, inputBytes: number): Record<string, un
   return {
     sni: h.sni,
     sniTrailingDot: h.sniTrailingDot,
+    sniRaw: h.sniRaw === null ? null : { hex: Buffer.from(h.sniRaw).toString('hex'), ...sniText(h.sniRaw) },
+    anomalies: h.anomalies.map((a) => ({ code: a.code, detail: a.detail })),
     ech: h.ech,
     echNote: h.ech ? 'encrypted_client_hello present: sni is the OUTER public name, not the real destination' : undefined,
     alpn: h.alpn,
@@ -137,7 +174,9 @@ function summary(h: ClientHello, inputBytes: number): string {
   const v = j.versions as { names: { record: string; client: string; supported: string[] } };
   const rows: [string, string][] = [
     ['ClientHello', `${h.handshakeLength} bytes of handshake in ${h.recordLengths.length} record(s) [${h.recordLengths.join(', ')}], ${h.totalLength} bytes of stream`],
-    ['SNI', h.sni === null ? '(none)' : `${h.sni}${h.sniTrailingDot ? '  (sent with a trailing dot)' : ''}${h.ech ? '  (ECH: outer public name, a decoy)' : ''}`],
+    ['SNI', h.sni === null ? (h.sniRaw === null ? '(none)' : '(none: the host_name is no DNS name, see Anomalies)') : `${h.sni}${h.sniTrailingDot ? '  (sent with a trailing dot)' : ''}${h.ech ? '  (ECH: outer public name, a decoy)' : ''}`],
+    ...(h.sniRaw === null ? [] : [['SNI raw', sniRawRow(h.sniRaw)] as [string, string]]),
+    ...(h.anomalies.length === 0 ? [] : [['Anomalies', h.anomalies.map((a) => `${a.code}: ${a.detail}`).join(`\n${' '.repeat(12)}`)] as [string, string]]),
     ['ALPN', h.alpn.length ? h.alpn.join(', ') : '(none)'],
     ['Versions', `record ${v.names.record}, client_version ${v.names.client}${v.names.supported.length ? `, supported ${v.names.supported.join(' ')}` : ''}`],
     ['Ciphers', `${h.cipherSuites.length}: ${(j.cipherSuites as string[]).join(' ')}`],

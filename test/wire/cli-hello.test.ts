@@ -1,7 +1,8 @@
-// `peekwall hello`: summary, --json against tshark ground truth, stdin, and error exits.
+// `peekwall hello`: summary, --json against tshark ground truth, stdin, odd hellos, error exits.
 import t from 'tap';
 import { runCli } from '../helpers/io.js';
 import { fixturePath, readFixture, readFixtureJson } from '../helpers/fixtures.js';
+import { helloMessage, records, sniExt, v2Hello } from './build.js';
 
 t.test('--json agrees with the tshark ground truth', async (t) => {
   const truth = readFixtureJson('clienthello', 'openssl-alpn-h2-http11.json');
@@ -65,4 +66,46 @@ t.test('endless input is read bounded: /dev/zero answers not-tls instead of fill
   const r = await runCli(['hello', '/dev/zero', '--json']);
   t.equal(r.code, 2);
   t.match(JSON.parse(r.stdout), { error: 'wire/not-tls', kind: 'not-tls' });
+});
+
+t.test('odd hellos are decoded (exit 0): flags, the raw SNI as hex and as sent, the normalized name', async (t) => {
+  const idn = Buffer.from(records(helloMessage({ extensions: [sniExt(Buffer.from('Bücher.Example', 'utf8'))] })));
+  let r = await runCli(['hello', '-'], { stdin: idn });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^SNI\s+\(none: the host_name is no DNS name, see Anomalies\)$/m);
+  t.match(r.stdout, /^SNI raw\s+15 bytes 42c3bc636865722e4578616d706c65 {2}"B\\xc3\\xbccher\.Example" {2}\(UTF-8: Bücher\.Example\)$/m);
+  t.match(r.stdout, /^Anomalies\s+wire\/sni-not-ascii: .*byte 0xc3 at offset 1/m);
+  r = await runCli(['hello', '-', '--json'], { stdin: idn });
+  t.equal(r.code, 0, r.stderr);
+  let j = JSON.parse(r.stdout);
+  t.equal(j.sni, null);
+  t.same(j.sniRaw, { hex: '42c3bc636865722e4578616d706c65', text: 'B\\xc3\\xbccher.Example', utf8: 'Bücher.Example' });
+  t.same(j.anomalies.map((a: { code: string }) => a.code), ['wire/sni-not-ascii']);
+
+  // An ordinary name: normalized beside the bytes as sent.
+  r = await runCli(['hello', '-', '--json'], { stdin: Buffer.from(records(helloMessage({ extensions: [sniExt('WWW.Example.COM.')] }))) });
+  j = JSON.parse(r.stdout);
+  t.equal(j.sni, 'www.example.com');
+  t.same(j.sniRaw, { hex: Buffer.from('WWW.Example.COM.').toString('hex'), text: 'WWW.Example.COM.' });
+  t.same(j.anomalies, []);
+
+  // Control bytes never reach the terminal raw.
+  r = await runCli(['hello', '-'], { stdin: Buffer.from(records(helloMessage({ extensions: [sniExt('a\u001b[2J.example')] }))) });
+  t.equal(r.code, 0);
+  t.notOk(r.stdout.includes('\u001b'), 'ESC escaped');
+  t.match(r.stdout, /"a\\x1b\[2J\.example"/);
+  t.match(r.stdout, /^Anomalies\s+wire\/sni-bad-syntax: .*byte 0x1b/m);
+
+  // SSLv2-compatible: a TLS hello without SNI, flagged.
+  r = await runCli(['hello', '-'], { stdin: Buffer.from(v2Hello()) });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^SNI\s+\(none\)$/m);
+  t.match(r.stdout, /^Versions\s+record SSLv2, client_version TLSv1\.2$/m);
+  t.match(r.stdout, /^Ciphers\s+2: 0x009c 0x002f$/m);
+  t.match(r.stdout, /^Anomalies\s+wire\/sslv2-compat: SSLv2-format ClientHello offering TLSv1\.2/m);
+  t.notMatch(r.stdout, /SNI raw/);
+  // SSL 2.0 itself: still an error.
+  r = await runCli(['hello', '-', '--json'], { stdin: Buffer.from(v2Hello({ version: 0x0002 })) });
+  t.equal(r.code, 2);
+  t.match(JSON.parse(r.stdout), { error: 'wire/sslv2', kind: 'sslv2', version: '0x0002' });
 });
