@@ -1,7 +1,8 @@
 // The fuzzer's mutated ClientHellos over real sockets to a running proxy: every connection is
 // answered with the documented action and reason — the wire reader's code as closeReason,
-// 'Block with reset' / 'Inspection Failure' (fail closed) — and a good client keeps
-// succeeding the whole time.
+// 'Block with reset' / 'Inspection Failure' (fail closed; for a decoded hello with an odd
+// server_name, the anomaly code: settings.oddHellos) — and a good client keeps succeeding the
+// whole time.
 import t from 'tap';
 import * as net from 'node:net';
 import { readClientHello } from '../../src/wire/index.js';
@@ -134,7 +135,12 @@ t.test(`${MUTANTS} mutated hellos over sockets: documented action and closeReaso
         continue;
       }
       seenReasons.set(`${e.action}/${e.closeReason ?? '-'}`, (seenReasons.get(`${e.action}/${e.closeReason ?? '-'}`) ?? 0) + 1);
-      if (want.kind === 'hello') {
+      // A decoded but odd server_name is refused by the default settings.oddHellos.oddSni;
+      // an SSLv2-compatible hello goes on like any hello without SNI.
+      const oddSni = want.kind === 'hello' ? want.hello.anomalies.find((a) => a.code.startsWith('wire/sni-')) : undefined;
+      if (oddSni) {
+        if (e.closeReason !== oddSni.code || e.action !== 'Block with reset' || e.reason !== 'Inspection Failure') mismatches.push(`${where}: hello flagged ${oddSni.code}, event ${e.action}/${e.reason}/${e.closeReason}`);
+      } else if (want.kind === 'hello') {
         if (e.action !== 'Allow' || e.sni !== want.hello.sni) mismatches.push(`${where}: hello (sni ${want.hello.sni}) but ${e.action} ${e.closeReason} sni ${e.sni}`);
       } else if (want.kind === 'need-more') {
         const code = sent.bytes.length === 0 ? 'proxy/client-closed' : 'wire/truncated';
