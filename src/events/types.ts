@@ -40,7 +40,19 @@ export interface ConnectionEvent {
   readonly ja3?: string;
   readonly ja4?: string;
   readonly certStatus?: string;
-  readonly tsid?: { readonly enabled: boolean; readonly profile: string; readonly cache?: 'hit' | 'miss' };
+  readonly tsid?: {
+    readonly enabled: boolean;
+    readonly profile: string;
+    readonly cache?: 'hit' | 'miss';
+    /**
+     * The certificate the session itself carried against the probed one (settings.tsid.
+     * sessionCheck): 'match', 'tsid/cert-mismatch', or 'unseen' (TLS 1.3 encrypts it, or the
+     * server sent none). Absent when TSID named no server from a probe or the check is off.
+     */
+    readonly sessionCheck?: 'match' | 'tsid/cert-mismatch' | 'unseen';
+    /** On a mismatch: the name the session's certificate gives. */
+    readonly sessionName?: string;
+  };
   readonly bytesFromClient: number;
   readonly bytesFromServer: number;
   readonly durationMs: number;

@@ -17,6 +17,9 @@ export const DEFAULT_SETTINGS: PolicySettings = Object.freeze({
   // server_name that is no DNS name is refused: the server may still route on those bytes
   // while the firewall, seeing no usable name, judged another identity.
   oddHellos: Object.freeze({ sslv2Compat: 'allow' as const, oddSni: 'refuse' as const }),
+  // Noticing costs one read of the server's first flight beside the splice; re-deciding holds
+  // that flight back, so it is asked for.
+  tsidSessionCheck: 'log' as const,
 });
 
 /** Bounds on settings values (the schema rejects anything outside). */

@@ -21,6 +21,7 @@ import type {
   UrlMatchingMode,
   OddHelloAction,
   OddHelloSettings,
+  TsidSessionCheck,
 } from './types.js';
 import { DEFAULT_YAML_LIMITS, readYaml, type Pos, type YEntry, type YNode } from './yamltree.js';
 import { buildRuleIndex, type RuleIndex } from './ruleindex.js';
@@ -498,13 +499,16 @@ function readSettings(c: Ctx, n: YNode | undefined): PolicySettings {
   if (!entries) return d;
   const m = checkKeys(c, entries, SETTINGS_KEYS, 'settings', n.at);
   let tsid: TsidSetting = d.tsid;
+  let tsidSessionCheck: TsidSessionCheck = d.tsidSessionCheck;
   const t = m.get('tsid');
   if (t) {
     const te = asMap(c, t.value, 'settings.tsid');
     if (te) {
-      const tm = checkKeys(c, te, ['enabled', 'profile'], 'settings.tsid', t.value.at);
+      const tm = checkKeys(c, te, ['enabled', 'profile', 'sessionCheck'], 'settings.tsid', t.value.at);
       const en = tm.get('enabled');
       const pr = tm.get('profile');
+      const sc = tm.get('sessionCheck');
+      if (sc) tsidSessionCheck = oneOf<TsidSessionCheck>(c, sc.value, 'settings.tsid.sessionCheck', ['off', 'log', 'redecide']) || d.tsidSessionCheck;
       tsid = {
         enabled: (en && bool(c, en.value, 'settings.tsid.enabled')) ?? d.tsid.enabled,
         profile: (pr && oneOf(c, pr.value, 'settings.tsid.profile', TSID_PROFILES)) || d.tsid.profile,
@@ -562,6 +566,7 @@ function readSettings(c: Ctx, n: YNode | undefined): PolicySettings {
     maxHelloBytes: (mh && int(c, mh.value, 'settings.maxHelloBytes', SETTING_BOUNDS.maxHelloBytes)) ?? d.maxHelloBytes,
     tsidCache,
     oddHellos,
+    tsidSessionCheck,
   };
 }
 

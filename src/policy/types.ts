@@ -24,6 +24,8 @@ export type UrlMatchingMode = 'current' | 'legacy-substring';
 /** What the proxy does with a ClientHello the wire reader decoded but flagged (anomalies). */
 export type OddHelloAction = 'allow' | 'refuse';
 
+export type TsidSessionCheck = 'off' | 'log' | 'redecide';
+
 /**
  * settings.oddHellos, one action per family of wire anomalies. allow: go on as a hello
  * without SNI (TSID, the certificate or the address give the identity). refuse: reset,
@@ -58,6 +60,15 @@ export interface PolicySettings {
   readonly tsidCache: { readonly maxEntries: number; readonly ttlMs: number };
   /** Hellos decoded with anomalies: allow or refuse, per family. */
   readonly oddHellos: OddHelloSettings;
+  /**
+   * settings.tsid.sessionCheck: TSID names the server from a certificate the proxy probed; a
+   * server can show the probe one certificate and the client another. For sessions that show
+   * their certificate (TLS <= 1.2) the proxy compares them: 'log' records a mismatch in the
+   * event (tsid/cert-mismatch) without delaying the splice, 'redecide' holds the server's first
+   * flight until it is read and judges the connection again on the session's certificate,
+   * 'off' does neither.
+   */
+  readonly tsidSessionCheck: TsidSessionCheck;
 }
 
 /** One connection as policy sees it (what the firewall knows before the verdict). */

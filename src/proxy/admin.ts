@@ -15,6 +15,11 @@ export interface AdminSource {
   readonly contentType: string;
   /** The /healthz body. */
   health(): Record<string, unknown>;
+  /**
+   * POST /tsid/cache/clear: forget the TSID identities learnt by probing (as FTD's CLI can),
+   * so the next connection to each server probes again; resolves to how many were cleared.
+   */
+  clearTsidCache?(): Promise<number>;
 }
 
 export function createAdminServer(o: AdminSource & { token?: string }): http.Server {
@@ -52,7 +57,27 @@ export function createAdminServer(o: AdminSource & { token?: string }): http.Ser
         .catch(() => res.destroy());
       return;
     }
+    if (path === '/tsid/cache/clear' && o.clearTsidCache) {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { 'content-type': 'text/plain', allow: 'POST' });
+        res.end('use POST to clear the TSID cache\n');
+        return;
+      }
+      o.clearTsidCache()
+        .then(
+          (cleared) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(`${JSON.stringify({ cleared })}\n`);
+          },
+          (e: Error) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`clearing the TSID cache failed: ${e.message}\n`);
+          },
+        )
+        .catch(() => res.destroy());
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found (try /healthz or /metrics)\n');
+    res.end(`not found (try /healthz, /metrics${o.clearTsidCache ? ' or POST /tsid/cache/clear' : ''})\n`);
   });
 }

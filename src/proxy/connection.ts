@@ -222,7 +222,7 @@ export class Connection {
     if (st !== 'route') this.clearPeek();
     if (st === 'peek') {
       this.run(this.m.clientEnded());
-    } else if (st === 'passive') {
+    } else if (this.m.holdingServer) {
       this.closeReason ??= 'proxy/client-closed';
       this.run(this.m.serverEnded());
     }
@@ -286,9 +286,9 @@ export class Connection {
     up.once('close', () => {
       clearTimeout(timer);
       this.upstreamClosed = true;
-      if (!connected || this.m.state === 'passive') {
+      if (!connected || this.m.holdingServer) {
         // Refused, timed out, or died before the verdict: abort the client like the server did.
-        if (this.m.state === 'passive') this.run(this.m.serverEnded());
+        if (this.m.holdingServer) this.run(this.m.serverEnded());
         if (!this.client.destroyed) {
           if (this.m.state === 'decided' && connected) closeSoon(this.client);
           else this.client.resetAndDestroy();
@@ -334,6 +334,14 @@ export class Connection {
   private startSplice(): void {
     const up = this.upstream as net.Socket;
     this.client.removeListener('data', this.onPeekData);
+    if (this.m.observingSession) {
+      // TSID session check, 'log' mode: read the server's first flight beside the splice (it
+      // is not delayed), until its certificate is compared with the probed one.
+      const tap = (d: Buffer): void => {
+        if (this.m.observeServer(d)) up.removeListener('data', tap);
+      };
+      up.on('data', tap);
+    }
     splice(this.client, up, this.m.policy.settings.timeouts.idleMs, (why: SpliceEnd) => {
       this.closeReason ??= `proxy/${why}`;
     });
@@ -420,7 +428,17 @@ export class Connection {
           }
         : {}),
       ...(certStatus !== undefined ? { certStatus } : {}),
-      ...(m.tsid ? { tsid: { enabled: m.tsid.enabled, profile: m.tsid.profile, ...(m.cache ? { cache: m.cache } : {}) } } : {}),
+      ...(m.tsid
+        ? {
+            tsid: {
+              enabled: m.tsid.enabled,
+              profile: m.tsid.profile,
+              ...(m.cache ? { cache: m.cache } : {}),
+              ...(m.sessionCheck ? { sessionCheck: m.sessionCheck } : {}),
+              ...(m.sessionName !== null ? { sessionName: m.sessionName } : {}),
+            },
+          }
+        : {}),
       bytesFromClient: this.bytesFromClient(),
       bytesFromServer: this.upstream?.bytesRead ?? 0,
       durationMs: Date.now() - this.started,

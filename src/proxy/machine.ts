@@ -65,7 +65,15 @@ export type ProbeAnswer =
   | { readonly ok: true; readonly chain: readonly CertificateFacts[]; readonly cache: 'hit' | 'miss' }
   | { readonly ok: false; readonly error: PeekwallError; readonly cache?: 'hit' | 'miss' };
 
-export type MachineState = 'peek' | 'route' | 'probe' | 'passive' | 'decided' | 'closed';
+/**
+ * 'verify': TSID decided Allow on a probed certificate and settings.tsid.sessionCheck is
+ * 'redecide': the hello went upstream and the server's first flight is held until the session's
+ * own certificate is read and compared.
+ */
+export type MachineState = 'peek' | 'route' | 'probe' | 'passive' | 'verify' | 'decided' | 'closed';
+
+/** What the session's own certificate said against the probed one (TLS <= 1.2 shows it). */
+export type SessionCheck = 'match' | 'tsid/cert-mismatch' | 'unseen';
 
 /** What the event needs once the machine decided (or failed). */
 export interface Outcome {
@@ -109,6 +117,12 @@ export class ConnectionMachine {
     return this.chain;
   }
   cache: 'hit' | 'miss' | undefined;
+  /** TSID only: the session's certificate against the probed one, once read. */
+  sessionCheck: SessionCheck | null = null;
+  /** The name the session's certificate gives (when it differs from the probed one). */
+  sessionName: string | null = null;
+  /** Reads the server's first flight for the session check (settings.tsid.sessionCheck). */
+  private sessionReader: ServerFlightReader | null = null;
   /** Negotiated (passive) or highest offered TLS version, wire value. */
   tlsVersion = 0;
   outcome: Outcome | null = null;
@@ -281,7 +295,7 @@ export class ConnectionMachine {
     if (!a.ok) return this.fail(a.error);
     this.chain = a.chain;
     const leaf = a.chain[0];
-    return this.decide(
+    const cmds = this.decide(
       resolveIdentity({
         sni: this.flow.sni,
         tsid: this.tsid as TsidSetting,
@@ -289,11 +303,79 @@ export class ConnectionMachine {
         ...(leaf ? { certificate: leaf } : {}),
       }),
     );
+    const mode = this.policy.settings.tsidSessionCheck;
+    // A name derived from a probe holds only if the session shows the same certificate: a
+    // server may show the probe one certificate and real clients another.
+    if (mode === 'off' || (this.state as MachineState) !== 'decided' || !leaf) return cmds;
+    this.sessionReader = new ServerFlightReader({ maxHandshakeBytes: this.maxFlight });
+    if (mode === 'log') return cmds; // the shell feeds observeServer() beside the splice
+    this.state = 'verify';
+    return [{ kind: 'connect', passive: true }];
+  }
+
+  // ---- TSID session check -----------------------------------------------------------
+
+  /** 'log' mode: the shell feeds the server's bytes here while splicing, until this says done. */
+  get observingSession(): boolean {
+    return this.sessionReader !== null && this.state !== 'verify';
+  }
+
+  /** Feed server bytes of a spliced connection ('log' mode); true once nothing more is needed. */
+  observeServer(chunk: Buffer): boolean {
+    const reader = this.sessionReader;
+    if (reader === null) return true;
+    const check = this.checkSession(reader.push(chunk));
+    if (check === null) return false;
+    this.sessionCheck = check;
+    this.sessionReader = null;
+    return true;
+  }
+
+  /** The session's flight read so far against the probed leaf; null while more is needed. */
+  private checkSession(r: ServerFlightResult): SessionCheck | null {
+    if (r.kind === 'need-more') return null;
+    if (r.kind !== 'certificate') return 'unseen';
+    const der = r.chain[0];
+    if (der === undefined) return 'unseen';
+    if (bytesEqual(der, this.chain[0].der)) return 'match';
+    const facts = certificateFacts(der);
+    if (facts.ok) {
+      this.sessionLeaf = facts.value;
+      this.sessionName = resolveIdentity({ sni: this.flow.sni, tsid: this.tsid as TsidSetting, dstIp: this.flow.dstIp, certificate: facts.value }).name;
+    }
+    return 'tsid/cert-mismatch';
+  }
+
+  private sessionLeaf: CertificateFacts | null = null;
+
+  /** 'redecide' mode: the server's flight is read (or will never be): release or judge again. */
+  private verified(check: SessionCheck): readonly Command[] {
+    this.sessionCheck = check;
+    this.sessionReader = null;
+    const leaf = this.sessionLeaf;
+    if (check !== 'tsid/cert-mismatch' || leaf === null) {
+      this.state = 'decided';
+      return [{ kind: 'release' }];
+    }
+    // Judged again on the certificate this session really carries.
+    this.chain = [leaf];
+    return this.decide(resolveIdentity({ sni: this.flow.sni, tsid: this.tsid as TsidSetting, dstIp: this.flow.dstIp, certificate: leaf }));
   }
 
   // ---- passive mode (TSID off, no SNI) ------------------------------------------------
 
+  /** Server bytes are held until decided: passive mode, or a TSID session check that may re-decide. */
+  get holdingServer(): boolean {
+    return this.state === 'passive' || this.state === 'verify';
+  }
+
   serverData(chunk: Buffer): readonly Command[] {
+    if (this.state === 'verify') {
+      this.heldServer.push(chunk);
+      this.heldServerBytes += chunk.length;
+      const check = this.checkSession((this.sessionReader as ServerFlightReader).push(chunk));
+      return check === null ? NO_COMMANDS : this.verified(check);
+    }
     if (this.state !== 'passive') return NO_COMMANDS;
     this.heldServer.push(chunk);
     this.heldServerBytes += chunk.length;
@@ -302,6 +384,8 @@ export class ConnectionMachine {
 
   /** Passive mode: the server did not send a readable first flight in time. */
   serverTimeout(): readonly Command[] {
+    // Already allowed on the probe: a flight that never comes changes nothing.
+    if (this.state === 'verify') return this.verified('unseen');
     if (this.state !== 'passive') return NO_COMMANDS;
     return this.fail(
       peekwallError('proxy/server-flight-timeout', `the server's first flight was not complete within ${this.policy.settings.timeouts.probeMs} ms (${this.heldServerBytes} bytes held)`),
@@ -310,6 +394,7 @@ export class ConnectionMachine {
 
   /** The server ended or failed before its first flight was readable. */
   serverEnded(): readonly Command[] {
+    if (this.state === 'verify') return this.verified('unseen');
     if (this.state !== 'passive') return NO_COMMANDS;
     return this.decide(this.ipIdentity());
   }
@@ -358,7 +443,8 @@ export class ConnectionMachine {
   // ---- deciding -----------------------------------------------------------------------
 
   private decide(identity: ServerIdentity): readonly Command[] {
-    const wasPassive = this.state === 'passive';
+    // The hello already went upstream: an allow releases the held flight, a block resets both.
+    const wasPassive = this.state === 'passive' || this.state === 'verify';
     this.identity = identity;
     // No trace on the hot path: events do not carry it, and it allocates per step.
     const verdict = evaluate(this.policy, this.flow, { name: identity.name, source: identity.source }, { trace: false });
@@ -394,6 +480,10 @@ export class ConnectionMachine {
     this.state = 'closed';
     return [{ kind: 'close', reset: true }];
   }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function failureOutcome(e: PeekwallError, open: boolean): Outcome {

@@ -213,8 +213,11 @@ export class TsidCache {
     return this.entries.size;
   }
 
-  clear(): void {
+  /** Forget every cached identity (a probe in flight still answers its waiters); returns how many. */
+  clear(): number {
+    const n = this.entries.size;
     this.entries.clear();
+    return n;
   }
 }
 

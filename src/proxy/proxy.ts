@@ -46,6 +46,17 @@ function checkedResolve(userResolve: (host: string) => Promise<string>): (host: 
 
 const hostPort = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+function sameTsidSettings(a: Policy, b: Policy): boolean {
+  const x = a.settings;
+  const y = b.settings;
+  return (
+    x.tsid.enabled === y.tsid.enabled &&
+    x.tsid.profile === y.tsid.profile &&
+    x.tsidCache.maxEntries === y.tsidCache.maxEntries &&
+    x.tsidCache.ttlMs === y.tsidCache.ttlMs
+  );
+}
+
 /** Routes: exact name, then `*.parent` for one label. */
 function routeLookup(routes: Readonly<Record<string, HostPort>>, name: string): HostPort | undefined {
   const exact = routes[name];
@@ -306,6 +317,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       metrics: () => metrics.registry.metrics(),
       contentType: metrics.registry.contentType,
       health: () => ({ active: counters.active ?? 0 }),
+      clearTsidCache: async () => ctx.cache.clear(),
       ...(o.admin.token ? { token: o.admin.token } : {}),
     });
     try {
@@ -330,8 +342,21 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     admin: adminBound,
     metricsRegistry: metrics.registry,
     reload(p: Policy) {
+      // Names probed under other TSID settings (another profile, a shorter TTL, TSID off) must
+      // not outlive them: a cached entry would keep its old expiry and its old name.
+      if (!sameTsidSettings(policy, p)) {
+        ctx.cache.clear();
+        counters.tsidCacheClears = (counters.tsidCacheClears ?? 0) + 1;
+      }
       policy = p;
       counters.reloads++;
+    },
+    reloadRefused() {
+      counters.reloadsRefused = (counters.reloadsRefused ?? 0) + 1;
+    },
+    clearTsidCache() {
+      counters.tsidCacheClears = (counters.tsidCacheClears ?? 0) + 1;
+      return ctx.cache.clear();
     },
     policy: () => policy,
     stats: () => ({ ...counters, heldBytes: ctx.heldBytes, tsidCacheEntries: ctx.cache.size, tsidProbes: ctx.cache.probes }),

@@ -72,8 +72,15 @@ export interface RunningProxy {
   readonly admin: { host: string; port: number } | null;
   /** This proxy's Prometheus registry (for a cluster primary to aggregate over workers). */
   readonly metricsRegistry: Registry;
-  /** New connections get the new policy; in-flight ones keep theirs. */
+  /**
+   * New connections get the new policy; in-flight ones keep theirs. A change of TSID settings
+   * (enabled, profile, cache size or TTL) clears the TSID cache.
+   */
   reload(policy: Policy): void;
+  /** A reload the caller refused (the new policy was invalid; the old one stays), for /metrics. */
+  reloadRefused(): void;
+  /** Forget every cached TSID identity (the admin's POST /tsid/cache/clear); returns how many. */
+  clearTsidCache(): number;
   /** The policy new connections get. */
   readonly policy: () => Policy;
   /**
