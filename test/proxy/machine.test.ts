@@ -177,3 +177,74 @@ t.test('after the verdict, client bytes are no longer held (a client talking int
   refused.clientData(Buffer.alloc(1000));
   t.equal(refused.heldClientBytes, before, 'closed: late bytes not held');
 });
+
+// TSID session check: the name was probed; the session's own certificate (TLS <= 1.2 sends it in
+// clear) is compared with the probed one. The served certificate of cn-only.tls12.bin is
+// certs/cn-only.pem (the fixture's json), so that pair matches and the Cisco-like one does not.
+const sessionYaml = (mode: 'off' | 'log' | 'redecide') => yaml(true).replace('tsid: { enabled: true }', `tsid: { enabled: true, sessionCheck: ${mode} }`);
+const mkSession = (mode: 'off' | 'log' | 'redecide') =>
+  new ConnectionMachine({ policy: policyFrom(sessionYaml(mode)), src: { ip: '127.0.0.5', port: 1 }, dst: { ip: '127.163.4.38', port: 8443 }, toSeed: (ip) => ip });
+const pem = (name: string) => {
+  const f = certificateFacts(readFileSync(fixturePath('certs', `${name}.pem`), 'utf8'));
+  if (!f.ok) throw new Error(f.error.message);
+  return f.value;
+};
+
+t.test('TSID session check, redecide: a session certificate other than the probed one is judged again', async (t) => {
+  const m = mkSession('redecide');
+  m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  // The probe saw the Cisco-like certificate: toos.cisco.com, allowed.
+  t.same(kinds(m.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' })), ['connect-passive'], 'connect, hold the flight');
+  t.equal(m.state, 'verify');
+  t.ok(m.holdingServer);
+  const flight = readFixture('serverflight', 'cn-only.tls12.bin');
+  t.same(kinds(m.serverData(flight.subarray(0, 100))), [], 'need the whole certificate');
+  t.same(kinds(m.serverData(flight.subarray(100))), ['close'], 'cn-only.example is blocked (BLOCK_CN)');
+  t.equal(m.sessionCheck, 'tsid/cert-mismatch');
+  t.equal(m.sessionName, 'cn-only.example');
+  t.equal(m.outcome?.verdict?.rule, 'BLOCK_CN');
+  t.equal(m.identity?.name, 'cn-only.example');
+});
+
+t.test('TSID session check, redecide: the same certificate releases the held flight; a silent server changes nothing', async (t) => {
+  const m = mkSession('redecide');
+  m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  m.certificate({ ok: true, chain: [pem('cn-only')], cache: 'hit' });
+  // cn-only.example is blocked by the probe already: no connect, nothing to verify.
+  t.equal(m.state, 'closed');
+  const m2 = mkSession('redecide');
+  m2.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  m2.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'hit' });
+  t.same(kinds(m2.serverEnded()), ['release'], 'the server ended before its flight: the probe decision stands');
+  t.equal(m2.sessionCheck, 'unseen');
+  t.equal(m2.outcome?.verdict?.rule, 'ALLOW_ALL');
+});
+
+t.test('TSID session check, log: observed beside the splice, nothing held, outcome unchanged', async (t) => {
+  const m = mkSession('log');
+  m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  t.same(kinds(m.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' })), ['connect'], 'splice at once');
+  t.ok(m.observingSession);
+  const flight = readFixture('serverflight', 'cn-only.tls12.bin');
+  t.equal(m.observeServer(flight.subarray(0, 50)), false, 'more needed');
+  t.equal(m.observeServer(flight.subarray(50)), true, 'done');
+  t.notOk(m.observingSession);
+  t.equal(m.sessionCheck, 'tsid/cert-mismatch');
+  t.equal(m.sessionName, 'cn-only.example');
+  t.equal(m.outcome?.verdict?.rule, 'ALLOW_ALL', 'log only: the verdict stands');
+  t.equal(m.heldServerBytes, 0, 'nothing held');
+  const same = mkSession('log');
+  same.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  same.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
+  t.equal(same.observeServer(readFixture('serverflight', 'first-san-differs-from-cn-cisco-like.tls12.bin')), true);
+  t.equal(same.sessionCheck, 'match', 'the served certificate is the probed one');
+  const tls13 = mkSession('log');
+  tls13.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  tls13.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
+  tls13.observeServer(readFixture('serverflight', 'cn-only-tls13-encrypted.tls13.bin'));
+  t.equal(tls13.sessionCheck, 'unseen', 'TLS 1.3 hides it');
+  const off = mkSession('off');
+  off.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
+  off.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
+  t.notOk(off.observingSession, 'off: no check');
+});
