@@ -151,6 +151,19 @@ class SuffixTable<T> {
     return this.n;
   }
 
+  /** A table as a structured clone delivers it (see IpSet.revive). */
+  static revive<T>(o: SuffixTable<T>): SuffixTable<T> {
+    Object.setPrototypeOf(o, SuffixTable.prototype);
+    const b: Uint8Array = o.bytes;
+    o.bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    return o;
+  }
+
+  /** The distinct values (a handful), for a revived table's owner to fix up. */
+  values(): readonly T[] {
+    return this.distinct;
+  }
+
   /** Entry index of host.slice(start) (whose suffixHash is h), or -1. */
   find(host: string, start: number, h: number): number {
     const slots = this.slots;
@@ -261,6 +274,18 @@ export class DomainSet {
   }
 
   private readonly singles: number[][] = [];
+
+  /**
+   * A set as a structured clone delivers it (postMessage from the policy loader's worker):
+   * the same fields without prototypes, so the tables get theirs back; the wildcard trie,
+   * path lists and id arrays are plain data and arrive as they were.
+   */
+  static revive(o: DomainSet): DomainSet {
+    Object.setPrototypeOf(o, DomainSet.prototype);
+    SuffixTable.revive(o.suffix);
+    SuffixTable.revive(o.exact);
+    return o;
+  }
 
   private union(old: number[] | undefined | null, id: number): number[] {
     // The common case (a name in one list) must not build and join an array per entry.
@@ -412,6 +437,12 @@ export class UrlDatabase {
   }
   /** Equal records share one object: the table keeps one copy per distinct record. */
   private readonly records = new Map<string, UrlDbRecord>();
+  /** A database as a structured clone delivers it (see DomainSet.revive); a clone is not frozen. */
+  static revive(o: UrlDatabase): UrlDatabase {
+    Object.setPrototypeOf(o, UrlDatabase.prototype);
+    for (const r of SuffixTable.revive(o.table).values()) Object.freeze(r.categories);
+    return o;
+  }
   set(domain: string, rec: UrlDbRecord): void {
     const k = `${rec.reputation}|${rec.categories.join('\u0000')}`;
     let shared = this.records.get(k);

@@ -307,9 +307,9 @@ export function evaluate(policy: Policy, flow: Flow, identity: FlowIdentity, opt
         for (const l of p.siLists) {
           if (l.kind !== 'network' || l.ips === null) continue;
           const a = f.src ? l.ips.find(f.src) : -1;
-          if (a >= 0) hit(l.index, `${flow.srcIp} in ${l.ips.labels[a]}`);
+          if (a >= 0) hit(l.index, `${flow.srcIp} in ${l.ips.label(a)}`);
           const b = f.dst ? l.ips.find(f.dst) : -1;
-          if (b >= 0) hit(l.index, `${flow.dstIp} in ${l.ips.labels[b]}`);
+          if (b >= 0) hit(l.index, `${flow.dstIp} in ${l.ips.label(b)}`);
         }
       } else if (host !== null) {
         const set = kind === 'url' ? p.siUrl : p.siDns;

@@ -259,6 +259,11 @@ function inc6(w: Uint32Array, o: number): boolean {
  * A set of addresses of both families as sorted, disjoint, merged intervals, each carrying
  * the label (entry text index) of the first entry that produced it. Lookup is a binary
  * search: O(log n), no allocation.
+ *
+ * Everything is in typed arrays, the entry texts too (one buffer, not a string per entry):
+ * a 1,000,000-entry feed is then no 1,000,000 objects for every major GC to mark, and a set
+ * built in the policy loader's worker thread crosses to the event loop by moving its
+ * buffers, where 1,000,000 strings would be copied one by one on the event loop.
  */
 export class IpSet {
   private readonly s4: Float64Array;
@@ -266,19 +271,23 @@ export class IpSet {
   private readonly l4: Int32Array;
   private readonly k6: Uint32Array; // 8 words per interval: start[4], end[4]
   private readonly l6: Int32Array;
-  readonly labels: readonly string[];
+  /** Entry text i is labelBytes[labelOffs[i] .. labelOffs[i + 1]) (UTF-8). */
+  private readonly labelBytes: Buffer;
+  private readonly labelOffs: Int32Array;
   readonly size: number;
   /** For big sets: b4[k] = number of IPv4 intervals starting below k<<16, so a lookup only
    * binary-searches the few intervals around the address's /16 (fewer cache misses). */
   private readonly b4: Uint32Array | null;
 
   constructor(entries: readonly { interval: Interval; label: string }[]) {
-    const labels: string[] = [];
+    const labelOffs = new Int32Array(entries.length + 1);
+    for (let i = 0; i < entries.length; i++) labelOffs[i + 1] = labelOffs[i] + Buffer.byteLength(entries[i].label);
+    const labelBytes = Buffer.allocUnsafeSlow(labelOffs[entries.length]);
     const v4: { s: number; e: number; l: number }[] = [];
     const v6: { s: Uint32Array; e: Uint32Array; l: number }[] = [];
-    for (const { interval, label } of entries) {
-      const l = labels.length;
-      labels.push(label);
+    for (let l = 0; l < entries.length; l++) {
+      const { interval, label } = entries[l];
+      labelBytes.write(label, labelOffs[l]);
       if (interval.family === 4) v4.push({ s: interval.start, e: interval.end, l });
       else v6.push({ s: interval.start, e: interval.end, l });
     }
@@ -324,8 +333,25 @@ export class IpSet {
       this.k6.set(r.e, i * 8 + 4);
       this.l6[i] = r.l;
     });
-    this.labels = labels;
+    this.labelBytes = labelBytes;
+    this.labelOffs = labelOffs;
     this.size = m4.length + m6.length;
+  }
+
+  /**
+   * A set as a structured clone delivers it (postMessage from the policy loader's worker):
+   * the same fields without the prototype, the Buffer a plain Uint8Array.
+   */
+  static revive(o: IpSet): IpSet {
+    Object.setPrototypeOf(o, IpSet.prototype);
+    const m = o as unknown as { labelBytes: Uint8Array };
+    m.labelBytes = Buffer.from(m.labelBytes.buffer, m.labelBytes.byteOffset, m.labelBytes.byteLength);
+    return o;
+  }
+
+  /** The text of entry i (a label index from find). */
+  label(i: number): string {
+    return this.labelBytes.toString('utf8', this.labelOffs[i], this.labelOffs[i + 1]);
   }
 
   /** Label index of the interval holding an IPv4 address, or -1. */

@@ -152,6 +152,15 @@ export class RuleIndex {
     /** Every enabled rule, in order (flows whose families differ, or unparsable addresses). */
     readonly all: Int32Array,
   ) {}
+  /** An index as a structured clone delivers it (see IpSet.revive). */
+  static revive(o: RuleIndex): RuleIndex {
+    Object.setPrototypeOf(o, RuleIndex.prototype);
+    Object.setPrototypeOf(o.src4, SegmentIndex4.prototype);
+    Object.setPrototypeOf(o.dst4, SegmentIndex4.prototype);
+    Object.setPrototypeOf(o.src6, SegmentIndex6.prototype);
+    Object.setPrototypeOf(o.dst6, SegmentIndex6.prototype);
+    return o;
+  }
   /** List entries held by the four indexes (each at most MAX_INDEX_ENTRIES). */
   get entries(): number {
     return this.src4.entries + this.dst4.entries + this.src6.entries + this.dst6.entries;
