@@ -79,6 +79,17 @@ export class ProxyMetrics {
         this.inc(counters().refused ?? 0);
       },
     });
+    new Counter({
+      name: 'peekwall_policy_reloads_total',
+      help: 'Policy reloads: ok (applied to new connections) or refused (the new policy was invalid; the previous one stayed)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: 'ok' }, counters().reloads ?? 0);
+        this.inc({ result: 'refused' }, counters().reloadsRefused ?? 0);
+      },
+    });
   }
 
   observe(e: ConnectionEvent, listener: string, failed: boolean): void {

@@ -289,3 +289,55 @@ t.test('a SIGHUP the moment the listener is announced reloads instead of killing
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0);
 });
+
+t.test('SIGHUP reload, alone and with --workers 2: a changed feed applies, an invalid policy is refused with file:line:column and the old one stays; /metrics counts both', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  for (const workers of [1, 2]) {
+    const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'feed.txt'), 'blocked.test\n');
+    const feedPolicy = 'name: feed\nsettings: { tsid: { enabled: false } }\nsecurityIntelligence:\n  url:\n    - { name: FEED, action: block, feed: feed.txt }\nrules:\n  - { name: ALLOW_ALL, action: Allow }\n';
+    writeFileSync(join(dir, 'policy.yaml'), feedPolicy);
+    // Cluster workers share a listening socket through the primary: a fixed port is needed.
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const fixed = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    writeFileSync(
+      join(dir, 'run.yaml'),
+      `policy: policy.yaml\nevents: events.jsonl\nwatch: false\ndrainMs: 1000\nadmin: { host: 127.0.0.1, port: 0 }\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: ${workers > 1 ? fixed : 0}, upstream: { host: 127.0.0.1, port: ${origin.port} } }\n`,
+    );
+    const p = start(dir, ['--config', 'run.yaml', '--workers', String(workers)]);
+    t.teardown(() => p.child.kill('SIGKILL'));
+    const adminPort = Number((await p.waitFor(/admin on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
+    const each = (what: string) => new RegExp(Array.from({ length: workers }, () => what).join('[\\s\\S]*'));
+    const port = Number((await p.waitFor(each('transparent listener on 127\\.0\\.0\\.1:(\\d+)')))[1]);
+    const served = async (name: string) => (await tlsRoundTrip(port, { servername: name })).kind === 'ok';
+    t.notOk(await served('blocked.test'), `${workers}: the feed blocks`);
+    t.ok(await served('late.test'), `${workers}: other names pass`);
+
+    // The feed grows; SIGHUP: every process re-reads it (in its loader thread) and applies it.
+    writeFileSync(join(dir, 'feed.txt'), 'blocked.test\nlate.test\n');
+    p.child.kill('SIGHUP');
+    await p.waitFor(each('policy reloaded \\(SIGHUP\\): feed'));
+    t.notOk(await served('late.test'), `${workers}: the reloaded feed blocks the new entry`);
+
+    // An invalid policy: refused with its errors where they are; the previous policy serves.
+    writeFileSync(join(dir, 'policy.yaml'), 'rules:\n  - name: X\n    action: Explode\n');
+    p.child.kill('SIGHUP');
+    await p.waitFor(each('policy reload \\(SIGHUP\\) refused'));
+    t.match(p.stderr(), /policy\.yaml:3:13: rule action must be one of .*'Explode'.*\[policy\/schema\]/, `${workers}: file:line:column`);
+    t.ok(await served('other.test'), `${workers}: still serving`);
+    t.notOk(await served('late.test'), `${workers}: with the previous policy`);
+
+    // One scrape: both outcomes, summed over the workers.
+    const counted = (text: string, result: string) => Number(new RegExp(`^peekwall_policy_reloads_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    t.equal(counted(text, 'ok'), workers, `${workers}: reloads ok`);
+    t.equal(counted(text, 'refused'), workers, `${workers}: reloads refused`);
+    p.child.kill('SIGTERM');
+    t.equal(await p.exited, 0, `${workers}: SIGTERM, exit 0`);
+  }
+});
