@@ -6,6 +6,7 @@ import {
   ClientHelloReader,
   ja3,
   ja4,
+  isGrease,
   versionName,
   type ClientHello,
   type HelloReadResult,
@@ -76,7 +77,7 @@ function sniRawRow(raw: Uint8Array): string {
   const t = sniText(raw);
   return `${raw.length} bytes ${Buffer.from(raw).toString('hex')}  "${t.text}"${t.utf8 !== undefined ? `  (UTF-8: ${t.utf8})` : ''}`;
 }
-const extName = (t: number) => EXT_NAMES[t] ?? ((t & 0x0f0f) === 0x0a0a && t >> 8 === (t & 0xff) ? 'GREASE' : 'unknown');
+const extName = (t: number) => EXT_NAMES[t] ?? (isGrease(t) ? 'GREASE' : 'unknown');
 
 /** Bytes read from the input at most: the largest --max-bytes hello plus its record headers,
  * with room to count what trails it. The proxy never buffers more than the hello either. */

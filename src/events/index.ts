@@ -1,5 +1,6 @@
 export type * from './types.js';
 export { buildConnectionEvent, type EventInput } from './build.js';
+export { flowEvent, refusalEvent, type Refusal, type ShellFacts } from './flow.js';
 export { createEventLog, type EventLog, type EventLogOptions } from './log.js';
 export { followLines } from './follow.js';
 export { parseEventLines, filterEvents, type EventFilter } from './parse.js';

@@ -1,18 +1,17 @@
-// The thin socket shell around ConnectionMachine: it reads the client, runs timers, performs
-// the machine's commands (route, probe, connect, release, close) and emits exactly one
-// connection event when the connection is over (blocks: at the decision).
+// The thin socket shell around the flow machine (src/flow): it reads the client, runs timers,
+// performs the machine's commands — each carries what performing it takes (endpoints, bytes,
+// deadlines) — and emits exactly one connection event when the connection is over (blocks: at
+// the decision). It reads the machine once more, its report(), to write that event.
 import * as net from 'node:net';
-import { buildConnectionEvent, type ConnectionEvent } from '../events/index.js';
-import { certificateStatus } from '../identity/index.js';
-import { isGrease, ja3, ja4, versionName, type ClientHello } from '../wire/index.js';
 import { performance } from 'node:perf_hooks';
+import { flowEvent, type ConnectionEvent } from '../events/index.js';
+import { ConnectionMachine, type Command, type Endpoint } from '../flow/index.js';
+import { certificateStatus, type TrustStore } from '../identity/index.js';
 import type { Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
-import { ConnectionMachine, type Command, type Endpoint } from './machine.js';
 import { probeSource, type TsidCache } from './probe.js';
 import { closeSoon, splice, type SpliceEnd } from './splice.js';
 import type { AddressMap } from './types.js';
-import type { TrustStore } from '../identity/index.js';
 
 /** What every connection of one proxy shares. */
 export interface ProxyContext {
@@ -51,10 +50,16 @@ export function normalizeIp(ip: string | undefined): string {
 
 const identityMap: AddressMap = { toSeed: (ip) => ip };
 
+const writeAll = (s: net.Socket, bytes: readonly Buffer[]): void => {
+  if (bytes.length === 1) s.write(bytes[0]);
+  else if (bytes.length > 1) s.write(Buffer.concat(bytes));
+};
+
 export class Connection {
   private readonly m: ConnectionMachine;
   private upstream: net.Socket | null = null;
-  private peekTimer: NodeJS.Timeout | null = null;
+  /** The one pending deadline: the peek, the route, or the server's first flight. */
+  private timer: NodeJS.Timeout | null = null;
   private readonly started = Date.now();
   private readonly t0 = performance.now();
   private helloMs = -1;
@@ -94,8 +99,7 @@ export class Connection {
       this.afterClientGone();
     });
     client.on('data', this.onPeekData);
-    const peekMs = o.policy.settings.timeouts.peekMs;
-    this.peekTimer = setTimeout(() => this.run(this.m.peekTimeout()), peekMs);
+    this.run(this.m.start());
     if (o.head && o.head.length > 0) this.clientData(o.head);
   }
 
@@ -135,37 +139,18 @@ export class Connection {
 
   private exec(c: Command): void {
     switch (c.kind) {
+      case 'wait-hello':
+        return this.arm(c.timeoutMs, () => this.run(this.m.peekTimeout()));
       case 'pause-client':
-        this.clearPeek();
+        this.disarm();
         this.client.pause();
         return;
-      case 'route': {
-        const route = this.o.route;
-        if (!route) return this.run(this.m.routeFailed(peekwallError('proxy/no-route', 'this listener has no routes')));
-        // An injected or DNS resolver that never answers must not hold the client forever.
-        const ms = this.m.policy.settings.timeouts.connectMs;
-        this.armDecisionTimer(ms, () =>
-          this.run(this.m.routeFailed(peekwallError('proxy/resolve-timeout', `no route for ${c.sni ?? '(no SNI)'} within ${ms} ms`))),
-        );
-        route(c.sni)
-          .then(
-            (r) => {
-              this.clearPeek();
-              this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r));
-            },
-            (e: Error) => {
-              this.clearPeek();
-              this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message)));
-            },
-          )
-          .catch((e: unknown) => this.internalError(e));
-        return;
-      }
+      case 'route':
+        return this.route(c.sni, c.timeoutMs);
       case 'probe': {
-        const s = this.m.policy.settings;
         const src = probeSource(this.m.src.ip, c.dst.ip);
         this.ctx.cache
-          .get({ dst: c.dst, hello: c.hello, timeoutMs: s.timeouts.probeMs, ...(src ? { localAddress: src } : {}) }, s.tsidCache)
+          .get({ dst: c.dst, hello: c.hello, timeoutMs: c.timeoutMs, ...(src ? { localAddress: src } : {}) }, c.cache)
           .then((a) => {
             this.ctx.counters[a.cache === 'hit' ? 'tsidCacheHits' : 'tsidCacheMisses']++;
             this.run(this.m.certificate(a));
@@ -174,12 +159,31 @@ export class Connection {
         return;
       }
       case 'connect':
-        return this.connect(c.passive);
+        return this.connect(c);
       case 'release':
-        return this.release();
+        return this.release(c.toServer, c.toClient, c.idleMs);
       case 'close':
         return this.refuse(c.reset);
     }
+  }
+
+  private route(sni: string | null, ms: number): void {
+    const route = this.o.route;
+    if (!route) return this.run(this.m.routeFailed(peekwallError('proxy/no-route', 'this listener has no routes')));
+    // An injected or DNS resolver that never answers must not hold the client forever.
+    this.arm(ms, () => this.run(this.m.routeFailed(peekwallError('proxy/resolve-timeout', `no route for ${sni ?? '(no SNI)'} within ${ms} ms`))));
+    route(sni)
+      .then(
+        (r) => {
+          this.disarm();
+          this.run('ip' in r ? this.m.routed(r) : this.m.routeFailed(r));
+        },
+        (e: Error) => {
+          this.disarm();
+          this.run(this.m.routeFailed(peekwallError('proxy/resolve-failed', e.message)));
+        },
+      )
+      .catch((e: unknown) => this.internalError(e));
   }
 
   /**
@@ -190,7 +194,7 @@ export class Connection {
     this.ctx.counters.internalErrors = (this.ctx.counters.internalErrors ?? 0) + 1;
     this.closeReason ??= 'proxy/internal-error';
     try {
-      this.clearPeek();
+      this.disarm();
       this.upstream?.destroy();
       this.client.destroy();
     } catch {
@@ -198,29 +202,27 @@ export class Connection {
     }
   }
 
-  private armDecisionTimer(ms: number, fire: () => void): void {
-    this.clearPeek();
-    this.peekTimer = setTimeout(() => {
-      this.peekTimer = null;
+  private arm(ms: number, fire: () => void): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.timer = null;
       fire();
     }, ms);
   }
 
-  private clearPeek(): void {
-    if (this.peekTimer !== null) {
-      clearTimeout(this.peekTimer);
-      this.peekTimer = null;
+  private disarm(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
     }
   }
 
   /** After a decision reached while the client was already gone: just account for it. */
   private afterClientGone(): void {
-    const st = this.m.state;
-    // The route's decision timer stays armed: a resolver that never answers must still end
-    // this connection (and its one event). Every other state's timer is cleared by the
-    // commands below or by maybeFinish.
-    if (st !== 'route') this.clearPeek();
-    if (st === 'peek') {
+    // A route's deadline stays armed: a resolver that never answers must still end this
+    // connection (and its one event). Every other deadline is cleared here or by the commands.
+    if (this.m.state !== 'route') this.disarm();
+    if (this.m.state === 'peek') {
       this.run(this.m.clientEnded());
     } else if (this.m.holdingServer) {
       this.closeReason ??= 'proxy/client-closed';
@@ -229,22 +231,16 @@ export class Connection {
     this.maybeFinish();
   }
 
-  private connect(passive: boolean): void {
+  private connect(c: Extract<Command, { kind: 'connect' }>): void {
     if (this.clientClosed) return this.maybeFinish();
-    const dst = this.m.dst;
-    if (dst === null) {
-      this.closeReason = 'proxy/no-route';
-      return this.refuse(true, false);
-    }
-    const s = this.m.policy.settings;
-    const up = net.connect({ host: dst.ip, port: dst.port, allowHalfOpen: true, noDelay: true });
+    const up = net.connect({ host: c.dst.ip, port: c.dst.port, allowHalfOpen: true, noDelay: true });
     this.upstream = up;
     this.upstreamClosed = false;
     let connected = false;
     const timer = setTimeout(() => {
       this.closeReason = 'proxy/upstream-timeout';
       up.destroy();
-    }, s.timeouts.connectMs);
+    }, c.timeoutMs);
     up.once('connect', () => {
       connected = true;
       clearTimeout(timer);
@@ -254,16 +250,13 @@ export class Connection {
         up.destroy();
         return;
       }
-      const held = this.m.heldClient;
-      if (held.length === 1) up.write(held[0]);
-      else if (held.length > 1) up.write(Buffer.concat(held));
-      held.length = 0;
-      if (!passive) {
+      writeAll(up, c.bytes);
+      if (!c.passive) {
         this.releaseHeld();
-        return this.startSplice();
+        return this.startSplice(c.idleMs, c.observeSession);
       }
       // A server that accepts but never sends its first flight must not hold both sockets.
-      this.armDecisionTimer(s.timeouts.probeMs, () => this.run(this.m.serverTimeout()));
+      this.arm(c.flightTimeoutMs, () => this.run(this.m.serverTimeout()));
       up.on('data', (d: Buffer) => {
         this.ctx.heldBytes += d.length;
         this.heldAccounted += d.length;
@@ -276,11 +269,7 @@ export class Connection {
       clearTimeout(timer);
       if (this.closeReason === undefined) {
         this.closeReason =
-          e.code === 'ECONNREFUSED'
-            ? 'proxy/upstream-refused'
-            : e.code === 'ECONNRESET'
-              ? 'proxy/upstream-reset'
-              : `proxy/upstream-error`;
+          e.code === 'ECONNREFUSED' ? 'proxy/upstream-refused' : e.code === 'ECONNRESET' ? 'proxy/upstream-reset' : `proxy/upstream-error`;
       }
     });
     up.once('close', () => {
@@ -298,8 +287,8 @@ export class Connection {
     });
   }
 
-  private release(): void {
-    this.clearPeek();
+  private release(toServer: readonly Buffer[], toClient: readonly Buffer[], idleMs: number): void {
+    this.disarm();
     const up = this.upstream;
     if (up === null || this.clientClosed) {
       // Allowed after the client left (passive mode, client reset before the server's flight
@@ -309,14 +298,8 @@ export class Connection {
     }
     up.removeAllListeners('data');
     up.removeAllListeners('end');
-    // Client bytes that arrived with the hello's last read (the client is paused since).
-    const fromClient = this.m.heldClient;
-    if (fromClient.length > 0) up.write(fromClient.length === 1 ? fromClient[0] : Buffer.concat(fromClient));
-    fromClient.length = 0;
-    const held = this.m.heldServer;
-    if (held.length === 1) this.client.write(held[0]);
-    else if (held.length > 1) this.client.write(Buffer.concat(held));
-    held.length = 0;
+    writeAll(up, toServer);
+    writeAll(this.client, toClient);
     this.releaseHeld();
     if (up.destroyed || up.readableEnded) {
       // The server already finished; pass its FIN on. closeSoon resumes the client: its
@@ -328,13 +311,13 @@ export class Connection {
       closeSoon(up);
       return;
     }
-    this.startSplice();
+    this.startSplice(idleMs, false);
   }
 
-  private startSplice(): void {
+  private startSplice(idleMs: number, observeSession: boolean): void {
     const up = this.upstream as net.Socket;
     this.client.removeListener('data', this.onPeekData);
-    if (this.m.observingSession) {
+    if (observeSession) {
       // TSID session check, 'log' mode: read the server's first flight beside the splice (it
       // is not delayed), until its certificate is compared with the probed one.
       const tap = (d: Buffer): void => {
@@ -342,33 +325,32 @@ export class Connection {
       };
       up.on('data', tap);
     }
-    splice(this.client, up, this.m.policy.settings.timeouts.idleMs, (why: SpliceEnd) => {
+    splice(this.client, up, idleMs, (why: SpliceEnd) => {
       this.closeReason ??= `proxy/${why}`;
     });
   }
 
-  private refuse(reset: boolean, upstreamToo = true): void {
-    this.clearPeek();
+  private refuse(reset: boolean): void {
+    this.disarm();
     this.releaseHeld();
     this.emitOnce();
     if (reset) {
       if (!this.client.destroyed) this.client.resetAndDestroy();
-      if (upstreamToo && this.upstream && !this.upstream.destroyed) this.upstream.resetAndDestroy();
+      if (this.upstream && !this.upstream.destroyed) this.upstream.resetAndDestroy();
     } else {
       this.client.removeListener('data', this.onPeekData);
       closeSoon(this.client);
-      if (upstreamToo && this.upstream) this.upstream.resetAndDestroy();
+      if (this.upstream) this.upstream.resetAndDestroy();
     }
     this.maybeFinish();
   }
 
   private maybeFinish(): void {
     if (this.finished || !this.clientClosed || !this.upstreamClosed) return;
-    const st = this.m.state;
     // A probe or route still running will call back; finish then.
-    if (st === 'route' || st === 'probe') return;
+    if (this.m.awaiting) return;
     this.finished = true;
-    this.clearPeek();
+    this.disarm();
     this.releaseHeld();
     this.emitOnce();
     this.ctx.counters.active--;
@@ -383,62 +365,18 @@ export class Connection {
 
   private emitOnce(): void {
     if (this.emitted) return;
-    const out = this.m.outcome;
+    const r = this.m.report();
     // Allows are logged at the end: wait until both sockets are closed.
-    if (out && out.phase === 'end' && !(this.clientClosed && this.upstreamClosed)) return;
+    if (r.outcome?.phase === 'end' && !(this.clientClosed && this.upstreamClosed)) return;
     this.emitted = true;
-    const m = this.m;
-    const hello = m.hello;
     let certStatus: string | undefined;
-    if (this.ctx.trust && m.chain.length > 0) {
-      const name = m.flow.sni ?? m.identity?.name;
-      certStatus = certificateStatus({
-        chain: m.fullChain(),
-        trust: this.ctx.trust,
-        ...(name ? { name } : {}),
-        ip: m.flow.dstIp,
-      }).status;
+    const chain = this.ctx.trust ? r.chain() : [];
+    if (this.ctx.trust && chain.length > 0) {
+      const name = r.flow.sni ?? r.identity?.name;
+      certStatus = certificateStatus({ chain, trust: this.ctx.trust, ...(name ? { name } : {}), ip: r.flow.dstIp }).status;
     }
-    const map = this.ctx.addressMap;
-    const closeReason = out?.closeReason ?? this.closeReason ?? (out === null ? 'proxy/client-closed' : undefined);
-    const e = buildConnectionEvent({
-      phase: out?.phase ?? 'end',
-      flow: m.flow,
-      identity: out?.identity ?? m.identity,
-      verdict: out?.verdict ?? null,
-      ...(out?.action !== undefined ? { action: out.action } : out === null ? { action: 'Allow' } : {}),
-      ...(out?.reason !== undefined ? { reason: out.reason } : {}),
-      ...(closeReason !== undefined ? { closeReason } : {}),
-      ...(out?.applicationProtocol !== undefined
-        ? { applicationProtocol: out.applicationProtocol }
-        : hello === null
-          ? { applicationProtocol: 'unknown' }
-          : {}),
-      ...(hello
-        ? {
-            client: 'SSL client',
-            tls: {
-              version: versionName(m.tlsVersion),
-              offered: offeredVersions(hello),
-              alpn: hello.alpn,
-              // Three hashes per connection (~15-24% of CPU per connection in the bench
-              // profile): only when an event consumer will read them.
-              ...(this.ctx.fingerprints ? { ja3: ja3(hello).hash, ja4: ja4(hello).ja4 } : {}),
-            },
-          }
-        : {}),
-      ...(certStatus !== undefined ? { certStatus } : {}),
-      ...(m.tsid
-        ? {
-            tsid: {
-              enabled: m.tsid.enabled,
-              profile: m.tsid.profile,
-              ...(m.cache ? { cache: m.cache } : {}),
-              ...(m.sessionCheck ? { sessionCheck: m.sessionCheck } : {}),
-              ...(m.sessionName !== null ? { sessionName: m.sessionName } : {}),
-            },
-          }
-        : {}),
+    const out = r.outcome;
+    const e = flowEvent(r, {
       bytesFromClient: this.bytesFromClient(),
       bytesFromServer: this.upstream?.bytesRead ?? 0,
       durationMs: Date.now() - this.started,
@@ -446,18 +384,13 @@ export class Connection {
         ...(this.helloMs >= 0 ? { helloMs: round3(this.helloMs) } : {}),
         ...(this.decisionMs >= 0 ? { decisionMs: round3(this.decisionMs) } : {}),
       },
-      ...(map ? { mapped: { srcIp: m.src.ip, dstIp: m.flowDstIp ?? (m.dst ? m.dst.ip : '0.0.0.0') } } : {}),
+      ...(this.closeReason !== undefined ? { closeReason: this.closeReason } : {}),
+      ...(certStatus !== undefined ? { certStatus } : {}),
+      fingerprints: this.ctx.fingerprints,
+      ...(this.ctx.addressMap ? { mapped: { srcIp: this.m.src.ip } } : {}),
     });
     this.ctx.emit(e, { listener: this.o.listener, failed: out !== null && out.verdict === null && out.closeReason !== undefined });
   }
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-/** Versions the hello offered, newest first, GREASE left out. */
-function offeredVersions(h: ClientHello): string[] {
-  const vs = h.supportedVersions.length > 0 ? h.supportedVersions : [h.clientVersion];
-  const out: string[] = [];
-  for (const v of vs) if (!isGrease(v)) out.push(versionName(v));
-  return out;
-}

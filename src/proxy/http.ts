@@ -14,7 +14,8 @@ import * as http from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import httpProxy from 'http-proxy';
-import { buildConnectionEvent } from '../events/index.js';
+import { buildConnectionEvent, refusalEvent } from '../events/index.js';
+import { enforcementOf } from '../flow/index.js';
 import type { ServerIdentity } from '../identity/index.js';
 import { evaluate, type Flow, type Policy, type Verdict } from '../policy/index.js';
 import { Connection, normalizeIp, type ProxyContext } from './connection.js';
@@ -81,7 +82,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
    * One event for a request refused before policy (bad request, unresolvable host, internal
    * failure): the operator sees every refusal, not only policy blocks.
    */
-  const refusalEvent = (
+  const refuseEvent = (
     sock: Socket,
     closeReason: string,
     o2: { host: string; port: number; scheme: 'http' | 'https'; path?: string; started: number; read0: number; written0: number },
@@ -90,26 +91,20 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
       const clientIp = normalizeIp(sock.remoteAddress);
       const map = ctx.addressMap;
       const hostIp = isIP(o2.host) ? o2.host : '0.0.0.0';
-      const flow: Flow = {
-        srcIp: map ? map.toSeed(clientIp) : clientIp,
-        srcPort: sock.remotePort ?? 0,
-        dstIp: hostIp,
-        dstPort: o2.port,
-        protocol: 'tcp',
-        scheme: o2.scheme,
-        sni: null,
-        ...(o2.path !== undefined ? { path: o2.path } : {}),
-      };
-      const identity: ServerIdentity | null =
-        o2.host === '' ? null : { name: o2.host, source: isIP(o2.host) ? 'ip' : 'sni', candidates: [{ name: o2.host, source: isIP(o2.host) ? 'ip' : 'sni' }] };
       ctx.counters.connections++;
       ctx.emit(
-        buildConnectionEvent({
-          phase: 'begin',
-          flow,
-          identity,
-          verdict: null,
-          action: 'Block',
+        refusalEvent({
+          flow: {
+            srcIp: map ? map.toSeed(clientIp) : clientIp,
+            srcPort: sock.remotePort ?? 0,
+            dstIp: hostIp,
+            dstPort: o2.port,
+            protocol: 'tcp',
+            scheme: o2.scheme,
+            sni: null,
+            ...(o2.path !== undefined ? { path: o2.path } : {}),
+          },
+          host: o2.host,
           closeReason,
           bytesFromClient: sock.bytesRead - o2.read0,
           bytesFromServer: sock.bytesWritten - o2.written0,
@@ -143,7 +138,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
   server.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
     const started = Date.now();
     if (!socket.destroyed && socket.writable) {
-      refusalEvent(socket, parserRefusal(e), { host: '', port: 0, scheme: 'http', started, read0: 0, written0: 0 });
+      refuseEvent(socket, parserRefusal(e), { host: '', port: 0, scheme: 'http', started, read0: 0, written0: 0 });
       const status =
         e.code === 'HPE_HEADER_OVERFLOW'
           ? '431 Request Header Fields Too Large'
@@ -162,13 +157,13 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     const written0 = socket.bytesWritten;
     const target = splitHostPort(req.url ?? '', 443);
     if (target === null) {
-      refusalEvent(socket, 'proxy/bad-request', { host: '', port: 0, scheme: 'https', started, read0, written0 });
+      refuseEvent(socket, 'proxy/bad-request', { host: '', port: 0, scheme: 'https', started, read0, written0 });
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
     const policy = o.policy();
     const refuse = (why: string) => {
-      refusalEvent(socket, why, { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
+      refuseEvent(socket, why, { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
       if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n');
     };
     ctx
@@ -178,7 +173,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
           if (socket.destroyed) return;
           if (typeof ip !== 'string' || isIP(ip) === 0) return refuse('proxy/resolve-failed');
           if (o.selfTarget(ip, target.port) !== null) {
-            refusalEvent(socket, 'proxy/self-target', { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
+            refuseEvent(socket, 'proxy/self-target', { host: target.host, port: target.port, scheme: 'https', started, read0, written0 });
             socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
             return;
           }
@@ -221,7 +216,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     const written0 = sock.bytesWritten;
     const raw = req.url ?? '/';
     const refuseRequest = (code: string, status: number, why: string, host = '', port = 0, path?: string) => {
-      refusalEvent(sock, code, { host, port, scheme: 'http', ...(path !== undefined ? { path } : {}), started, read0, written0 });
+      refuseEvent(sock, code, { host, port, scheme: 'http', ...(path !== undefined ? { path } : {}), started, read0, written0 });
       fail(res, status, `${why} [${code}]`);
     };
     const badRequest = (why: string, host = '', port = 0) => refuseRequest('proxy/bad-request', 400, why, host, port);
@@ -281,7 +276,7 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
       ip = await ctx.resolve(host);
       if (typeof ip !== 'string' || isIP(ip) === 0) throw new Error('not an IP address');
     } catch {
-      refusalEvent(sock, 'proxy/resolve-failed', { host, port, scheme: 'http', path, started, read0, written0 });
+      refuseEvent(sock, 'proxy/resolve-failed', { host, port, scheme: 'http', path, started, read0, written0 });
       fail(res, 502, `cannot resolve ${host}`);
       return;
     }
@@ -328,25 +323,19 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
       res.once('close', () => emit('end', extra));
       proxy.web(req, res, { target: `http://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}` });
     };
-    switch (verdict.action) {
-      case 'Allow':
-      case 'Trust':
-        return forward({});
-      case 'Interactive Block':
-      case 'Interactive Block with reset': {
-        const until = bypass.get(key);
-        if (until !== undefined && until > Date.now()) return forward({ action: 'Allow', reason: 'User Bypass' });
-        emit('begin', { closeReason: 'policy/block' });
-        return warningPage(res, verdict, key, url.href);
-      }
-      case 'Block with reset':
-        emit('begin', { closeReason: 'policy/block' });
-        sock.resetAndDestroy();
-        return;
-      default:
-        emit('begin', { closeReason: 'policy/block' });
-        return blockPage(res, verdict);
+    const e = enforcementOf(verdict.action);
+    if (e.allow) return forward({});
+    if (e.interactive) {
+      // A web request can be shown the warning page (with or without reset: the page is the
+      // interaction); a user who continued is let through for a while.
+      const until = bypass.get(key);
+      if (until !== undefined && until > Date.now()) return forward({ action: 'Allow', reason: 'User Bypass' });
+      emit('begin', { closeReason: 'policy/block' });
+      return warningPage(res, verdict, key, url.href);
     }
+    emit('begin', { closeReason: 'policy/block' });
+    if (e.reset) return void sock.resetAndDestroy();
+    return blockPage(res, verdict);
   }
 
   /**

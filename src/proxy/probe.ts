@@ -5,9 +5,9 @@
 import * as tls from 'node:tls';
 import { isIP } from 'node:net';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
-import type { ClientHello } from '../wire/index.js';
+import { highestVersion, lowestVersion, tlsVersionName, type ClientHello } from '../wire/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
-import { highestVersion, lowestVersion, type Endpoint } from './machine.js';
+import type { Endpoint } from '../flow/index.js';
 
 export interface ProbeRequest {
   readonly dst: Endpoint;
@@ -18,13 +18,6 @@ export interface ProbeRequest {
 }
 
 type Chain = readonly CertificateFacts[];
-
-const VERSION_NAMES: Record<number, tls.SecureVersion> = {
-  0x0301: 'TLSv1',
-  0x0302: 'TLSv1.1',
-  0x0303: 'TLSv1.2',
-  0x0304: 'TLSv1.3',
-};
 
 // Signature schemes the client offered, in OpenSSL's spelling: a server holding an RSA and
 // an ECDSA certificate picks by these, so offering the client's list gets the client's cert.
@@ -52,8 +45,8 @@ export type ProbeConnectOptions = tls.ConnectionOptions & { localAddress?: strin
 
 export function probeOptions(req: ProbeRequest): ProbeConnectOptions {
   const h = req.hello;
-  const max = VERSION_NAMES[highestVersion(h)] ?? 'TLSv1.3';
-  let min = VERSION_NAMES[lowestVersion(h)] ?? 'TLSv1.2';
+  const max = tlsVersionName(highestVersion(h)) ?? 'TLSv1.3';
+  let min = tlsVersionName(lowestVersion(h)) ?? 'TLSv1.2';
   // OpenSSL's default security level refuses < TLS 1.2 anyway; asking for it only errors.
   if (min === 'TLSv1' || min === 'TLSv1.1') min = max === 'TLSv1.3' ? 'TLSv1.2' : max;
   const sigalgs: string[] = [];

@@ -10,10 +10,10 @@ import { PeekwallFailure, peekwallError, type PeekwallError } from '../util/erro
 import { Connection, normalizeIp, type ProxyContext } from './connection.js';
 import { createExplicitServer } from './http.js';
 import { isLoopbackHost } from './loopback.js';
-import type { Endpoint } from './machine.js';
+import type { Endpoint } from '../flow/index.js';
 import { ProxyMetrics } from './metrics.js';
 import { SelfTargets } from './self.js';
-import { buildConnectionEvent } from '../events/index.js';
+import { refusalEvent } from '../events/index.js';
 import { TsidCache } from './probe.js';
 import type { HostPort, ListenerConfig, ProxyOptions, RunningProxy } from './types.js';
 
@@ -184,8 +184,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       const map = o.addressMap;
       ctx.counters.connections++;
       ctx.emit(
-        buildConnectionEvent({
-          phase: 'begin',
+        refusalEvent({
           flow: {
             srcIp: map ? map.toSeed(src) : src,
             srcPort: socket.remotePort ?? 0,
@@ -195,8 +194,6 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
             scheme: listener === 'explicit' ? 'http' : 'https',
             sni: null,
           },
-          identity: null,
-          verdict: null,
           action: 'Block with reset',
           reason: 'Connection Limit',
           closeReason: 'proxy/connection-limit',

@@ -3,9 +3,10 @@
 // Everything here is plain data so results can be printed, serialised (JSON/TAP/JUnit) and
 // compared without touching the policy engine again.
 import type { CertificateFacts, IdentitySource, TsidProfile } from '../identity/index.js';
+import type { TlsVersionName } from '../wire/index.js';
 
 /** TLS versions a case's client offers, spelled as the events show them. */
-export type TlsVersionName = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export type { TlsVersionName };
 
 /** Where a case's server certificate comes from. */
 export type CaseCertificate =

@@ -10,9 +10,11 @@ const hexDigest: (alg: string, s: string) => string =
     ? (alg, s) => crypto.hash(alg, s, 'hex')
     : (alg, s) => crypto.createHash(alg).update(s).digest('hex');
 import type { ClientHello } from './types.js';
-import { isGrease, ParsedClientHello } from './hello.js';
+import { ParsedClientHello } from './hello.js';
+import { isGrease } from './versions.js';
 
 const noGrease = (xs: readonly number[]) => xs.filter((v) => !isGrease(v));
+const hex4 = (v: number) => v.toString(16).padStart(4, '0');
 
 export function ja3(h: ClientHello): { text: string; hash: string } {
   const text = [
@@ -25,24 +27,6 @@ export function ja3(h: ClientHello): { text: string; hash: string } {
   return { text, hash: hexDigest('md5', text) };
 }
 
-/** Human name of a protocol version, as Node/OpenSSL print it. */
-export function versionName(v: number): string {
-  switch (v) {
-    case 0x0002: return 'SSLv2';
-    case 0x0300: return 'SSLv3';
-    case 0x0301: return 'TLSv1';
-    case 0x0302: return 'TLSv1.1';
-    case 0x0303: return 'TLSv1.2';
-    case 0x0304: return 'TLSv1.3';
-    case 0xfeff: return 'DTLSv1';
-    case 0xfefd: return 'DTLSv1.2';
-    case 0xfefc: return 'DTLSv1.3';
-    default:
-      return isGrease(v) ? `GREASE(0x${hex4(v)})` : `0x${hex4(v)}`;
-  }
-}
-
-const hex4 = (v: number) => v.toString(16).padStart(4, '0');
 
 function ja4Version(v: number): string {
   switch (v) {

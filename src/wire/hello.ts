@@ -5,10 +5,6 @@ import type { PeekwallError } from '../util/errors.js';
 import type { ClientHello, ExtensionInfo, HelloAnomaly } from './types.js';
 import { wireError } from './errors.js';
 
-/** GREASE (RFC 8701): 0x0a0a, 0x1a1a, ... 0xfafa — exactly, not "any 0x?a?a". */
-export function isGrease(v: number): boolean {
-  return (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
-}
 
 const EXT_SNI = 0;
 const EXT_GROUPS = 10;

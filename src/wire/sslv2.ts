@@ -10,7 +10,7 @@
 //   challenge
 import type { ClientHello, ExtensionInfo, HelloAnomaly, HelloReadResult } from './types.js';
 import { wireError } from './errors.js';
-import { versionName } from './fingerprint.js';
+import { versionName } from './versions.js';
 
 const NONE: readonly never[] = Object.freeze([]);
 const NULL_COMPRESSION: readonly number[] = Object.freeze([0]);

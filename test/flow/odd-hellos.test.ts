@@ -2,10 +2,10 @@
 // flagged (an SSLv2-format hello offering TLS, a server_name that is no DNS name), and how the
 // policy reader takes the setting. Real sockets: test/e2e/proxy-odd-hellos.test.ts.
 import t from 'tap';
-import { ConnectionMachine, type Command } from '../../src/proxy/index.js';
+import { ConnectionMachine, type Command } from '../../src/flow/index.js';
 import { DEFAULT_SETTINGS, parsePolicy } from '../../src/policy/index.js';
 import { helloMessage, records, sniExt, v2Hello, versionsExt } from '../wire/build.js';
-import { policyFrom } from './lib/net.js';
+import { policyFrom } from '../proxy/lib/net.js';
 
 const yaml = (o: { tsid?: boolean; failMode?: string; oddHellos?: string } = {}) => `
 name: odd

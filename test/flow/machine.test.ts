@@ -2,10 +2,10 @@
 // flights from independent tools): no sockets, every decision visible as commands.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { ConnectionMachine, type Command } from '../../src/proxy/index.js';
+import { ConnectionMachine, type Command } from '../../src/flow/index.js';
 import { certificateFacts } from '../../src/identity/index.js';
 import { fixturePath, readFixture, readFixtureJson } from '../helpers/fixtures.js';
-import { policyFrom } from './lib/net.js';
+import { policyFrom } from '../proxy/lib/net.js';
 
 const yaml = (tsid: boolean, failMode = 'closed') => `
 name: replay
@@ -166,10 +166,12 @@ t.test('sni-route: the machine asks for a route, then continues', async (t) => {
 t.test('after the verdict, client bytes are no longer held (a client talking into a closing connection fills no memory)', async (t) => {
   const hello = readFixture('clienthello', 'openssl-default-sni.bin');
   const allowed = mk(false);
-  t.same(kinds(allowed.clientData(hello)), ['pause-client', 'connect']);
+  const cmds = allowed.clientData(hello);
+  t.same(kinds(cmds), ['pause-client', 'connect']);
+  const connect = cmds[1];
   t.same(kinds(allowed.clientData(Buffer.alloc(1000))), []);
   t.equal(allowed.heldClientBytes, hello.length, 'decided: late bytes not held');
-  t.equal(allowed.heldClient.length, 1);
+  t.equal(connect.kind === 'connect' ? connect.bytes.length : -1, 1, 'the connect carries the hello, and only it');
 
   const refused = mk(false);
   t.same(kinds(refused.clientData(Buffer.from('GET / HTTP/1.1\r\n\r\n'))), ['close']);
@@ -223,12 +225,13 @@ t.test('TSID session check, redecide: the same certificate releases the held fli
 t.test('TSID session check, log: observed beside the splice, nothing held, outcome unchanged', async (t) => {
   const m = mkSession('log');
   m.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
-  t.same(kinds(m.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' })), ['connect'], 'splice at once');
-  t.ok(m.observingSession);
+  const cmds = m.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
+  t.same(kinds(cmds), ['connect'], 'splice at once');
+  t.ok(cmds[0].kind === 'connect' && cmds[0].observeSession, 'and observe the session beside it');
   const flight = readFixture('serverflight', 'cn-only.tls12.bin');
   t.equal(m.observeServer(flight.subarray(0, 50)), false, 'more needed');
   t.equal(m.observeServer(flight.subarray(50)), true, 'done');
-  t.notOk(m.observingSession);
+  t.equal(m.observeServer(Buffer.alloc(1)), true, 'and stays done');
   t.equal(m.sessionCheck, 'tsid/cert-mismatch');
   t.equal(m.sessionName, 'cn-only.example');
   t.equal(m.outcome?.verdict?.rule, 'ALLOW_ALL', 'log only: the verdict stands');
@@ -245,6 +248,6 @@ t.test('TSID session check, log: observed beside the splice, nothing held, outco
   t.equal(tls13.sessionCheck, 'unseen', 'TLS 1.3 hides it');
   const off = mkSession('off');
   off.clientData(readFixture('clienthello', 'openssl-noservername.bin'));
-  off.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
-  t.notOk(off.observingSession, 'off: no check');
+  const offCmds = off.certificate({ ok: true, chain: [pem('first-san-differs-from-cn-cisco-like')], cache: 'miss' });
+  t.ok(offCmds[0].kind === 'connect' && !offCmds[0].observeSession, 'off: no check');
 });

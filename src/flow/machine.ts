@@ -1,11 +1,14 @@
 // The per-connection decision logic as a sans-IO state machine: events in (client bytes,
-// route found, probe result, server bytes, timeouts, ends), commands out (pause the client,
-// route, probe, connect upstream, release held server bytes, close). No sockets, no timers:
-// the shell in connection.ts performs the commands and feeds the answers back, so every
-// decision can be replayed from recorded bytes in a unit test.
+// route found, probe result, server bytes, timeouts, ends), commands out (wait for the hello,
+// pause the client, route, probe, connect upstream, release held bytes, close). No sockets, no
+// timers: the shell (src/proxy/connection.ts) performs the commands and feeds the answers back,
+// so every decision can be replayed from recorded bytes in a unit test. Every command carries
+// what the shell needs to perform it (endpoints, bytes, deadlines); the shell reads nothing else
+// of the machine but report(), once, for the connection event.
 import {
   ClientHelloReader,
   ServerFlightReader,
+  highestVersion,
   type ClientHello,
   type HelloReadResult,
   type ServerFlightResult,
@@ -17,8 +20,9 @@ import {
   type ServerIdentity,
   type TsidSetting,
 } from '../identity/index.js';
-import { evaluate, tsidFor, type Flow, type Policy, type Verdict } from '../policy/index.js';
+import { evaluate, tsidFor, type Flow, type Policy, type PolicySettings, type Verdict } from '../policy/index.js';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { enforcementOf } from './enforce.js';
 
 export interface Endpoint {
   readonly ip: string;
@@ -45,21 +49,50 @@ export interface MachineInit {
 }
 
 export type Command =
+  /** Read the client; answer peekTimeout() if no complete hello came within timeoutMs. */
+  | { readonly kind: 'wait-hello'; readonly timeoutMs: number }
   /** The hello is complete: stop reading the client until decided. */
   | { readonly kind: 'pause-client' }
-  /** Find the upstream from the SNI (null: no SNI); answer with routed()/routeFailed(). */
-  | { readonly kind: 'route'; readonly sni: string | null }
-  /** TSID: obtain the server certificate chain; answer with certificate(). */
-  | { readonly kind: 'probe'; readonly dst: Endpoint; readonly hello: ClientHello }
   /**
-   * Connect upstream and write the held client bytes. passive: keep the client paused and
-   * feed server bytes to serverData() until decided; otherwise splice right away.
+   * Find the upstream from the SNI (null: no SNI); answer with routed()/routeFailed(), or
+   * routeFailed() with a timeout error after timeoutMs.
    */
-  | { readonly kind: 'connect'; readonly passive: boolean }
-  /** Passive mode decided Allow: write the held server bytes to the client, then splice. */
-  | { readonly kind: 'release' }
-  /** Refuse: FIN (reset false) or RST (reset true) to the client, and the upstream if any. */
-  | { readonly kind: 'close'; readonly reset: boolean };
+  | { readonly kind: 'route'; readonly sni: string | null; readonly timeoutMs: number }
+  /** TSID: obtain the server certificate chain (cached per cache settings); answer with certificate(). */
+  | {
+      readonly kind: 'probe';
+      readonly dst: Endpoint;
+      readonly hello: ClientHello;
+      readonly timeoutMs: number;
+      readonly cache: PolicySettings['tsidCache'];
+    }
+  /**
+   * Connect to dst within timeoutMs and write `bytes` (the client's, held until now: the
+   * machine holds them no longer). passive: keep the client paused and feed server bytes to
+   * serverData() until a release or close, serverTimeout() after flightTimeoutMs; otherwise
+   * splice right away (closing after idleMs without traffic), and with observeSession feed the
+   * server's bytes to observeServer() beside the splice until it answers true.
+   */
+  | {
+      readonly kind: 'connect';
+      readonly dst: Endpoint;
+      readonly bytes: readonly Buffer[];
+      readonly passive: boolean;
+      readonly observeSession: boolean;
+      readonly timeoutMs: number;
+      readonly flightTimeoutMs: number;
+      readonly idleMs: number;
+    }
+  /**
+   * A held server flight was judged Allow: write toServer upstream (client bytes that came
+   * with the hello's last read) and toClient to the client, then splice.
+   */
+  | { readonly kind: 'release'; readonly toServer: readonly Buffer[]; readonly toClient: readonly Buffer[]; readonly idleMs: number }
+  /**
+   * Refuse: FIN (reset false) or RST (reset true) to the client, and the upstream if any; the
+   * outcome is final and the event can be written.
+   */
+  | { readonly kind: 'close'; readonly reset: boolean; readonly outcome: Outcome };
 
 export type ProbeAnswer =
   | { readonly ok: true; readonly chain: readonly CertificateFacts[]; readonly cache: 'hit' | 'miss' }
@@ -85,6 +118,25 @@ export interface Outcome {
   readonly closeReason?: string;
   /** 'unknown' when the bytes could not be inspected. */
   readonly applicationProtocol?: string;
+}
+
+/** Everything the connection event needs from the machine, read once when the event is written. */
+export interface FlowReport {
+  readonly outcome: Outcome | null;
+  readonly flow: Flow;
+  /** The deciding identity (the outcome's), else the last one derived. */
+  readonly identity: ServerIdentity | null;
+  readonly hello: ClientHello | null;
+  /** Negotiated (read from the server) or the highest the client offered; wire value. */
+  readonly tlsVersion: number;
+  readonly tsid: TsidSetting | null;
+  readonly cache: 'hit' | 'miss' | undefined;
+  readonly sessionCheck: SessionCheck | null;
+  readonly sessionName: string | null;
+  /** The real destination address (the original one, or the upstream), before any seed mapping. */
+  readonly realDstIp: string;
+  /** Leaf first; the issuers are parsed on first use (only a trust store asks). */
+  chain(): readonly CertificateFacts[];
 }
 
 const NO_COMMANDS: readonly Command[] = [];
@@ -126,11 +178,11 @@ export class ConnectionMachine {
   /** Negotiated (passive) or highest offered TLS version, wire value. */
   tlsVersion = 0;
   outcome: Outcome | null = null;
-  /** Client bytes held until the verdict (the hello and anything after it). */
-  readonly heldClient: Buffer[] = [];
+  /** Client bytes held until the verdict (the hello and anything after it); handed over by connect/release. */
+  private heldClient: Buffer[] = [];
   heldClientBytes = 0;
-  /** Server bytes held in passive mode. */
-  readonly heldServer: Buffer[] = [];
+  /** Server bytes held in passive/verify mode; handed over by release. */
+  private heldServer: Buffer[] = [];
   heldServerBytes = 0;
   private readonly reader: ClientHelloReader;
   private flight: ServerFlightReader | null = null;
@@ -149,6 +201,62 @@ export class ConnectionMachine {
     this.maxFlight = init.maxServerFlightBytes ?? 65536;
     this.reader = new ClientHelloReader({ maxHandshakeBytes: init.policy.settings.maxHelloBytes });
     this.flow = this.makeFlow(null);
+  }
+
+  /** The first command: wait for the hello. */
+  start(): readonly Command[] {
+    return [{ kind: 'wait-hello', timeoutMs: this.settings.timeouts.peekMs }];
+  }
+
+  private get settings(): PolicySettings {
+    return this.policy.settings;
+  }
+
+  report(): FlowReport {
+    const o = this.outcome;
+    return {
+      outcome: o,
+      flow: this.flow,
+      identity: o?.identity ?? this.identity,
+      hello: this.hello,
+      tlsVersion: this.tlsVersion,
+      tsid: this.tsid,
+      cache: this.cache,
+      sessionCheck: this.sessionCheck,
+      sessionName: this.sessionName,
+      realDstIp: this.flowDstIp ?? (this.dst ? this.dst.ip : '0.0.0.0'),
+      chain: () => this.fullChain(),
+    };
+  }
+
+  // ---- commands: each hands over what the shell needs ------------------------------
+
+  private connect(passive: boolean, observeSession = false): Command {
+    const bytes = this.heldClient;
+    this.heldClient = [];
+    const t = this.settings.timeouts;
+    return {
+      kind: 'connect',
+      dst: this.dst as Endpoint,
+      bytes,
+      passive,
+      observeSession,
+      timeoutMs: t.connectMs,
+      flightTimeoutMs: t.probeMs,
+      idleMs: t.idleMs,
+    };
+  }
+
+  private release(): Command {
+    const toServer = this.heldClient;
+    const toClient = this.heldServer;
+    this.heldClient = [];
+    this.heldServer = [];
+    return { kind: 'release', toServer, toClient, idleMs: this.settings.timeouts.idleMs };
+  }
+
+  private close(reset: boolean): Command {
+    return { kind: 'close', reset, outcome: this.outcome as Outcome };
   }
 
   private makeFlow(hello: ClientHello | null): Flow {
@@ -190,7 +298,7 @@ export class ConnectionMachine {
     // Nothing to forward to: a fail-open forward of a half hello helps no one.
     this.outcome = failureOutcome(e, false);
     this.state = 'closed';
-    return [{ kind: 'close', reset: false }];
+    return [this.close(false)];
   }
 
   peekTimeout(): readonly Command[] {
@@ -198,7 +306,7 @@ export class ConnectionMachine {
     return this.fail(
       peekwallError(
         'proxy/peek-timeout',
-        `no complete ClientHello within ${this.policy.settings.timeouts.peekMs} ms (${this.heldClientBytes} bytes received)`,
+        `no complete ClientHello within ${this.settings.timeouts.peekMs} ms (${this.heldClientBytes} bytes received)`,
       ),
     );
   }
@@ -222,7 +330,7 @@ export class ConnectionMachine {
         // A refusal is the policy's answer to a hello it could read, not a failure to
         // inspect, so failMode: open does not turn it into a forward.
         for (const a of r.hello.anomalies) {
-          const odd = this.policy.settings.oddHellos;
+          const odd = this.settings.oddHellos;
           let action: 'allow' | 'refuse';
           switch (a.code) {
             case 'wire/sslv2-compat':
@@ -244,7 +352,7 @@ export class ConnectionMachine {
         }
         if (this.dst === null) {
           this.state = 'route';
-          return [{ kind: 'pause-client' }, { kind: 'route', sni: r.hello.sni }];
+          return [{ kind: 'pause-client' }, { kind: 'route', sni: r.hello.sni, timeoutMs: this.settings.timeouts.connectMs }];
         }
         return [{ kind: 'pause-client' }, ...this.afterRoute()];
       }
@@ -267,7 +375,7 @@ export class ConnectionMachine {
     // No upstream: fail open cannot forward anywhere, so this always refuses.
     this.outcome = failureOutcome(e, false);
     this.state = 'closed';
-    return [{ kind: 'close', reset: true }];
+    return [this.close(true)];
   }
 
   private afterRoute(): readonly Command[] {
@@ -276,7 +384,8 @@ export class ConnectionMachine {
     this.tsid = tsid;
     if (tsid.enabled) {
       this.state = 'probe';
-      return [{ kind: 'probe', dst: this.dst as Endpoint, hello }];
+      const s = this.settings;
+      return [{ kind: 'probe', dst: this.dst as Endpoint, hello, timeoutMs: s.timeouts.probeMs, cache: s.tsidCache }];
     }
     if (hello.sni !== null) {
       return this.decide(resolveIdentity({ sni: hello.sni, tsid, dstIp: this.flow.dstIp }));
@@ -284,7 +393,7 @@ export class ConnectionMachine {
     // TSID off and no SNI: forward the hello and read the server's first flight.
     this.state = 'passive';
     this.flight = new ServerFlightReader({ maxHandshakeBytes: this.maxFlight });
-    return [{ kind: 'connect', passive: true }];
+    return [this.connect(true)];
   }
 
   // ---- TSID probe ---------------------------------------------------------------------
@@ -295,30 +404,20 @@ export class ConnectionMachine {
     if (!a.ok) return this.fail(a.error);
     this.chain = a.chain;
     const leaf = a.chain[0];
-    const cmds = this.decide(
-      resolveIdentity({
-        sni: this.flow.sni,
-        tsid: this.tsid as TsidSetting,
-        dstIp: this.flow.dstIp,
-        ...(leaf ? { certificate: leaf } : {}),
-      }),
-    );
-    const mode = this.policy.settings.tsidSessionCheck;
+    const identity = resolveIdentity({
+      sni: this.flow.sni,
+      tsid: this.tsid as TsidSetting,
+      dstIp: this.flow.dstIp,
+      ...(leaf ? { certificate: leaf } : {}),
+    });
     // A name derived from a probe holds only if the session shows the same certificate: a
     // server may show the probe one certificate and real clients another.
-    if (mode === 'off' || (this.state as MachineState) !== 'decided' || !leaf) return cmds;
-    this.sessionReader = new ServerFlightReader({ maxHandshakeBytes: this.maxFlight });
-    if (mode === 'log') return cmds; // the shell feeds observeServer() beside the splice
-    this.state = 'verify';
-    return [{ kind: 'connect', passive: true }];
+    const mode = leaf ? this.settings.tsidSessionCheck : 'off';
+    if (mode !== 'off') this.sessionReader = new ServerFlightReader({ maxHandshakeBytes: this.maxFlight });
+    return this.decide(identity, mode === 'redecide');
   }
 
   // ---- TSID session check -----------------------------------------------------------
-
-  /** 'log' mode: the shell feeds the server's bytes here while splicing, until this says done. */
-  get observingSession(): boolean {
-    return this.sessionReader !== null && this.state !== 'verify';
-  }
 
   /** Feed server bytes of a spliced connection ('log' mode); true once nothing more is needed. */
   observeServer(chunk: Buffer): boolean {
@@ -355,7 +454,7 @@ export class ConnectionMachine {
     const leaf = this.sessionLeaf;
     if (check !== 'tsid/cert-mismatch' || leaf === null) {
       this.state = 'decided';
-      return [{ kind: 'release' }];
+      return [this.release()];
     }
     // Judged again on the certificate this session really carries.
     this.chain = [leaf];
@@ -367,6 +466,16 @@ export class ConnectionMachine {
   /** Server bytes are held until decided: passive mode, or a TSID session check that may re-decide. */
   get holdingServer(): boolean {
     return this.state === 'passive' || this.state === 'verify';
+  }
+
+  /** Settled: decided or closed (the shell's timers for the decision can go). */
+  get settled(): boolean {
+    return this.state === 'decided' || this.state === 'closed';
+  }
+
+  /** A route or probe is under way: its answer is still to come. */
+  get awaiting(): boolean {
+    return this.state === 'route' || this.state === 'probe';
   }
 
   serverData(chunk: Buffer): readonly Command[] {
@@ -388,7 +497,7 @@ export class ConnectionMachine {
     if (this.state === 'verify') return this.verified('unseen');
     if (this.state !== 'passive') return NO_COMMANDS;
     return this.fail(
-      peekwallError('proxy/server-flight-timeout', `the server's first flight was not complete within ${this.policy.settings.timeouts.probeMs} ms (${this.heldServerBytes} bytes held)`),
+      peekwallError('proxy/server-flight-timeout', `the server's first flight was not complete within ${this.settings.timeouts.probeMs} ms (${this.heldServerBytes} bytes held)`),
     );
   }
 
@@ -442,43 +551,51 @@ export class ConnectionMachine {
 
   // ---- deciding -----------------------------------------------------------------------
 
-  private decide(identity: ServerIdentity): readonly Command[] {
+  /**
+   * Judge the flow on an identity. holdFlight (a TSID session check that may re-decide): an
+   * allow connects and holds the server's first flight instead of splicing at once.
+   */
+  private decide(identity: ServerIdentity, holdFlight = false): readonly Command[] {
     // The hello already went upstream: an allow releases the held flight, a block resets both.
-    const wasPassive = this.state === 'passive' || this.state === 'verify';
+    const wasPassive = this.holdingServer;
     this.identity = identity;
     // No trace on the hot path: events do not carry it, and it allocates per step.
     const verdict = evaluate(this.policy, this.flow, { name: identity.name, source: identity.source }, { trace: false });
-    this.state = 'decided';
-    switch (verdict.action) {
-      case 'Allow':
-      case 'Trust':
-        this.outcome = { phase: 'end', verdict, identity };
-        return wasPassive ? [{ kind: 'release' }] : [{ kind: 'connect', passive: false }];
-      case 'Block with reset':
-      case 'Interactive Block with reset':
-        this.outcome = { phase: 'begin', verdict, identity, closeReason: 'policy/block' };
-        this.state = 'closed';
-        return [{ kind: 'close', reset: true }];
-      default:
-        // Block, Interactive Block (no page can be shown inside TLS). After a forwarded
-        // hello the server is mid-handshake: reset both sides rather than leave it hanging.
-        this.outcome = { phase: 'begin', verdict, identity, closeReason: 'policy/block' };
-        this.state = 'closed';
-        return [{ kind: 'close', reset: wasPassive }];
+    const e = enforcementOf(verdict.action);
+    if (e.allow) {
+      this.outcome = { phase: 'end', verdict, identity };
+      if (wasPassive) {
+        this.state = 'decided';
+        return [this.release()];
+      }
+      if (holdFlight) {
+        this.state = 'verify';
+        return [this.connect(true)];
+      }
+      this.state = 'decided';
+      return [this.connect(false, this.sessionReader !== null)];
     }
+    this.sessionReader = null;
+    this.outcome = { phase: 'begin', verdict, identity, closeReason: 'policy/block' };
+    this.state = 'closed';
+    // Block / Interactive Block without reset answer a FIN (no page can be shown inside TLS);
+    // after a forwarded hello the server is mid-handshake: reset both rather than leave it hanging.
+    return [this.close(e.reset || wasPassive)];
   }
 
   /** Inspection failed: the policy's fail mode decides. */
   private fail(e: PeekwallError, forceClosed = false): readonly Command[] {
-    const open = !forceClosed && this.policy.settings.failMode === 'open';
     const wasPassive = this.state === 'passive';
+    // Fail open forwards — where there is somewhere to forward to (sni-route before its route
+    // has none: refused like a route failure).
+    const open = !forceClosed && this.settings.failMode === 'open' && (this.dst !== null || wasPassive);
     this.outcome = failureOutcome(e, open);
     if (open) {
       this.state = 'decided';
-      return wasPassive ? [{ kind: 'release' }] : [{ kind: 'pause-client' }, { kind: 'connect', passive: false }];
+      return wasPassive ? [this.release()] : [{ kind: 'pause-client' }, this.connect(false)];
     }
     this.state = 'closed';
-    return [{ kind: 'close', reset: true }];
+    return [this.close(true)];
   }
 }
 
@@ -500,21 +617,3 @@ function failureOutcome(e: PeekwallError, open: boolean): Outcome {
       };
 }
 
-/** The highest real (non-GREASE) version the client offers. */
-export function highestVersion(h: ClientHello): number {
-  let best = 0;
-  for (const v of h.supportedVersions) {
-    if ((v & 0x0f0f) === 0x0a0a) continue; // GREASE
-    if (v > best && v <= 0x0304) best = v;
-  }
-  return best === 0 ? h.clientVersion : best;
-}
-
-export function lowestVersion(h: ClientHello): number {
-  let low = 0;
-  for (const v of h.supportedVersions) {
-    if ((v & 0x0f0f) === 0x0a0a) continue;
-    if (v >= 0x0301 && v <= 0x0304 && (low === 0 || v < low)) low = v;
-  }
-  return low === 0 ? h.clientVersion : low;
-}

@@ -1,0 +1,14 @@
+// Public face of the flow core: the per-connection state machine (sans-IO: bytes and facts in,
+// commands out) and the verdict -> enforcement map. Pure: no sockets, timers or files.
+export {
+  ConnectionMachine,
+  type Command,
+  type Endpoint,
+  type FlowReport,
+  type MachineInit,
+  type MachineState,
+  type Outcome,
+  type ProbeAnswer,
+  type SessionCheck,
+} from './machine.js';
+export { enforcementOf, type Enforcement } from './enforce.js';
