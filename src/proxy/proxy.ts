@@ -8,7 +8,7 @@ import type { ConnectionEvent } from '../events/index.js';
 import type { Policy } from '../policy/index.js';
 import { PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { Connection, normalizeIp, type ProxyContext } from './connection.js';
-import { createExplicitServer } from './http.js';
+import { createExplicitServer } from './explicit/server.js';
 import { isLoopbackHost } from './loopback.js';
 import type { Endpoint } from '../flow/index.js';
 import { ProxyMetrics } from './metrics.js';
