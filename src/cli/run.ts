@@ -42,7 +42,8 @@ Options:
   --events FILE   without --config: events file (default stdout)
   --workers N     processes (overrides the config's workers)
   --check         validate the config and the policy, then exit
-Signals: SIGHUP reloads the policy; SIGTERM/SIGINT drain and stop.
+Signals: SIGHUP reloads the policy and reopens the events file (after logrotate's mv);
+SIGUSR1 reopens the events file only; SIGTERM/SIGINT drain and stop.
 Exit: 0 stopped cleanly, 2 bad config or policy.`;
 
 function printErrors(io: CliIo, errors: readonly PeekwallError[]): void {
@@ -180,21 +181,27 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
   // and a handler used to take its default action and end the process (a deploy script's
   // reload right after start), and a 'drain' sent to a worker that early was lost. Until the
   // proxy is up they are remembered, then acted on.
-  const early = { reload: false, stop: false };
+  // SIGUSR1 too: without a listener Node answers it by opening its debugger on port 9229.
+  const early = { reload: false, stop: false, reopen: false };
   let onReload = (): void => void (early.reload = true);
   let onStop = (): void => void (early.stop = true);
+  let onReopen = (): void => void (early.reopen = true);
   const hup = (): void => onReload();
   const term = (): void => onStop();
+  const usr1 = (): void => onReopen();
   const message = (m: unknown): void => {
     if (m === 'reload') onReload();
     else if (m === 'drain') onStop();
+    else if (m === 'reopen') onReopen();
   };
   process.on('SIGHUP', hup);
+  process.on('SIGUSR1', usr1);
   process.on('SIGTERM', term);
   process.on('SIGINT', term);
   if (cluster.isWorker) process.on('message', message);
   const detach = (): void => {
     process.removeListener('SIGHUP', hup);
+    process.removeListener('SIGUSR1', usr1);
     process.removeListener('SIGTERM', term);
     process.removeListener('SIGINT', term);
     process.removeListener('message', message);
@@ -202,11 +209,13 @@ async function serve(cfg: RunConfig, initial: Policy, io: CliIo): Promise<number
   try {
     return await serveWith(cfg, initial, io, {
       // Called once the proxy is up: from then on signals act directly.
-      ready(reload: () => void, stop: () => void) {
+      ready(reload: () => void, stop: () => void, reopen: () => void) {
         onReload = reload;
         onStop = stop;
+        onReopen = reopen;
         if (early.stop) stop();
         else if (early.reload) reload();
+        else if (early.reopen) reopen();
       },
       // Draining: a second SIGTERM/SIGINT takes its default action (stop now), as it did.
       draining: detach,
@@ -220,7 +229,7 @@ async function serveWith(
   cfg: RunConfig,
   initial: Policy,
   io: CliIo,
-  signals: { ready(reload: () => void, stop: () => void): void; draining(): void },
+  signals: { ready(reload: () => void, stop: () => void, reopen: () => void): void; draining(): void },
 ): Promise<number> {
   let trust;
   if (cfg.trust !== null) {
@@ -231,11 +240,12 @@ async function serveWith(
     }
     trust = t.value;
   }
+  const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
   const eventLog = createEventLog({
     destination: cfg.events,
-    onError: (e) => io.stderr.write(`peekwall: ${formatError(e)}\n`),
+    onError: (e) => io.stderr.write(`peekwall: ${who}${formatError(e)}\n`),
+    onNotice: (m) => io.stderr.write(`peekwall: ${who}${m}\n`),
   });
-  const who = cluster.isWorker ? `worker ${process.pid}: ` : '';
   let proxy;
   try {
     proxy = await startProxy({
@@ -313,13 +323,24 @@ async function serveWith(
     }
   }
 
-  await new Promise<void>((stopped) => signals.ready(() => reload('SIGHUP'), stopped));
+  await new Promise<void>((stopped) =>
+    signals.ready(
+      () => {
+        eventLog.reopen('SIGHUP');
+        reload('SIGHUP');
+      },
+      stopped,
+      () => eventLog.reopen('SIGUSR1'),
+    ),
+  );
+  // The events still waiting get the same deadline as the connections: a destination that
+  // stalls (a stdout nobody reads) must not hold the process past it.
+  eventLog.stopBy(Date.now() + cfg.drainMs);
   signals.draining();
   watcher?.close();
   if (debounce) clearTimeout(debounce);
   io.stderr.write(`peekwall: ${who}stopping: draining for up to ${cfg.drainMs} ms\n`);
   await proxy.close({ drainMs: cfg.drainMs });
-  await eventLog.flush();
   await eventLog.close();
   const s = proxy.stats();
   io.stderr.write(`peekwall: ${who}stopped after ${s.connections} connections\n`);
@@ -339,13 +360,16 @@ async function supervise(cfg: RunConfig, n: number, io: CliIo): Promise<number> 
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
   const onHup = () => each('reload');
+  const onUsr1 = () => each('reopen');
   process.on('SIGHUP', onHup);
+  process.on('SIGUSR1', onUsr1);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const detach = () => {
     process.removeListener('SIGTERM', stop);
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGHUP', onHup);
+    process.removeListener('SIGUSR1', onUsr1);
   };
   const fork = () => {
     const w = cluster.fork();

@@ -4,6 +4,13 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ConnectionEvent } from '../events/index.js';
 
+/** What the connection-event sink did with the events given to it (an EventLog is one). */
+export interface EventSinkStats {
+  readonly written: number;
+  readonly dropped: number;
+  readonly queued: number;
+}
+
 export class ProxyMetrics {
   readonly registry = new Registry();
   private readonly connections: Counter<'listener'>;
@@ -12,7 +19,7 @@ export class ProxyMetrics {
   private readonly failures: Counter<'reason'>;
   private readonly bytes: Counter<'direction'>;
 
-  constructor(counters: () => Record<string, number>) {
+  constructor(counters: () => Record<string, number>, sink?: EventSinkStats) {
     const registers = [this.registry];
     this.connections = new Counter({
       name: 'peekwall_connections_total',
@@ -88,6 +95,40 @@ export class ProxyMetrics {
         this.reset();
         this.inc({ result: 'ok' }, counters().reloads ?? 0);
         this.inc({ result: 'refused' }, counters().reloadsRefused ?? 0);
+      },
+    });
+    this.sinkMetrics(sink, registers);
+  }
+
+  /**
+   * Read from the sink at scrape time, so the hot path pays nothing; zeros without a sink
+   * (no events destination: nothing written, nothing lost).
+   */
+  private sinkMetrics(sink: EventSinkStats | undefined, registers: Registry[]): void {
+    new Counter({
+      name: 'peekwall_events_written_total',
+      help: 'Connection events written to the events destination (file or stdout)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sink?.written ?? 0);
+      },
+    });
+    new Counter({
+      name: 'peekwall_events_dropped_total',
+      help: 'Connection events dropped: the destination failed or stalled past the buffer bound, or still waiting at shutdown',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sink?.dropped ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'peekwall_events_queued',
+      help: 'Connection events waiting to be written (bounded buffer)',
+      registers,
+      collect() {
+        this.set(sink?.queued ?? 0);
       },
     });
   }

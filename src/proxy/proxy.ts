@@ -122,7 +122,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     bytesFromServer: 0,
     reloads: 0,
   };
-  const metrics = new ProxyMetrics(() => counters);
+  const metrics = new ProxyMetrics(() => counters, o.eventLog);
   const maxConnections = o.limits?.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const ctx: ProxyContext = {
     cache: new TsidCache(),
