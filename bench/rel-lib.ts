@@ -14,6 +14,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export interface ChildStats {
   stats: Record<string, number>;
   rss: number;
+  /** Peak resident set of the proxy process so far (VmHWM). */
+  peakRss: number;
   heapUsed: number;
   fds: number;
   closeReasons: Record<string, number>;
@@ -25,11 +27,35 @@ export interface ProxyChild {
   proc: ChildProcess;
   stats(): Promise<ChildStats>;
   reload(yaml: string): Promise<{ ok: boolean; error?: string }>;
+  /** The longest event-loop stall since the last call (needs `stallMonitor`), then reset. */
+  stall(): Promise<Stall>;
   close(drainMs?: number): Promise<number>;
 }
 
-export async function startProxyChild(policyYaml: string, upstream: { host: string; port: number }): Promise<ProxyChild> {
-  const proc = fork(join(here, 'rel-proxy-child.js'), [JSON.stringify({ policyYaml, upstream })], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** The longest event-loop stall, and (Linux) how much of it the thread was on a CPU or waiting for one. */
+export interface Stall {
+  gapMs: number;
+  eldMaxMs: number;
+  cpuMs?: number;
+  waitMs?: number;
+  /** The most CPU the thread spent between two ticks anywhere in the window: its own work. */
+  cpuGapMs?: number;
+}
+
+export interface ProxyChildOptions {
+  /** Load the policy from a file in this folder, as `peekwall run` does (feeds are read from disk). */
+  policyDir?: string;
+  /** With policyDir: load in the loader's worker thread (as `peekwall run`) or on the event loop. */
+  loader?: 'worker' | 'inline';
+  /** Measure event-loop stalls with a 1 ms heartbeat. */
+  stallMonitor?: boolean;
+  /** How long a start or a reload may take (a policy with a large feed takes seconds). */
+  loadTimeoutMs?: number;
+}
+
+export async function startProxyChild(policyYaml: string, upstream: { host: string; port: number }, opts: ProxyChildOptions = {}): Promise<ProxyChild> {
+  const { loadTimeoutMs = 30_000, ...childOpts } = opts;
+  const proc = fork(join(here, 'rel-proxy-child.js'), [JSON.stringify({ policyYaml, upstream, ...childOpts })], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waitFor = <T>(type: string, ms = 30_000): Promise<T> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`proxy child: no '${type}' within ${ms} ms`)), ms);
@@ -41,7 +67,7 @@ export async function startProxyChild(policyYaml: string, upstream: { host: stri
       };
       proc.on('message', on);
     });
-  const ready = await waitFor<{ port: number }>('ready');
+  const ready = await waitFor<{ port: number }>('ready', loadTimeoutMs);
   return {
     port: ready.port,
     proc,
@@ -51,8 +77,13 @@ export async function startProxyChild(policyYaml: string, upstream: { host: stri
       return p;
     },
     async reload(yaml) {
-      const p = waitFor<{ ok: boolean; error?: string }>('reloaded');
+      const p = waitFor<{ ok: boolean; error?: string }>('reloaded', loadTimeoutMs);
       proc.send({ type: 'reload', yaml });
+      return p;
+    },
+    async stall() {
+      const p = waitFor<Stall>('stall');
+      proc.send({ type: 'stall' });
       return p;
     },
     async close(drainMs) {

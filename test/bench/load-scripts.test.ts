@@ -47,6 +47,16 @@ t.test('reload under load: no allowed connection failed, each reload visible to 
   t.match(out, /matched the new version: 5\/5/);
 });
 
+t.test('reload under load with an SI feed: built off the event loop, no allowed connection failed, the stall is reported', async (t) => {
+  const out = await run(t, 'reload-under-load', ['--reloads', '3', '--intervalMs', '50', '--concurrency', '4', '--feedEntries', '20000']);
+  t.match(out, /feed: 20000 url entries, .* loaded in the loader thread/);
+  t.match(out, /allowed connections: \d+ ok, 0 failed/);
+  t.match(out, /reloads refused: 0; proxy counted 3 reloads/);
+  t.match(out, /matched the new version: 3\/3/);
+  t.match(out, /longest event-loop stall in the proxy: during reloads \d+\.\d+ ms \(monitorEventLoopDelay max \d+\.\d+ ms\), before reloads \d+\.\d+ ms, after/);
+  t.match(out, /longest allowed round trip: during reloads \d+\.\d+ ms/);
+});
+
 t.test('SIGTERM drain: in-flight connections finish and the process exits 0; a broken reload keeps the old policy', async (t) => {
   const out = await run(t, 'sigterm-drain', ['--inflight', '10', '--answerMs', '300', '--drainMs', '2000']);
   t.match(out, /feed removed \+ SIGHUP: refused/);
