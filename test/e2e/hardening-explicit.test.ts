@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { startProxy } from '../../src/proxy/index.js';
 import { PeekwallFailure } from '../../src/util/errors.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { EventSink, openFds, policyFrom, startHttpOrigin, startTcp } from '../proxy/lib/net.js';
+import { EventSink, openFds, policyFrom, rawHttp, startHttpOrigin, startTcp, statusOf, transparentTo } from '../proxy/lib/net.js';
 
 const allowAll = policyFrom(`
 name: allow-all
@@ -21,25 +21,6 @@ rules:
     action: Allow
 `);
 
-/** Exactly these bytes out, everything back until the proxy closes (bounded by a destroy timer). */
-function raw(port: number, request: string | Buffer, keepOpen = false): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    let got = '';
-    const timer = setTimeout(() => s.destroy(), 4000);
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (keepOpen && got.includes('\r\n\r\n')) s.destroy();
-    });
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-    s.on('connect', () => s.write(request));
-  });
-}
-const statusOf = (r: string) => r.split('\r\n')[0];
 
 async function explicitProxy(t: Test, o: { admin?: boolean; resolve?: (h: string) => Promise<string> } = {}) {
   const sink = new EventSink();
@@ -58,7 +39,7 @@ t.test('a request to the proxy itself is refused, not forwarded to itself for ev
   const { proxy, sink, port } = await explicitProxy(t, { resolve: async (h) => (h === 'me.test' ? '127.0.0.1' : Promise.reject(new Error('nx'))) });
   const fds0 = openFds();
   // curl http://127.0.0.1:PORT/ — origin form, the Host header names the proxy.
-  const r1 = await raw(port, `GET / HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n\r\n`);
+  const r1 = await rawHttp(port, `GET / HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r1), /^HTTP\/1\.1 403/, 'origin-form to itself: 403');
   t.match(r1, /proxy\/self-target/);
   const e1 = await sink.next();
@@ -66,7 +47,7 @@ t.test('a request to the proxy itself is refused, not forwarded to itself for ev
   t.equal(e1.dstPort, port);
   // Absolute form, every spelling of this host that reaches it.
   for (const host of [`127.0.0.1:${port}`, `127.1:${port}`, `0.0.0.0:${port}`, `[::ffff:127.0.0.1]:${port}`, `me.test:${port}`]) {
-    const r = await raw(port, `GET http://${host}/x HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+    const r = await rawHttp(port, `GET http://${host}/x HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
     t.match(statusOf(r), /^HTTP\/1\.1 403/, `GET http://${host}/ is refused`);
     t.equal((await sink.next()).closeReason, 'proxy/self-target', `${host}: one self-target event`);
   }
@@ -79,7 +60,7 @@ t.test('a request to the proxy itself is refused, not forwarded to itself for ev
 t.test('CONNECT to the proxy itself, even pipelined 30 deep, is one refusal', async (t) => {
   const { proxy, sink, port } = await explicitProxy(t);
   const one = `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`;
-  const r = await raw(port, one.repeat(30));
+  const r = await rawHttp(port, one.repeat(30));
   t.match(statusOf(r), /^HTTP\/1\.1 403/);
   t.notMatch(r, /200 Connection Established/, 'no tunnel was opened');
   const e = await sink.next();
@@ -90,12 +71,12 @@ t.test('CONNECT to the proxy itself, even pipelined 30 deep, is one refusal', as
 t.test('the admin listener is never a proxy target (plain GET or CONNECT)', async (t) => {
   const { proxy, sink, port } = await explicitProxy(t, { admin: true });
   const admin = proxy.admin!.port;
-  const r1 = await raw(port, `GET http://127.0.0.1:${admin}/metrics HTTP/1.1\r\nhost: 127.0.0.1:${admin}\r\nconnection: close\r\n\r\n`);
+  const r1 = await rawHttp(port, `GET http://127.0.0.1:${admin}/metrics HTTP/1.1\r\nhost: 127.0.0.1:${admin}\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r1), /^HTTP\/1\.1 403/);
   t.notMatch(r1, /peekwall_connections_total/, 'no metrics through the proxy');
   t.match(r1, /admin listener/);
   t.equal((await sink.next()).closeReason, 'proxy/self-target');
-  const r2 = await raw(port, `CONNECT 127.0.0.1:${admin} HTTP/1.1\r\nhost: x\r\n\r\nGET /metrics HTTP/1.1\r\nhost: x\r\n\r\n`);
+  const r2 = await rawHttp(port, `CONNECT 127.0.0.1:${admin} HTTP/1.1\r\nhost: x\r\n\r\nGET /metrics HTTP/1.1\r\nhost: x\r\n\r\n`);
   t.match(statusOf(r2), /^HTTP\/1\.1 403/);
   t.notMatch(r2, /peekwall_connections_total/);
   t.equal((await sink.next()).closeReason, 'proxy/self-target');
@@ -110,7 +91,7 @@ t.test('Host fronting: a Host that differs from the absolute-form target is refu
   t.teardown(() => origin.close());
   const { sink, port } = await explicitProxy(t);
   const target = `127.0.0.1:${origin.port}`;
-  const r1 = await raw(port, `GET http://${target}/secret HTTP/1.1\r\nhost: blocked-vhost.example\r\nconnection: close\r\n\r\n`);
+  const r1 = await rawHttp(port, `GET http://${target}/secret HTTP/1.1\r\nhost: blocked-vhost.example\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r1), /^HTTP\/1\.1 400/);
   t.match(r1, /proxy\/host-mismatch/);
   t.equal(seen.length, 0, 'nothing reached the origin');
@@ -118,14 +99,14 @@ t.test('Host fronting: a Host that differs from the absolute-form target is refu
   t.equal(e1.closeReason, 'proxy/host-mismatch');
   t.equal(e1.url, `http://127.0.0.1`, 'the event names the target the request asked for');
   // The same host in another spelling of its default port is the same authority.
-  const r2 = await raw(port, `GET http://${target}/ok HTTP/1.1\r\nhost: ${target.toUpperCase()}\r\nconnection: close\r\n\r\n`);
+  const r2 = await rawHttp(port, `GET http://${target}/ok HTTP/1.1\r\nhost: ${target.toUpperCase()}\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r2), /^HTTP\/1\.1 200/);
   t.equal(seen.length, 1);
   t.equal(seen[0].host, target, 'the origin got the judged authority as Host');
   t.match(seen[0].via ?? '', /^1\.1 peekwall-[0-9a-f]{8}$/, 'and a Via naming this proxy');
   await sink.next();
   // Two Host headers: ambiguous, refused.
-  const r3 = await raw(port, `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nhost: blocked-vhost.example\r\nconnection: close\r\n\r\n`);
+  const r3 = await rawHttp(port, `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nhost: blocked-vhost.example\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r3), /^HTTP\/1\.1 400/);
   t.equal(seen.length, 1, 'still only the one good request at the origin');
   t.equal((await sink.next()).closeReason, 'http/duplicate-host');
@@ -154,14 +135,14 @@ t.test('a loop through another proxy ends at this proxy\'s own Via; too many hop
     reflector.close();
   });
   const rp = (reflector.address() as AddressInfo).port;
-  const r = await raw(port, `GET http://127.0.0.1:${rp}/start HTTP/1.1\r\nhost: 127.0.0.1:${rp}\r\nconnection: close\r\n\r\n`);
+  const r = await rawHttp(port, `GET http://127.0.0.1:${rp}/start HTTP/1.1\r\nhost: 127.0.0.1:${rp}\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r), /^HTTP\/1\.1 508/, 'the loop is answered 508 Loop Detected');
   t.equal(reflected, 1, 'the reflector was reached once, then the loop was cut');
   const reasons = [(await sink.next()).closeReason, (await sink.next()).closeReason];
   t.same(reasons.filter((x) => x === 'proxy/loop'), ['proxy/loop'], 'the looping request is logged as proxy/loop');
   t.ok(reasons.includes(undefined), 'the first one as forwarded');
   const vias = Array.from({ length: 8 }, (_, i) => `1.1 other-${i}`).join(', ');
-  const r2 = await raw(port, `GET http://127.0.0.1:${rp}/ HTTP/1.1\r\nhost: 127.0.0.1:${rp}\r\nvia: ${vias}\r\nconnection: close\r\n\r\n`);
+  const r2 = await rawHttp(port, `GET http://127.0.0.1:${rp}/ HTTP/1.1\r\nhost: 127.0.0.1:${rp}\r\nvia: ${vias}\r\nconnection: close\r\n\r\n`);
   t.match(statusOf(r2), /^HTTP\/1\.1 508/);
   t.equal(reflected, 1);
   t.equal((await sink.next()).closeReason, 'proxy/too-many-hops');
@@ -182,7 +163,7 @@ t.test('requests the HTTP parser refuses are answered 400 and logged with a name
     ['obs-fold', `GET http://${target}/ HTTP/1.1\r\nhost: ${target}\r\nx-a: 1\r\n  folded\r\n\r\n`, 'http/bad-header'],
   ];
   for (const [name, request, code] of cases) {
-    const r = await raw(port, request);
+    const r = await rawHttp(port, request);
     t.match(statusOf(r), /^HTTP\/1\.1 400/, `${name}: 400`);
     const e = await sink.next();
     t.equal(e.closeReason, code, `${name}: event ${code} (got ${e.closeReason})`);
@@ -194,22 +175,14 @@ t.test('requests the HTTP parser refuses are answered 400 and logged with a name
 t.test('connections refused at maxConnections each write an event', async (t) => {
   const origin = await startTcp((s) => s.resume());
   t.teardown(() => origin.close());
-  const sink = new EventSink();
-  const proxy = await startProxy({
-    policy: allowAll,
-    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
-    onEvent: sink.onEvent,
-    limits: { maxConnections: 1 },
-  });
-  t.teardown(() => proxy.close());
-  const port = proxy.listeners[0].port;
+  const { proxy, sink, port } = await transparentTo(t, allowAll, origin.port, { limits: { maxConnections: 1 } });
   // One client holds the only slot (it sends nothing: the peek waits).
   const holder = net.connect({ host: '127.0.0.1', port });
   holder.on('error', () => undefined);
   await new Promise((r) => holder.once('connect', r));
   await new Promise((r) => setImmediate(r));
   for (let i = 0; i < 3; i++) {
-    const r = await raw(port, readFixture('clienthello', 'openssl-default-sni.bin'));
+    const r = await rawHttp(port, readFixture('clienthello', 'openssl-default-sni.bin'));
     t.equal(r, '', 'refused client got nothing');
   }
   for (let i = 0; i < 3; i++) {
@@ -265,7 +238,7 @@ t.test('an sni-route that resolves to the proxy itself is refused with one event
     resolve: async () => '127.0.0.1',
   });
   t.teardown(() => proxy2.close());
-  await raw(port, readFixture('clienthello', 'openssl-default-sni.bin'));
+  await rawHttp(port, readFixture('clienthello', 'openssl-default-sni.bin'));
   const e = await sink.next();
   t.equal(e.closeReason, 'proxy/self-target');
   t.equal(sink.events.length, 0);

@@ -4,9 +4,8 @@
 // CLOSE-WAIT, the connection active for ever and no event, not even at shutdown.)
 import t from 'tap';
 import * as net from 'node:net';
-import { startProxy } from '../../src/proxy/index.js';
 import { readFixture } from '../helpers/fixtures.js';
-import { EventSink, makeCert, policyFrom, startOrigin, startTcp } from '../proxy/lib/net.js';
+import { makeCert, policyFrom, startOrigin, startTcp, transparentTo } from '../proxy/lib/net.js';
 
 const policy = policyFrom(`
 name: passive
@@ -59,14 +58,8 @@ t.test('the server sends FIN before its first flight: the connection ends with o
     s.once('data', () => s.end());
   });
   t.teardown(() => origin.close());
-  const sink = new EventSink();
-  const proxy = await startProxy({
-    policy,
-    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
-    onEvent: sink.onEvent,
-  });
-  t.teardown(() => proxy.close());
-  const client = helloAndWait(proxy.listeners[0].port, readFixture('clienthello', 'openssl-noservername.bin'));
+  const { proxy, sink, port } = await transparentTo(t, policy, origin.port);
+  const client = helloAndWait(port, readFixture('clienthello', 'openssl-noservername.bin'));
   const e = await sink.next(10_000);
   t.equal(e.identitySource, 'ip', 'decided on the address: no certificate was seen');
   const c = await client;
@@ -82,15 +75,9 @@ for (const shape of ['none', 'empty'] as const) {
   t.test(`a hello with ${shape === 'none' ? 'no extensions block' : 'an empty extensions block'} to a real TLS server: one event, nothing left open`, async (t) => {
     const origin = await startOrigin(await makeCert({ cn: 'origin.test' }));
     t.teardown(() => origin.close());
-    const sink = new EventSink();
-    const proxy = await startProxy({
-      policy,
-      listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: origin.port } }],
-      onEvent: sink.onEvent,
-    });
-    t.teardown(() => proxy.close());
+    const { proxy, sink, port } = await transparentTo(t, policy, origin.port);
     // The client waits for the proxy to close it; it never closes itself.
-    const client = helloAndWait(proxy.listeners[0].port, bareHello(shape));
+    const client = helloAndWait(port, bareHello(shape));
     const e = await sink.next(10_000);
     t.ok(e.action, `an event (${e.action}, ${e.closeReason ?? 'no close reason'})`);
     await client;

@@ -4,11 +4,10 @@
 // C5: startProxy refuses an admin listener off loopback without a token.
 import t from 'tap';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startProxy } from '../../src/proxy/index.js';
 import { PeekwallFailure } from '../../src/util/errors.js';
-import { EventSink, policyFrom } from './lib/net.js';
+import { EventSink, policyFrom, rawHttp, statusOf } from './lib/net.js';
 
 const allowAll = policyFrom(`
 name: explicit-hostile
@@ -24,22 +23,6 @@ const onUnhandled = () => unhandled++;
 process.on('unhandledRejection', onUnhandled);
 t.teardown(() => process.removeListener('unhandledRejection', onUnhandled));
 
-/** Exactly these bytes out, everything back until close (bounded by a destroy timer). */
-function rawHttp(port: number, request: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    let got = '';
-    const timer = setTimeout(() => s.destroy(), 3000);
-    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-    s.on('connect', () => s.write(request));
-  });
-}
-const statusOf = (r: string) => r.split('\r\n')[0];
 
 async function startOriginHttp(): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => {

@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { parsePolicy, type Policy } from '../../../src/policy/index.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from '../../../src/proxy/index.js';
 import type { ConnectionEvent } from '../../../src/events/index.js';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -252,3 +253,40 @@ export async function startHttpOrigin(answer: (req: http.IncomingMessage) => str
       }),
   };
 }
+
+/** A transparent proxy on loopback in front of one upstream port, collecting its events; closed at teardown. */
+export async function transparentTo(
+  t: { teardown(fn: () => unknown): void },
+  policy: Policy,
+  upstreamPort: number,
+  extra: Omit<ProxyOptions, 'policy' | 'listeners' | 'onEvent'> = {},
+): Promise<{ proxy: RunningProxy; sink: EventSink; port: number }> {
+  const sink = new EventSink();
+  const proxy = await startProxy({
+    policy,
+    listeners: [{ mode: 'transparent', host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: upstreamPort } }],
+    onEvent: sink.onEvent,
+    ...extra,
+  });
+  t.teardown(() => proxy.close());
+  return { proxy, sink, port: proxy.listeners[0].port };
+}
+
+/** Exactly these bytes out, everything back (latin1) until the peer closes, bounded by a destroy timer. */
+export function rawHttp(port: number, request: string | Buffer, timeoutMs = 4000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    let got = '';
+    const timer = setTimeout(() => s.destroy(), timeoutMs);
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    s.on('connect', () => s.write(request));
+  });
+}
+
+/** The status line of a raw HTTP answer. */
+export const statusOf = (r: string): string => r.split('\r\n')[0];
