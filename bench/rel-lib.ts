@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromRoot } from '../src/util/paths.js';
+import { fromRoot } from './lib/root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -4,7 +4,7 @@
 //   node dist-rel/bench/slow-clients.js [--slow 1000] [--peekMs 3000] [--good 300]
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../src/util/paths.js';
+import { fromRoot } from './lib/root.js';
 import { fmt, numArgs, percentile, roundTrip, sleep, startEchoOrigin, startProxyChild } from './rel-lib.js';
 
 const o = numArgs({ slow: 1000, peekMs: 3000, good: 300 });

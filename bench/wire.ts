@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { ClientHelloReader, ja3, ja4, readClientHello, type HelloReadResult } from '../src/wire/index.js';
-import { fromRoot } from '../src/util/paths.js';
+import { fromRoot } from './lib/root.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {

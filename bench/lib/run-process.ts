@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fromRoot } from '../../src/util/paths.js';
+import { fromRoot } from './root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mainJs = pathToFileURL(join(here, '..', '..', 'src', 'cli', 'main.js')).href;

@@ -8,7 +8,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computeRatios, parseArgs, PATHS, RESULTS_SCHEMA, type BenchResults, type RunRecord } from '../../bench/run.js';
+import { parseArgs } from '../../bench/headline/options.js';
+import { PATHS } from '../../bench/headline/paths.js';
+import { computeRatios, RESULTS_SCHEMA, type BenchResults, type RunRecord } from '../../bench/headline/results.js';
 
 const runJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js');
 
