@@ -12,8 +12,8 @@ import { createExplicitServer } from './explicit/server.js';
 import { isLoopbackHost } from './loopback.js';
 import type { Endpoint } from '../flow/index.js';
 import { ProxyMetrics } from './metrics.js';
+import { emitRefusal } from './refusal.js';
 import { SelfTargets } from './self.js';
-import { refusalEvent } from '../events/index.js';
 import { TsidCache } from './probe.js';
 import type { HostPort, ListenerConfig, ProxyOptions, RunningProxy } from './types.js';
 
@@ -178,33 +178,13 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   const refuseOverLimit = (socket: net.Socket, listener: string, flowPort: number | undefined) => {
     counters.refused++;
     socket.on('error', () => undefined);
-    try {
-      const src = normalizeIp(socket.remoteAddress);
-      const dst = normalizeIp(socket.localAddress);
-      const map = o.addressMap;
-      ctx.counters.connections++;
-      ctx.emit(
-        refusalEvent({
-          flow: {
-            srcIp: map ? map.toSeed(src) : src,
-            srcPort: socket.remotePort ?? 0,
-            dstIp: map ? map.toSeed(dst) : dst,
-            dstPort: flowPort ?? socket.localPort ?? 0,
-            protocol: 'tcp',
-            scheme: listener === 'explicit' ? 'http' : 'https',
-            sni: null,
-          },
-          action: 'Block with reset',
-          reason: 'Connection Limit',
-          closeReason: 'proxy/connection-limit',
-          applicationProtocol: 'unknown',
-          ...(map ? { mapped: { srcIp: src, dstIp: dst } } : {}),
-        }),
-        { listener, failed: true },
-      );
-    } finally {
-      socket.resetAndDestroy();
-    }
+    emitRefusal(
+      ctx,
+      socket,
+      { dstIp: normalizeIp(socket.localAddress), dstPort: flowPort ?? socket.localPort ?? 0, scheme: listener === 'explicit' ? 'http' : 'https', listener },
+      { action: 'Block with reset', reason: 'Connection Limit', closeReason: 'proxy/connection-limit', applicationProtocol: 'unknown' },
+    );
+    socket.resetAndDestroy();
   };
   const accept = (socket: net.Socket, listener: string, flowPort: number | undefined, make: () => void) => {
     if (ctx.active.size >= maxConnections) return refuseOverLimit(socket, listener, flowPort);

@@ -11,9 +11,9 @@ import * as http from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import httpProxy from 'http-proxy';
-import { refusalEvent } from '../../events/index.js';
 import type { Policy } from '../../policy/index.js';
-import { normalizeIp, type ProxyContext } from '../connection.js';
+import type { ProxyContext } from '../connection.js';
+import { emitRefusal } from '../refusal.js';
 import { closeSoon } from '../splice.js';
 import { Bypasses } from './bypass.js';
 import { handleConnect } from './connect.js';
@@ -75,35 +75,8 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
     bypasses: new Bypasses(o.maxBypasses),
     forwarder,
     refused(sock, closeReason, at) {
-      try {
-        const clientIp = normalizeIp(sock.remoteAddress);
-        const map = ctx.addressMap;
-        const hostIp = isIP(at.host) ? at.host : '0.0.0.0';
-        ctx.counters.connections++;
-        ctx.emit(
-          refusalEvent({
-            flow: {
-              srcIp: map ? map.toSeed(clientIp) : clientIp,
-              srcPort: sock.remotePort ?? 0,
-              dstIp: hostIp,
-              dstPort: at.port,
-              protocol: 'tcp',
-              scheme: at.scheme,
-              sni: null,
-              ...(at.path !== undefined ? { path: at.path } : {}),
-            },
-            host: at.host,
-            closeReason,
-            bytesFromClient: sock.bytesRead - at.read0,
-            bytesFromServer: sock.bytesWritten - at.written0,
-            durationMs: Date.now() - at.started,
-            ...(map ? { mapped: { srcIp: clientIp, dstIp: hostIp } } : {}),
-          }),
-          { listener: 'explicit', failed: true },
-        );
-      } catch {
-        ctx.counters.eventErrors = (ctx.counters.eventErrors ?? 0) + 1;
-      }
+      // The destination address is known only when the request named one (not resolved yet).
+      emitRefusal(ctx, sock, { ...at, dstIp: isIP(at.host) ? at.host : '0.0.0.0', dstPort: at.port, listener: 'explicit' }, { closeReason });
     },
     fail(res, status, text) {
       if (res.headersSent || res.writableEnded) {
