@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { certificateFacts, pemBlocks, resolveIdentity, TSID_PROFILES, type CertificateFacts } from '../src/identity/index.js';
-import { certificateFactsAsn1 } from '../src/identity/facts-asn1.js';
+import { certificateFactsAsn1 } from '../test/helpers/facts-asn1.js';
 import { fromRoot } from './lib/root.js';
 
 const args = process.argv.slice(2);

@@ -1,5 +1,5 @@
 // A small, bounded DER reader for exactly what certificate facts need. @peculiar/asn1-schema
-// reads the same structures (facts-asn1.ts, kept as the reference the tests cross-check
+// reads the same structures (test/helpers/facts-asn1.ts, the reference the tests cross-check
 // against) but costs ~1-4 ms per certificate; the passive path and the TSID probe parse one per
 // new connection, so this reader walks the bytes once with no schema machinery (~tens of µs).
 // Every length is checked against its parent's end; anything off raises DerError, which the

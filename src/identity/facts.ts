@@ -19,10 +19,10 @@ import {
   pemBlocks,
   signedBy,
   toDer,
-} from './facts-asn1.js';
+} from './cert-common.js';
 import type { CertificateFacts, NameAttribute, SanEntry } from './types.js';
 
-export { pemBlocks, nodeCert, signedBy } from './facts-asn1.js';
+export { pemBlocks, nodeCert, signedBy } from './cert-common.js';
 
 const CURVES: Readonly<Record<string, number>> = {
   '1.2.840.10045.3.1.7': 256, // P-256

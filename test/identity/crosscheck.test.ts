@@ -1,10 +1,10 @@
 // Two independent decoders must agree: the fast DER reader the product uses (facts.ts) and the
-// @peculiar/asn1-schema + asn1-x509 reference (facts-asn1.ts), over every certificate we have.
+// @peculiar/asn1-schema + asn1-x509 reference (test/helpers/facts-asn1.ts), over every certificate we have.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certificatesFromPem, pemBlocks } from '../../src/identity/index.js';
-import { certificateFactsAsn1 } from '../../src/identity/facts-asn1.js';
+import { certificateFactsAsn1 } from '../helpers/facts-asn1.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { fromRoot } from '../../src/util/paths.js';
 

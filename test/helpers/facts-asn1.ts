@@ -1,8 +1,9 @@
 // The REFERENCE reading of certificate facts through @peculiar/asn1-schema + asn1-x509
-// structures, and the helpers both readers share. facts.ts holds the fast reader the product
-// uses; tests assert both give identical facts for every fixture (two independent decoders).
+// structures: slow (ms per certificate) and heavy to load, so it lives with the tests, which
+// assert it and the product's fast reader (src/identity/facts.ts) give identical facts for every
+// fixture (two independent decoders); bench/identity.ts times both.
 import 'reflect-metadata';
-import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
@@ -16,61 +17,24 @@ import {
   id_ce_subjectKeyIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import * as x509 from '@peculiar/x509';
-import { err, ok, peekwallError, type Result } from '../util/errors.js';
-import type { CertificateFacts, NameAttribute, SanEntry } from './types.js';
+import {
+  ATTR_NAMES,
+  bad,
+  colonHex,
+  decodeRawString,
+  escapeDnValue,
+  ia5Text,
+  KEY_ALGS,
+  nodeCert,
+  SIG_ALGS,
+  signedBy,
+  STRING_TAGS,
+  toDer,
+} from '../../src/identity/cert-common.js';
+import type { CertificateFacts, NameAttribute, SanEntry } from '../../src/identity/index.js';
+import { ok, type Result } from '../../src/util/errors.js';
 
-// @peculiar/x509 does its hashing/verification through a WebCrypto provider; Node 20 has one
-// built in. Setting it is idempotent and only affects that library's async helpers.
-x509.cryptoProvider.set(globalThis.crypto);
-
-export const ATTR_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.4': 'SN',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.9': 'street',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.12': 'title',
-  '2.5.4.42': 'GN',
-  '2.5.4.43': 'initials',
-  '2.5.4.46': 'dnQualifier',
-  '2.5.4.65': 'pseudonym',
-  '0.9.2342.19200300.100.1.25': 'DC',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
-
-export const SIG_ALGS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  '1.2.840.113549.1.1.10': 'rsassaPss',
-  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption',
-  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
-  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'ED25519',
-  '1.3.101.113': 'ED448',
-};
-
-export const KEY_ALGS: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.1.1': 'RSA',
-  '1.2.840.113549.1.1.10': 'RSA-PSS',
-  '1.2.840.10045.2.1': 'EC',
-  '1.3.101.112': 'Ed25519',
-  '1.3.101.113': 'Ed448',
-  '1.2.840.10040.4.1': 'DSA',
-};
-
-export const CURVE_BITS: Readonly<Record<string, number>> = {
+const CURVE_BITS: Readonly<Record<string, number>> = {
   'prime256v1': 256,
   'P-256': 256,
   'secp384r1': 384,
@@ -80,24 +44,7 @@ export const CURVE_BITS: Readonly<Record<string, number>> = {
   'secp256k1': 256,
 };
 
-// ASN.1 universal tags of the string types a Name attribute may carry (for values the schema
-// keeps as raw ANY: numeric, visible, ...).
-export const STRING_TAGS: Readonly<Record<number, string>> = {
-  0x0c: 'utf8',
-  0x12: 'numeric',
-  0x13: 'printable',
-  0x14: 'teletex',
-  0x16: 'ia5',
-  0x1a: 'visible',
-  0x1c: 'universal',
-  0x1e: 'bmp',
-};
-
-export function bad(reason: string) {
-  return err(peekwallError('identity/bad-certificate', `not a readable X.509 certificate: ${reason}`));
-}
-
-export function hex(buf: ArrayBuffer | Uint8Array): string {
+function hex(buf: ArrayBuffer | Uint8Array): string {
   return Buffer.from(buf instanceof Uint8Array ? buf : new Uint8Array(buf)).toString('hex');
 }
 
@@ -116,22 +63,6 @@ function readTlv(b: Uint8Array): [number, Uint8Array] | null {
   }
   if (off + len > b.length) return null;
   return [tag, b.subarray(off, off + len)];
-}
-
-export function decodeRawString(tag: number, c: Uint8Array): string {
-  if (tag === 0x1e) {
-    // BMPString: UTF-16BE
-    let s = '';
-    for (let i = 0; i + 1 < c.length; i += 2) s += String.fromCharCode((c[i] << 8) | c[i + 1]);
-    return s;
-  }
-  if (tag === 0x1c) {
-    let s = '';
-    for (let i = 0; i + 3 < c.length; i += 4) s += String.fromCodePoint(((c[i] << 24) | (c[i + 1] << 16) | (c[i + 2] << 8) | c[i + 3]) >>> 0);
-    return s;
-  }
-  if (tag === 0x0c) return Buffer.from(c).toString('utf8');
-  return Buffer.from(c).toString('latin1');
 }
 
 function readName(name: Name): NameAttribute[] {
@@ -160,18 +91,6 @@ function readName(name: Name): NameAttribute[] {
   return out;
 }
 
-// RFC 2253 §2.4 escaping, as `openssl -nameopt RFC2253,-esc_msb` prints it.
-export function escapeDnValue(v: string): string {
-  if (v.startsWith('#') && v.length > 1 && /^#[0-9a-f]+$/.test(v)) return v; // hex form of an unknown type
-  let s = '';
-  for (let i = 0; i < v.length; i++) {
-    const ch = v[i];
-    if (',+"\\<>;'.includes(ch) || (i === 0 && (ch === '#' || ch === ' ')) || (i === v.length - 1 && ch === ' ')) s += `\\${ch}`;
-    else s += ch;
-  }
-  return s;
-}
-
 /** RFC 2253 rendering as OpenSSL's RFC2253 flag prints it: every attribute in reverse DER
  * order (also inside a multi-valued RDN), '+' between members of one RDN, ',' between RDNs. */
 function renderDn(name: Name): string {
@@ -185,26 +104,6 @@ function renderDn(name: Name): string {
     out += flat[j].text;
   }
   return out;
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** IA5String is ASCII, but certificates in the wild carry UTF-8 bytes there (OpenSSL writes
- * what it is given); the ASN.1 layer hands them over as Latin-1. Show them as UTF-8 text when
- * they are valid UTF-8, as OpenSSL's output reads on a UTF-8 terminal. */
-export function ia5Text(s: string): string {
-  let high = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff) return s;
-    if (c >= 0x80) high = true;
-  }
-  if (!high) return s;
-  try {
-    return UTF8.decode(Buffer.from(s, 'latin1'));
-  } catch {
-    return s;
-  }
 }
 
 function readSans(ext: ArrayBuffer): SanEntry[] {
@@ -221,65 +120,6 @@ function readSans(ext: ArrayBuffer): SanEntry[] {
     else out.push({ type: 'other', value: '' });
   }
   return out;
-}
-
-/** The DER bytes of every CERTIFICATE block in a PEM text, in order. Text outside blocks
- * (comments such as the lab-only label) is ignored. */
-/** The DER of each PEM block with this label, at most `max` of them (the caller's bound). */
-export function pemBlocks(text: string, label = 'CERTIFICATE', max = Number.POSITIVE_INFINITY): Uint8Array[] {
-  const begin = `-----BEGIN ${label}-----`;
-  const end = `-----END ${label}-----`;
-  const out: Uint8Array[] = [];
-  let at = 0;
-  while (out.length < max) {
-    const b = text.indexOf(begin, at);
-    if (b < 0) break;
-    const e = text.indexOf(end, b + begin.length);
-    if (e < 0) break;
-    const body = text.slice(b + begin.length, e).replace(/[\s]/g, '');
-    out.push(new Uint8Array(Buffer.from(body, 'base64')));
-    at = e + end.length;
-  }
-  return out;
-}
-
-export function toDer(input: Uint8Array | string): Result<Uint8Array> {
-  if (typeof input === 'string') {
-    const blocks = pemBlocks(input);
-    if (blocks.length === 0) return bad('no "-----BEGIN CERTIFICATE-----" block in the text');
-    return ok(blocks[0]);
-  }
-  // PEM passed as bytes (a file read without an encoding).
-  if (input.length > 10 && input[0] !== 0x30) {
-    const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
-    if (text.includes('-----BEGIN CERTIFICATE-----')) return toDer(text);
-  }
-  return ok(input);
-}
-
-export function colonHex(buf: Buffer): string {
-  const h = buf.toString('hex').toUpperCase();
-  let s = '';
-  for (let i = 0; i < h.length; i += 2) s += (i ? ':' : '') + h.slice(i, i + 2);
-  return s;
-}
-
-/** Verify `cert`'s signature with `issuer`'s public key (both Node X509 objects). */
-export function signedBy(cert: NodeX509, issuer: NodeX509): boolean {
-  try {
-    return cert.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/** Node's parser, for signature checks; null when Node cannot read the certificate. */
-export function nodeCert(der: Uint8Array): NodeX509 | null {
-  try {
-    return new NodeX509(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
-  } catch {
-    return null;
-  }
 }
 
 /** Reference reader (asn1-schema): slow (ms), used by tests to cross-check facts.ts. */
