@@ -2,7 +2,6 @@
 export type * from './types.js';
 export { EXPECT_FIELDS } from './types.js';
 export { parseSuite, MAX_CASES } from './suite.js';
-export { readYaml, DEFAULT_YAML_LIMITS, type YamlLimits, type YNode } from './yaml.js';
 export {
   loadSuiteFile,
   loadPolicyVariant,

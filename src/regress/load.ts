@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { isMap, parseDocument } from 'yaml';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { loadPolicyFile, parsePolicy, type Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
@@ -11,7 +10,7 @@ import { repoRoot } from '../util/paths.js';
 import { readBoundedFileSync } from '../util/files.js';
 import { parseSuite } from './suite.js';
 import type { Located, ResolvedCase, SuiteSpec } from './types.js';
-import { DEFAULT_YAML_LIMITS } from './yaml.js';
+import { DEFAULT_YAML_LIMITS, mergeIntoYaml } from '../schema/index.js';
 
 export interface LoadedSuite {
   readonly spec: SuiteSpec;
@@ -53,20 +52,8 @@ export function parsePolicyWithSettings(
 ): Result<Policy, PeekwallError[]> {
   const opts = { file, baseDir: dirname(file), ...(readFile ? { readFile } : {}) };
   if (!overrides || Object.keys(overrides).length === 0) return parsePolicy(text, opts);
-  const doc = parseDocument(text, { uniqueKeys: true, merge: false });
-  if (doc.errors.length > 0 || !isMap(doc.contents)) return parsePolicy(text, opts); // let the policy loader say what is wrong
-  const put = (path: string[], value: unknown): void => {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      const current = doc.getIn(path);
-      if (current === undefined || isMap(current)) {
-        for (const [k, v] of Object.entries(value)) put([...path, k], v);
-        return;
-      }
-    }
-    doc.setIn(path, value);
-  };
-  put(['settings'], overrides);
-  return parsePolicy(doc.toString(), opts);
+  // Text that is no mapping: the policy loader says what is wrong with it.
+  return parsePolicy(mergeIntoYaml(text, 'settings', overrides) ?? text, opts);
 }
 
 const MAX_FEED_BYTES = 64 * 1024 * 1024;

@@ -32,7 +32,7 @@ import { isIP } from 'node:net';
 import type { IdentitySource, TsidProfile } from '../identity/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import type { CaseCertificate, CaseExpect, CaseFlow, Located, SuiteCase, SuiteSpec, TlsVersionName } from './types.js';
-import { readYaml, toPlain, type YamlLimits, type YNode } from './yaml.js';
+import { entryOf, readYaml, toPlain, type Pos, type YamlLimits, type YNode } from '../schema/index.js';
 
 export const MAX_CASES = 10_000;
 
@@ -68,21 +68,21 @@ type Map_ = Extract<YNode, { kind: 'map' }>;
 class Checker {
   readonly errors: PeekwallError[] = [];
   constructor(readonly file: string) {}
-  fail(at: Located, code: string, message: string): null {
-    this.errors.push(peekwallError(code, message, at));
+  fail(at: Pos, code: string, message: string): null {
+    this.errors.push(peekwallError(code, message, { file: this.file, line: at.line, column: at.column }));
     return null;
   }
   map(n: YNode, what: string, allowed: readonly string[]): Map_ | null {
     if (n.kind !== 'map') return this.fail(n.at, 'suite/type', `${what} must be a mapping`);
-    for (const [k, v] of n.entries) {
+    for (const { key: k, keyAt } of n.entries) {
       if (!allowed.includes(k)) {
-        this.fail(v.keyAt, 'suite/unknown-key', `unknown key '${k}' in ${what} (allowed: ${allowed.join(', ')})`);
+        this.fail(keyAt, 'suite/unknown-key', `unknown key '${k}' in ${what} (allowed: ${allowed.join(', ')})`);
       }
     }
     return n;
   }
   str(m: Map_, key: string, what: string, required: boolean): string | null | undefined {
-    const e = m.entries.get(key);
+    const e = entryOf(m, key);
     if (!e) {
       if (required) this.fail(m.at, 'suite/missing', `${what} needs '${key}'`);
       return undefined;
@@ -97,12 +97,12 @@ class Checker {
     return s;
   }
   at(m: Map_, key: string): Located {
-    return m.entries.get(key)?.value.at ?? m.at;
+    return { file: this.file, ...(entryOf(m, key)?.value.at ?? m.at) };
   }
 }
 
 function parsePort(c: Checker, m: Map_, key: string, dflt: number): number {
-  const e = m.entries.get(key);
+  const e = entryOf(m, key);
   if (!e) return dflt;
   const v = e.value;
   if (v.kind === 'scalar' && typeof v.value === 'number' && Number.isInteger(v.value) && v.value >= 1 && v.value <= 65535) return v.value;
@@ -110,12 +110,12 @@ function parsePort(c: Checker, m: Map_, key: string, dflt: number): number {
   return dflt;
 }
 
-function parseList(c: Checker, m: Map_, key: string): { items: string[]; at: Located }[] | null {
-  const e = m.entries.get(key);
+function parseList(c: Checker, m: Map_, key: string): { items: string[]; at: Pos }[] | null {
+  const e = entryOf(m, key);
   if (!e) return null;
   const v = e.value;
   const raw = v.kind === 'seq' ? v.items : [v];
-  const out: { items: string[]; at: Located }[] = [];
+  const out: { items: string[]; at: Pos }[] = [];
   for (const item of raw) {
     if (item.kind !== 'scalar' || item.value === null || typeof item.value === 'boolean') {
       c.fail(item.at, 'suite/type', `'${key}' must be a list of text values`);
@@ -170,7 +170,7 @@ function parseFlow(c: Checker, n: YNode, index: number): CaseFlow | null {
   }
 
   let tsid: boolean | undefined;
-  const t = m.entries.get('tsid');
+  const t = entryOf(m, 'tsid');
   if (t) {
     const v = t.value;
     // YAML 1.2 (the yaml package's default) reads `on`/`off` as text; accept booleans too.
@@ -187,7 +187,7 @@ function parseFlow(c: Checker, n: YNode, index: number): CaseFlow | null {
   }
 
   let identity: CaseFlow['identity'];
-  const idEntry = m.entries.get('identity');
+  const idEntry = entryOf(m, 'identity');
   if (idEntry) {
     const im = c.map(idEntry.value, 'flow identity', ['name', 'source']);
     if (im) {
@@ -249,9 +249,10 @@ function parseExpect(c: Checker, n: YNode): CaseExpect | null {
 }
 
 /** Parse and validate a suite's text. Pure. */
-export function parseSuite(text: string, file: string, limits?: YamlLimits): Result<SuiteSpec, PeekwallError[]> {
-  const y = readYaml(text, file, limits);
+export function parseSuite(text: string, file: string, limits?: Partial<YamlLimits>): Result<SuiteSpec, PeekwallError[]> {
+  const y = readYaml(text, file, 'suite', limits);
   if (!y.ok) return y;
+  if (y.errors.length > 0) return { ok: false, error: y.errors };
   const c = new Checker(file);
   const root = c.map(y.value, 'the suite', ['policy', 'settings', 'cases']);
   if (!root) return { ok: false, error: c.errors };
@@ -260,15 +261,15 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
 
   let settings: Record<string, unknown> | null = null;
   let settingsAt: Located | null = null;
-  const s = root.entries.get('settings');
+  const s = entryOf(root, 'settings');
   if (s) {
-    settingsAt = s.keyAt;
+    settingsAt = { file, ...s.keyAt };
     if (s.value.kind !== 'map') c.fail(s.value.at, 'suite/type', "'settings' must be a mapping (the policy file's settings keys)");
     else settings = toPlain(s.value) as Record<string, unknown>;
   }
 
   const cases: SuiteCase[] = [];
-  const ce = root.entries.get('cases');
+  const ce = entryOf(root, 'cases');
   if (!ce) c.fail(root.at, 'suite/missing', "the suite needs 'cases'");
   else if (ce.value.kind !== 'seq') c.fail(ce.value.at, 'suite/type', "'cases' must be a list");
   else {
@@ -282,13 +283,13 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
       const name = c.str(m, 'name', `case ${i + 1}`, true);
       const casePolicy = c.str(m, 'policy', `case ${i + 1}`, false);
       if (casePolicy === null) c.fail(c.at(m, 'policy'), 'suite/type', "'policy' must be a file path");
-      const fe = m.entries.get('flow');
-      const ee = m.entries.get('expect');
+      const fe = entryOf(m, 'flow');
+      const ee = entryOf(m, 'expect');
       if (!fe) c.fail(m.at, 'suite/missing', `case ${i + 1} needs 'flow'`);
       if (!ee) c.fail(m.at, 'suite/missing', `case ${i + 1} needs 'expect' (state at least one field)`);
       const flow = fe ? parseFlow(c, fe.value, i) : null;
       const expect = ee ? parseExpect(c, ee.value) : null;
-      if (ee && ee.value.kind === 'map' && ee.value.entries.size === 0) {
+      if (ee && ee.value.kind === 'map' && ee.value.entries.length === 0) {
         c.fail(ee.value.at, 'suite/empty-expect', `case ${i + 1}: 'expect' states no field, so it would check nothing`);
       }
       if (typeof name === 'string') {
@@ -297,7 +298,7 @@ export function parseSuite(text: string, file: string, limits?: YamlLimits): Res
         else names.set(name, c.at(m, 'name'));
       }
       if (typeof name === 'string' && flow && expect) {
-        cases.push({ name, at: m.at, ...(typeof casePolicy === 'string' ? { policy: casePolicy } : {}), flow, expect });
+        cases.push({ name, at: { file, ...m.at }, ...(typeof casePolicy === 'string' ? { policy: casePolicy } : {}), flow, expect });
       }
     });
   }
