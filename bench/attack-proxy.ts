@@ -267,7 +267,9 @@ function connectionsCounted(p: Peekwall): Promise<number | undefined> {
       res.on('end', () => {
         // Summed over labels, as bench/lib/run-process.ts reads it.
         const samples = [...body.matchAll(/^peekwall_connections_total(?:\{[^}]*\})? (\S+)$/gm)];
-        resolve(samples.length > 0 ? samples.reduce((n, m) => n + Number(m[1]), 0) : undefined);
+        // A labelled counter has no sample before its first connection: that is 0.
+        if (samples.length > 0) resolve(samples.reduce((n, m) => n + Number(m[1]), 0));
+        else resolve(body.includes('# TYPE peekwall_connections_total') ? 0 : undefined);
       });
     });
     req.on('timeout', () => req.destroy());
@@ -377,30 +379,15 @@ const before = async (p: Peekwall): Promise<Before> => {
 /** The events this attack made. */
 const since = (p: Peekwall, b: Before): Record<string, unknown>[] => p.eventLines().slice(b.events0);
 const procFigures = (p: Peekwall, b: Before, s: Settled, maxFds?: number): string =>
-  `fds ${b.fds} -> ${s.fds}${maxFds !== undefined ? ` (max ${maxFds}, limit ${p.fdLimit()})` : ''}, rss ${b.rss} -> ${p.rssMiB()} MiB, ${
+  `fds ${b.fds} -> ${s.fds}${maxFds !== undefined ? ` (peak ${maxFds}, limit ${p.fdLimit()})` : ''}, rss ${b.rss} -> ${p.rssMiB()} MiB, ${
     s.endedMs !== null
       ? `active 0 ${s.endedMs} ms after the last client (${Math.round(s.at - b.t0)} ms from the first)`
       : `active ${s.active ?? '?'} still ${s.boundMs} ms after the last client`
   }${p.exited() ? `; peekwall exited (${p.child.exitCode ?? p.child.signalCode})` : ''}`;
 const fdsBack = (name: string, b: Before, s: Settled) => verdict(name, s.fds <= b.fds, `fds back to the baseline (${b.fds} -> ${s.fds})`);
 
-/** Samples the child's fds every 50 ms until stopped: the peak of a runaway. */
-function fdSampler(p: Peekwall): { stop(): number } {
-  let max = p.fds();
-  const timer = setInterval(() => {
-    const n = p.fds();
-    if (n > max) max = n;
-  }, 50);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.max(max, p.fds() || 0);
-    },
-  };
-}
-
-// CLOSE-WAIT sockets whose peer is `port` (the proxy's half-open upstreams), from /proc/net/tcp.
-function closeWaitTo(port: number): number {
+/** TCP sockets in /proc/net/tcp{,6} (this network namespace) in `state` whose local or remote port is `port`. */
+function socketsOn(port: number, end: 'local' | 'remote', state: string): number {
   let n = 0;
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
@@ -411,10 +398,32 @@ function closeWaitTo(port: number): number {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length > 3 && cols[3] === '08' && parseInt(cols[2].split(':')[1] ?? '', 16) === port) n++;
+      if (cols.length > 3 && cols[3] === state && parseInt(cols[end === 'local' ? 1 : 2].split(':')[1] ?? '', 16) === port) n++;
     }
   }
   return n;
+}
+const ESTABLISHED = '01';
+const CLOSE_WAIT = '08';
+
+/**
+ * Samples every 50 ms until stopped: the child's fds, and the connections accepted on its
+ * listener `port` (ours, and any it made to itself). The peaks are what a runaway reached.
+ */
+function sampler(p: Peekwall, port: number): { stop(): { fds: number; accepted: number } } {
+  const peak = { fds: p.fds(), accepted: socketsOn(port, 'local', ESTABLISHED) };
+  const take = () => {
+    peak.fds = Math.max(peak.fds, p.fds() || 0);
+    peak.accepted = Math.max(peak.accepted, socketsOn(port, 'local', ESTABLISHED));
+  };
+  const timer = setInterval(take, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -618,7 +627,7 @@ const attacks: Attack[] = [
     async run(p) {
       const port = p.ports.explicit;
       const b = await before(p);
-      const sampler = fdSampler(p);
+      const watch = sampler(p, port);
       const one = `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`;
       // Each client stays while the tunnels nest (every hop answers 200 back through the chain),
       // until refused, or all `depth` answers came, or the bound.
@@ -626,13 +635,18 @@ const attacks: Attack[] = [
       const answers = await Promise.all(Array.from({ length: o.requests }, () => exchange(port, one.repeat(o.depth), o.loopMs, done)));
       const s = await settle(p, b, o.requests, boundMs);
       const counted = ((await connectionsCounted(p)) ?? NaN) - b.connections0;
-      const maxFds = sampler.stop();
+      const peak = watch.stop();
+      const own = Math.max(0, peak.accepted - o.requests);
       const tunnels = answers.reduce((n, a) => n + (a.data.match(/200 Connection Established/g)?.length ?? 0), 0);
       console.log(
-        `loop-connect: ${o.requests} clients x ${o.depth} pipelined CONNECT to the listener itself; status ${show(tally(answers.flatMap(statuses)))}; ${tunnels} tunnels opened; proxy counted ${n(counted)} connections (${n(counted - o.requests)} nested hops); events ${s.events.length} ${show(reasons(s.events))}; ${procFigures(p, b, s, maxFds)}`,
+        `loop-connect: ${o.requests} clients x ${o.depth} pipelined CONNECT to the listener itself; status ${show(tally(answers.flatMap(statuses)))}; ${tunnels} tunnels opened; peak ${
+          peak.accepted
+        } connections accepted on the listener (${own} beyond the clients'); proxy counted ${n(counted)} connections (${n(counted - o.requests)} nested hops); events ${s.events.length} ${show(
+          reasons(s.events),
+        )}; ${procFigures(p, b, s, peak.fds)}`,
       );
       verdict('loop-connect', tunnels === 0 && answers.every((a) => statuses(a)[0] === '403'), 'each client refused 403, no tunnel opened');
-      verdict('loop-connect', counted === o.requests, `no nested hops (${n(counted)} connections for ${o.requests} clients)`);
+      verdict('loop-connect', counted === o.requests && own === 0, `no nested hops (${n(counted)} connections counted, ${own} of its own accepted, for ${o.requests} clients)`);
       verdict('loop-connect', reasons(s.events)['proxy/self-target'] === o.requests, `${o.requests} refused proxy/self-target`);
       verdict('loop-connect', s.endedMs !== null, 'every connection ended');
       fdsBack('loop-connect', b, s);
@@ -646,26 +660,28 @@ const attacks: Attack[] = [
     async run(p) {
       const port = p.ports.explicit;
       const b = await before(p);
-      const sampler = fdSampler(p);
+      const watch = sampler(p, port);
       // curl http://127.0.0.1:PORT/ — origin form, the Host header names the proxy itself.
       const req = `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`;
       const answers = await Promise.all(Array.from({ length: o.requests }, () => exchange(port, req, o.loopMs)));
       const s = await settle(p, b, o.requests, o.loopMs);
+      // The proxy counts a plain-HTTP request when it ends: a request still looping is not in it.
       const counted = ((await connectionsCounted(p)) ?? NaN) - b.connections0;
-      const maxFds = sampler.stop();
+      const peak = watch.stop();
+      const own = Math.max(0, peak.accepted - o.requests);
       // /healthz's `active` counts TLS connections, not plain-HTTP requests of the explicit
       // listener: a loop of requests shows as fds the proxy keeps holding after its clients left.
       const runaway = s.endedMs === null || !(s.fds <= b.fds + RUNAWAY_FDS);
       console.log(
-        `loop-get: ${o.requests} GET / to the listener itself; status ${show(tally(answers.map((a) => statuses(a)[0])))}; proxy counted ${n(counted)} connections (${n(
-          counted - o.requests,
-        )} forwarded to itself); events ${s.events.length} ${show(reasons(s.events))}; ${procFigures(p, b, s, maxFds)}${
-          runaway ? `; still holding ${s.fds} fds ${o.loopMs} ms after the requests: killed` : ''
-        }`,
+        `loop-get: ${o.requests} GET / to the listener itself; status ${show(tally(answers.map((a) => statuses(a)[0])))}; peak ${
+          peak.accepted
+        } connections accepted on the listener (${own} beyond the clients': forwarded to itself); proxy counted ${n(counted)} ended; events ${s.events.length} ${show(
+          reasons(s.events),
+        )}; ${procFigures(p, b, s, peak.fds)}${runaway ? `; still holding ${s.fds} fds ${o.loopMs} ms after the requests: killed` : ''}`,
       );
       if (runaway) await p.stop(true);
       verdict('loop-get', answers.every((a) => statuses(a)[0] === '403'), 'every request answered 403');
-      verdict('loop-get', counted === o.requests, `0 forwarded (${n(counted)} connections for ${o.requests} requests)`);
+      verdict('loop-get', own === 0 && counted === o.requests, `0 forwarded to itself (${own} of its own connections accepted; ${n(counted)} counted for ${o.requests} requests)`);
       verdict('loop-get', s.events.length === o.requests && reasons(s.events)['proxy/self-target'] === o.requests, `${o.requests} refused proxy/self-target`);
       verdict('loop-get', !runaway, 'every connection ended, nothing kept looping');
       fdsBack('loop-get', b, s);
@@ -686,7 +702,7 @@ const attacks: Attack[] = [
       );
       const closed = clients.filter((c) => c.error !== 'bound').length;
       const s = await settle(p, b, o.connections, boundMs);
-      const closeWait = closeWaitTo(origin.port);
+      const closeWait = socketsOn(origin.port, 'remote', CLOSE_WAIT);
       console.log(
         `passive-fin: ${o.connections} no-SNI hellos (TSID off), the origin FINs first; clients closed by the proxy ${closed}/${o.connections}; events ${s.events.length} ${show(
           reasons(s.events),
