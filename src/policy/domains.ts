@@ -135,14 +135,17 @@ export function suffixHash(k: string): number {
  * connections paid for it (bench path 7n); typed arrays are never traced.
  */
 class SuffixTable<T> {
+  // Small at first, doubling as entries come: every rule's URL condition and every domain
+  // set has two tables, mostly of a few names, and at 32 KiB each 20,000 URL rules held
+  // 1.3 GB (which a reload's worker then had to hand over too).
   // slots[2s] = hash, slots[2s+1] = entry index + 1 (0 = empty). Load factor <= 1/2.
-  private slots = new Int32Array(2 * 1024);
-  private mask = 1023;
+  private slots = new Int32Array(2 * 8);
+  private mask = 7;
   /** Key i is bytes[offs[i] .. offs[i + 1]). */
-  private bytes: Buffer = Buffer.allocUnsafe(16 * 1024);
-  private offs = new Int32Array(1024 + 1);
+  private bytes: Buffer = Buffer.allocUnsafe(128);
+  private offs = new Int32Array(8 + 1);
   /** Value of entry i is distinct[vals[i]]. */
-  private vals = new Int32Array(1024);
+  private vals = new Int32Array(8);
   private readonly distinct: T[] = [];
   private readonly distinctIndex = new Map<T, number>();
   private n = 0;
