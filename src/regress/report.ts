@@ -22,7 +22,7 @@ function summaryOf(r: CaseResult): string {
 }
 
 /** Every line explaining why a case did not pass (shared by text, TAP and JUnit). */
-export function failureDetail(r: CaseResult): string[] {
+function failureDetail(r: CaseResult): string[] {
   const out: string[] = [];
   if (r.diffs.length > 0) {
     out.push(...diffLines(r.diffs, 'expected', 'actual  '));
@@ -154,7 +154,7 @@ export function renderJunit(r: RunReport): string {
   return `${out.join('\n')}\n`;
 }
 
-export function renderJson(r: RunReport): string {
+function renderJson(r: RunReport): string {
   return `${JSON.stringify(r, null, 2)}\n`;
 }
 

@@ -20,7 +20,7 @@ export function negotiatedVersion(offered: readonly TlsVersionName[]): TlsVersio
   return VERSION_ORDER[best];
 }
 
-export function flowOf(f: CaseFlow): Flow {
+function flowOf(f: CaseFlow): Flow {
   return {
     srcIp: f.src,
     srcPort: f.sport,
@@ -40,7 +40,7 @@ export function tsidOf(policy: Policy, c: Pick<ResolvedCase, 'flow'>, flow: Flow
   return { enabled: c.flow.tsid ?? base.enabled, profile: c.flow.profile ?? base.profile };
 }
 
-export function identityOf(c: Pick<ResolvedCase, 'flow' | 'certificate'>, tsid: TsidSetting): ServerIdentity {
+function identityOf(c: Pick<ResolvedCase, 'flow' | 'certificate'>, tsid: TsidSetting): ServerIdentity {
   const f = c.flow;
   if (f.identity) return { name: f.identity.name, source: f.identity.source, candidates: [f.identity] };
   const cert = c.certificate;
@@ -56,7 +56,7 @@ export function identityOf(c: Pick<ResolvedCase, 'flow' | 'certificate'>, tsid: 
   return resolveIdentity(input);
 }
 
-export function actualOf(verdict: Verdict, identity: ServerIdentity | null): ActualVerdict {
+function actualOf(verdict: Verdict, identity: ServerIdentity | null): ActualVerdict {
   return {
     action: verdict.action,
     rule: verdict.rule,
@@ -117,7 +117,7 @@ function fieldMatches(field: ExpectField, expected: string | null, actual: strin
 }
 
 /** Expected vs actual for every field the case states, in a fixed order. */
-export function diffExpect(expect: CaseExpect, actual: ActualVerdict): FieldDiff[] {
+function diffExpect(expect: CaseExpect, actual: ActualVerdict): FieldDiff[] {
   const out: FieldDiff[] = [];
   for (const field of EXPECT_FIELDS) {
     if (!(field in expect)) continue;

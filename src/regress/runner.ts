@@ -11,7 +11,7 @@ export type LiveCaseRunner = (
   c: ResolvedCase,
 ) => Promise<{ actual: ActualVerdict } | { error: string } | { skipped: string }>;
 
-export function runOffline(suites: readonly LoadedSuite[]): CaseResult[][] {
+function runOffline(suites: readonly LoadedSuite[]): CaseResult[][] {
   return suites.map((s) => s.cases.map((c) => runCase(c.compiled, s.spec.file, c)));
 }
 
@@ -47,7 +47,7 @@ export async function runSuites(suites: readonly LoadedSuite[], o: { live?: Live
   return buildReport(suites, results, Boolean(o.live));
 }
 
-export function buildReport(suites: readonly LoadedSuite[], results: readonly (readonly CaseResult[])[], live: boolean): RunReport {
+function buildReport(suites: readonly LoadedSuite[], results: readonly (readonly CaseResult[])[], live: boolean): RunReport {
   const all = results.flat();
   // Coverage is per policy file: every case that ran under it, whichever suite it is in.
   const byPolicy = new Map<string, { policy: ResolvedCase['compiled']; results: CaseResult[] }>();
