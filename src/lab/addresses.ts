@@ -3,7 +3,7 @@
 // events show the seed addresses through this map, marked as mapped.
 
 /** Seed (field) address -> lab loopback alias. */
-export const SEED_ADDRESSES: Readonly<Record<string, string>> = {
+const SEED_ADDRESSES: Readonly<Record<string, string>> = {
   '72.163.4.38': '127.163.4.38', // tools.cisco.com (server 1)
   '173.37.145.8': '127.37.145.8', // tools.cisco.com (server 2)
   '10.12.1.8': '127.12.1.8', // FMC

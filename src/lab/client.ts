@@ -14,7 +14,7 @@ import { licenseStatus, newRecord, type LicenseOp, type LicenseRecord, type Lice
 import { parsePemBundle, verifyDeviceChain, type DeviceVerifyResult } from './verify.js';
 
 export const LICENSING_HOST = 'tools.cisco.com';
-export const LICENSING_URL = `https://${LICENSING_HOST}${DDCE_PATH}`;
+const LICENSING_URL = `https://${LICENSING_HOST}${DDCE_PATH}`;
 const MAX_RESPONSE = 64 * 1024;
 
 export interface DeviceOptions {
@@ -411,7 +411,7 @@ function authWord(s: LicenseStatus): string {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** IOS/ASA style: `Dec 02 18:46:41 2025 UTC`. */
-export function fmtDate(d: Date): string {
+function fmtDate(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${MONTHS[d.getUTCMonth()]} ${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()} UTC`;
 }

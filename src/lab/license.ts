@@ -6,11 +6,11 @@
 import { err, ok, peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { DAY_MS } from './clock.js';
 
-export const RENEW_AUTH_INTERVAL_DAYS = 30;
-export const AUTH_EXPIRES_DAYS = 90;
-export const EVALUATION_DAYS = 90;
+const RENEW_AUTH_INTERVAL_DAYS = 30;
+const AUTH_EXPIRES_DAYS = 90;
+const EVALUATION_DAYS = 90;
 /** ID certificate: valid a year (device-side registration expiry) unless renewed (renew id). */
-export const ID_VALID_DAYS = 365;
+const ID_VALID_DAYS = 365;
 
 export type LicenseOp = 'register' | 'renew-auth' | 'renew-id' | 'deregister';
 export const LICENSE_OPS: readonly LicenseOp[] = ['register', 'renew-auth', 'renew-id', 'deregister'];
