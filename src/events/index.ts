@@ -4,14 +4,4 @@ export { flowEvent, refusalEvent, type Refusal, type ShellFacts } from './flow.j
 export { createEventLog, type EventLog, type EventLogOptions } from './log.js';
 export { followLines } from './follow.js';
 export { parseEventLines, filterEvents, type EventFilter } from './parse.js';
-export {
-  columnWidths,
-  renderEventRows,
-  renderEventsTable,
-  fmcTime,
-  fmcSourcePort,
-  fmcDestinationPort,
-  FMC_COLUMNS,
-  WIDE_COLUMNS,
-  type TableOptions,
-} from './table.js';
+export { columnWidths, renderEventRows, renderEventsTable, type TableOptions } from './table.js';

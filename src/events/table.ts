@@ -7,16 +7,16 @@ const PORT_NAMES: Readonly<Record<number, string>> = {
   443: 'https', 465: 'smtps', 993: 'imaps', 995: 'pop3s', 3128: 'squid', 8080: 'http-alt', 8443: 'pcsync-https',
 };
 
-export function fmcTime(iso: string): string {
+function fmcTime(iso: string): string {
   // FMC shows local "YYYY-MM-DD HH:MM:SS"; we show UTC in that shape (events carry ISO UTC).
   return iso.length >= 19 ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : iso;
 }
 
-export function fmcSourcePort(port: number): string {
+function fmcSourcePort(port: number): string {
   return `${port} / tcp`;
 }
 
-export function fmcDestinationPort(port: number): string {
+function fmcDestinationPort(port: number): string {
   const name = PORT_NAMES[port];
   return name ? `${port} (${name}) / tcp` : `${port} / tcp`;
 }
@@ -27,7 +27,7 @@ interface Column {
 }
 
 /** The ten columns of the seed's table, in its order. */
-export const FMC_COLUMNS: readonly Column[] = [
+const FMC_COLUMNS: readonly Column[] = [
   { title: 'Time', cell: (e) => fmcTime(e.time) },
   { title: 'Event Type', cell: (e) => e.eventType },
   { title: 'Action', cell: (e) => e.action },
@@ -41,7 +41,7 @@ export const FMC_COLUMNS: readonly Column[] = [
 ];
 
 /** Extra columns FMC can show, plus what peekwall knows about the identity. */
-export const WIDE_COLUMNS: readonly Column[] = [
+const WIDE_COLUMNS: readonly Column[] = [
   { title: 'Reason', cell: (e) => e.reason },
   { title: 'Application Protocol', cell: (e) => e.applicationProtocol ?? '' },
   { title: 'Client', cell: (e) => e.client ?? '' },
