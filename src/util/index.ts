@@ -1,3 +1,0 @@
-export * from './errors.js';
-export * from './paths.js';
-export * from './files.js';
