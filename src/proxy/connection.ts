@@ -305,7 +305,8 @@ export class Connection {
       // The server already finished; pass its FIN on. closeSoon resumes the client: its
       // late bytes are read and dropped, not held. The upstream is half-open (allowHalfOpen):
       // unless we end it too, it sits in CLOSE-WAIT and its 'close' — which finishes the
-      // connection and writes its event — never comes.
+      // connection and writes its event — never comes. The event says the server hung up.
+      this.closeReason ??= 'proxy/upstream-closed-early';
       this.client.removeListener('data', this.onPeekData);
       closeSoon(this.client);
       closeSoon(up);

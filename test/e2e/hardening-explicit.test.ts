@@ -244,3 +244,30 @@ t.test('an sni-route that resolves to the proxy itself is refused with one event
   t.equal(sink.events.length, 0);
   t.equal(proxy2.stats().connections, 1, 'one connection: nothing looped');
 });
+
+t.test('a plain request in flight counts as active (what /healthz and the gauge show) until answered', async (t) => {
+  let answer!: () => void;
+  const reached = new Promise<void>((r) => {
+    answer = r;
+  });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const origin = http.createServer((_req, res) => {
+    answer();
+    void held.then(() => res.end('late'));
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const { proxy, sink, port } = await explicitProxy(t);
+  const op = (origin.address() as AddressInfo).port;
+  const done = rawHttp(port, `GET http://127.0.0.1:${op}/ HTTP/1.1\r\nhost: 127.0.0.1:${op}\r\nconnection: close\r\n\r\n`);
+  await reached;
+  t.equal(proxy.stats().active, 1, 'in flight: active');
+  release();
+  t.match(statusOf(await done), /^HTTP\/1\.1 200/);
+  await sink.next();
+  t.equal(proxy.stats().active, 0, 'answered: not active');
+});

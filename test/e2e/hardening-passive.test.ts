@@ -62,6 +62,7 @@ t.test('the server sends FIN before its first flight: the connection ends with o
   const client = helloAndWait(port, readFixture('clienthello', 'openssl-noservername.bin'));
   const e = await sink.next(10_000);
   t.equal(e.identitySource, 'ip', 'decided on the address: no certificate was seen');
+  t.equal(e.closeReason, 'proxy/upstream-closed-early', 'the event says the server hung up before its first flight');
   const c = await client;
   t.equal(c.data.length, 0, 'the client got no bytes (the server sent none)');
   const s = await upstreamSocket;

@@ -111,6 +111,10 @@ export function createExplicitServer(o: ExplicitOptions): http.Server {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // Nothing a request carries may throw out of this listener (an exception here, or a
     // rejection below, used to take the whole proxy down).
+    // In flight until answered: /healthz and the active gauge count plain requests too (a
+    // request looping or stuck upstream is visible there, not only in the fd count).
+    ctx.counters.active++;
+    res.once('close', () => ctx.counters.active--);
     handleRequest(x, req, res).catch(() => {
       ctx.counters.internalErrors = (ctx.counters.internalErrors ?? 0) + 1;
       try {
