@@ -55,7 +55,7 @@ export async function followLines(
       if (size > offset) continue; // more to read now, no need to wait
     }
     await new Promise<void>((resolve) => {
-      // One listener per wait, removed when the timer wins: adding one per poll leaked a
+      // One listener per wait, removed when the timer wins: one added per poll would leak a
       // listener every interval (and Node warns of a leak after 10).
       const onAbort = (): void => {
         clearTimeout(t);

@@ -27,7 +27,7 @@ async function defaultResolve(host: string): Promise<string> {
 
 /**
  * Resolver answers are checked before they reach policy or a socket: dns.lookup('') and
- * injected resolvers can answer null or '', which used to reach evaluate() as a dstIp and
+ * injected resolvers can answer null or '', which would reach evaluate() as a dstIp and
  * throw inside a promise callback (an unhandled rejection ends the process), and which
  * net.connect would take for localhost. A non-empty string that is not an address is left to
  * the caller: the explicit listener refuses it (isIP), route upstreams fail to connect to it.

@@ -1,7 +1,7 @@
 // Interactive Block bypasses: a warning page hands out a one-time "continue" token for
 // (client, host); redeeming it lets that client reach that host for a while, with Reason
-// 'User Bypass' (FMC's wording). Both maps are bounded: entries expired but were never removed,
-// so a long-running proxy (or one client walking through many host names) grew them for ever.
+// 'User Bypass' (FMC's wording). Both maps are bounded and drop expired entries: otherwise a
+// long-running proxy (or one client walking through many host names) would grow them for ever.
 import { randomBytes } from 'node:crypto';
 
 export const CONTINUE_PATH = '/__peekwall/continue';
