@@ -14,6 +14,11 @@ type WorkerAnswer = { ok: true; value: unknown } | { ok: false; error: PeekwallE
 
 const WORKER = new URL('./policy-worker.js', import.meta.url);
 
+/** The process's flags a worker thread can take: the ones about evaluating a string are left out. */
+export function threadFlags(execArgv: readonly string[]): string[] {
+  return execArgv.filter((a) => !a.startsWith('--input-type') && a !== '--eval' && a !== '-e' && a !== '--print' && a !== '-p');
+}
+
 /**
  * loadPolicyFile(path) in a worker thread: the same policy, or the same file:line:column
  * errors. A loader that fails itself (a bug, out of memory) answers proxy/policy-load-failed.
@@ -27,7 +32,9 @@ export function loadPolicyInWorker(path: string): Promise<Result<Policy, Peekwal
     let answer: Result<Policy, PeekwallError[]> | null = null;
     let worker: Worker;
     try {
-      worker = new Worker(WORKER, { workerData: { path } });
+      // A thread inherits the process's flags; some make no sense for a file-based thread and
+      // make it fail at start (--input-type, which `node --input-type=module -e …` carries).
+      worker = new Worker(WORKER, { workerData: { path }, execArgv: threadFlags(process.execArgv) });
     } catch (e) {
       resolve(failed((e as Error).message));
       return;
