@@ -6,13 +6,13 @@ import {
   certificatesFromPem,
   certificateFacts,
   certificateStatus,
-  loadTrustStore,
   resolveIdentity,
   TSID_PROFILES,
   type CertificateFacts,
   type IdentitySource,
   type TsidProfile,
 } from '../identity/index.js';
+import { loadTrustStore } from '../sources/index.js';
 import { PeekwallFailure, peekwallError } from '../util/errors.js';
 import { EXIT_OK, EXIT_PROBLEM, handleThrown, parseCommandArgs, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 

@@ -1,5 +1,6 @@
 // Public face of the identity layer: certificate facts, name matching, identity resolution
-// (TSID profiles as data) and certificate status. Pure functions except loadTrustStore.
+// (TSID profiles as data) and certificate status. Pure: trust stores are built from texts
+// the shell read (sources/).
 export type * from './types.js';
 export { certificateFacts, certificatesFromPem, pemBlocks } from './facts.js';
 export { certificateMatchesName, canonicalIp, dnsNameMatches, type MatchOptions } from './match.js';
@@ -12,4 +13,4 @@ export {
   type IdentityStep,
   type TsidProfileSpec,
 } from './resolve.js';
-export { certificateStatus, loadTrustStore, trustStoreFromPem, trustStoreOf } from './status.js';
+export { certificateStatus, trustStoreFromPem, trustStoreFromPemFiles, trustStoreOf } from './status.js';

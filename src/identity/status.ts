@@ -1,13 +1,10 @@
 // Certificate status as a decryption-policy condition and an operator log line: build the
 // path from the leaf to a trusted root by key identifiers (AKI -> SKI, never by names), verify
-// every signature, then validity dates against an injected clock, then the name.
-// Pure except loadTrustStore (the one explicit loader).
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// every signature, then validity dates against an injected clock, then the name. Pure:
+// trust stores are built from texts the shell read (sources/trust.ts).
 import { err, ok, peekwallError, type Result } from '../util/errors.js';
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { certificatesFromPem, nodeCert, pemBlocks, signedBy, certificateFacts, MAX_BUNDLE_CERTIFICATES } from './facts.js';
-import { readBoundedFile } from '../util/files.js';
 import { signedParts } from './der.js';
 import { certificateMatchesName } from './match.js';
 import type { CertificateFacts, CertificateStatus, CertificateStatusResult, TrustStore } from './types.js';
@@ -36,54 +33,32 @@ export function trustStoreFromPem(text: string, source = 'PEM bundle'): Result<T
   return ok(trustStoreOf(r.value, source));
 }
 
-const CERT_EXT = ['.pem', '.crt', '.cer'];
-/** One trust-store file: 2,000 PEM certificates are ~4 MiB. */
-const MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024;
-
 /**
- * Load a trust store from a PEM bundle file, or from a directory like openssl's CApath: every
- * certificate in every *.pem/*.crt/*.cer file is trusted (files holding only keys are skipped).
- * For the lab, trust `certs/lab-ca.crt.pem` rather than the whole certs/ directory, which also
- * holds the untrusted CA and self-signed certificates on purpose.
+ * A trust store from several PEM files (a directory like openssl's CApath), read in order
+ * through `read`: every certificate in every file is trusted, files holding only keys add
+ * nothing. `source` names the whole (the directory). More than `maxCertificates` in all is
+ * refused, so a hostile directory cannot grow the process.
  */
-export async function loadTrustStore(pathOrDir: string, limits: { maxCertificates?: number } = {}): Promise<Result<TrustStore>> {
-  const maxCerts = limits.maxCertificates ?? MAX_BUNDLE_CERTIFICATES;
+export function trustStoreFromPemFiles(
+  source: string,
+  files: readonly string[],
+  read: (file: string) => Result<string>,
+  maxCertificates: number = MAX_BUNDLE_CERTIFICATES,
+): Result<TrustStore> {
   const bad = (m: string) => err(peekwallError('identity/bad-trust-store', m));
-  let st;
-  try {
-    st = await stat(pathOrDir);
-  } catch (e) {
-    return bad(`cannot read trust store ${pathOrDir}: ${(e as Error).message}`);
-  }
-  // Every file is read bounded and regular-only: a FIFO or /dev/zero named as a trust store
-  // must be refused, not hang or grow the process (docs/RELIABILITY.md §2).
-  const readPem = async (file: string): Promise<Result<string>> => {
-    const r = await readBoundedFile(file, MAX_TRUST_FILE_BYTES);
-    return r.ok ? ok(r.text) : bad(`cannot read trust store file ${file}: ${r.failure.message}`);
-  };
-  if (!st.isDirectory()) {
-    const text = await readPem(pathOrDir);
-    return text.ok ? trustStoreFromPem(text.value, pathOrDir) : text;
-  }
-  let files: string[];
-  try {
-    files = (await readdir(pathOrDir)).filter((f) => CERT_EXT.some((e) => f.endsWith(e))).sort();
-  } catch (e) {
-    return bad(`cannot read trust store ${pathOrDir}: ${(e as Error).message}`);
-  }
   const certs: CertificateFacts[] = [];
-  for (const f of files) {
-    const text = await readPem(join(pathOrDir, f));
+  for (const file of files) {
+    const text = read(file);
     if (!text.ok) return text;
-    for (const der of pemBlocks(text.value, 'CERTIFICATE', maxCerts + 1 - certs.length)) {
-      if (certs.length === maxCerts) return bad(`${pathOrDir}: more than ${maxCerts} certificates in the directory`);
+    for (const der of pemBlocks(text.value, 'CERTIFICATE', maxCertificates + 1 - certs.length)) {
+      if (certs.length === maxCertificates) return bad(`${source}: more than ${maxCertificates} certificates in the directory`);
       const c = certificateFacts(der);
-      if (!c.ok) return bad(`${join(pathOrDir, f)}: ${c.error.message}`);
+      if (!c.ok) return bad(`${file}: ${c.error.message}`);
       certs.push(c.value);
     }
   }
-  if (certs.length === 0) return bad(`${pathOrDir}: no certificate in any *.pem/*.crt/*.cer file`);
-  return ok(trustStoreOf(certs, pathOrDir));
+  if (certs.length === 0) return bad(`${source}: no certificate in any *.pem/*.crt/*.cer file`);
+  return ok(trustStoreOf(certs, source));
 }
 
 // Signature algorithms checked directly (hash name for crypto.verify; null = the key decides);

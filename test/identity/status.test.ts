@@ -1,13 +1,10 @@
 // certificateStatus over the openssl-made CA / intermediate / leaf fixtures, with an injected
-// clock (never the wall clock), and trust stores from a bundle and from a directory.
+// clock (never the wall clock). Trust stores read from disk: test/sources/trust.test.ts.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   certificateFacts,
   certificateStatus,
-  loadTrustStore,
   trustStoreFromPem,
   type CertificateFacts,
   type TrustStore,
@@ -116,30 +113,4 @@ t.test('no certificate at all', async (t) => {
   const s = certificateStatus({ chain: [], trust: store('ca-root'), ip: IP, now: NOW });
   t.equal(s.status, 'invalid-issuer');
   t.match(s.logLine, /failed for \(10\.0\.0\.5\)/);
-});
-
-t.test('trust stores: bundle file, directory, errors', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'peekwall-trust-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'root.pem'), `# lab only\n${pem('ca-root')}`);
-  writeFileSync(join(dir, 'inter.crt'), pem('ca-intermediate'));
-  writeFileSync(join(dir, 'some.key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
-  writeFileSync(join(dir, 'notes.txt'), 'not a certificate');
-  const d = await loadTrustStore(dir);
-  t.ok(d.ok);
-  if (d.ok) {
-    t.equal(d.value.certificates.length, 2);
-    t.equal(certificateStatus({ chain: [leaf], trust: d.value, now: NOW }).status, 'valid', 'intermediate from the directory anchors');
-  }
-  const f = await loadTrustStore(join(dir, 'root.pem'));
-  t.ok(f.ok);
-  if (f.ok) t.equal(f.value.certificates.length, 1);
-  const missing = await loadTrustStore(join(dir, 'nope.pem'));
-  t.equal(missing.ok, false);
-  if (!missing.ok) t.equal(missing.error.code, 'identity/bad-trust-store');
-  const empty = await loadTrustStore(join(dir, 'notes.txt'));
-  t.equal(empty.ok, false);
-  const emptyDir = mkdtempSync(join(tmpdir(), 'peekwall-trust-empty-'));
-  t.teardown(() => rmSync(emptyDir, { recursive: true, force: true }));
-  t.equal((await loadTrustStore(emptyDir)).ok, false);
 });

@@ -11,7 +11,8 @@ import type { PeekwallError } from '../../src/util/errors.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/index.js';
 import { loadSuiteFile, parseSuite } from '../../src/regress/index.js';
 import { loadRunConfig, parseRunConfig } from '../../src/proxy/index.js';
-import { certificateFacts, certificatesFromPem, loadTrustStore, trustStoreFromPem } from '../../src/identity/index.js';
+import { certificateFacts, certificatesFromPem, trustStoreFromPem } from '../../src/identity/index.js';
+import { loadTrustStore } from '../../src/sources/index.js';
 import { MAX_BUNDLE_CERTIFICATES } from '../../src/identity/facts.js';
 import { everyOk } from '../helpers/every.js';
 import { runCli } from '../helpers/io.js';
@@ -188,7 +189,7 @@ t.test('a device or a FIFO instead of a file is refused promptly', async (t) => 
       [`${name} as an SI feed`, '../../src/policy/index.js', 'loadPolicyFile', pol],
       [`${name} as a policy file`, '../../src/policy/index.js', 'loadPolicyFile', join(dir, target)],
       [`${name} as a run config`, '../../src/proxy/index.js', 'loadRunConfig', join(dir, target)],
-      [`${name} as a trust store`, '../../src/identity/index.js', 'loadTrustStore', join(dir, target)],
+      [`${name} as a trust store`, '../../src/sources/index.js', 'loadTrustStore', join(dir, target)],
     ] as const;
     for (const [what, mod, fn, path] of jobs) {
       // In parallel: a hanging loader costs 5 s once, not once per case.
