@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { evaluate, loadPolicyFile, type Flow, type FlowIdentity } from '../src/policy/index.js';
+import { evaluate, type Flow, type FlowIdentity } from '../src/policy/index.js';
+import { loadPolicyFile } from '../src/sources/index.js';
 
 interface Options {
   domains: number;

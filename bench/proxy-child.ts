@@ -43,7 +43,7 @@ function send(m: Record<string, unknown>): void {
 }
 
 async function startOne(cfg: ProxyChildConfig, port: number): Promise<{ proxy: RunningProxyLike; closeLog: () => Promise<void> }> {
-  const policyMod = await load<PolicyModule>('policy/index.js');
+  const policyMod = await load<PolicyModule>('sources/index.js');
   const proxyMod = await load<ProxyModule>('proxy/index.js');
   const loaded = await policyMod.loadPolicyFile(cfg.policyFile);
   if (!loaded.ok) throw new Error(`policy: ${loaded.error.map((e) => `${e.code} ${e.message}`).join('; ')}`);

@@ -12,7 +12,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadPolicyFile, parsePolicy, type Policy } from '../src/policy/index.js';
+import { parsePolicy, type Policy } from '../src/policy/index.js';
+import { loadPolicyFile } from '../src/sources/index.js';
 import { loadPolicyInWorker, startProxy } from '../src/proxy/index.js';
 
 interface ChildConfig {

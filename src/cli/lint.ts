@@ -3,7 +3,8 @@
 // objects). Exit 1 when anything of severity error is found (an invalid file included),
 // 0 when only warnings or nothing, 2 when the file cannot be read.
 import { resolve } from 'node:path';
-import { lintPolicy, loadPolicyFile, type LintFinding } from '../policy/index.js';
+import { lintPolicy, type LintFinding } from '../policy/index.js';
+import { loadPolicyFile } from '../sources/index.js';
 import { formatError } from '../util/errors.js';
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, parseCommandArgs, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 

@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createEventLog } from '../events/index.js';
-import { loadPolicyFile, type Policy } from '../policy/index.js';
+import type { Policy } from '../policy/index.js';
 import { loadPolicyInWorker, loadRunConfig, parseRunConfig, startProxy, type RunConfig } from '../proxy/index.js';
 import { listen } from '../proxy/proxy.js';
-import { loadTrustStore } from '../sources/index.js';
+import { loadPolicyFile, loadTrustStore } from '../sources/index.js';
 import { formatError, PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } from './command.js';
 

@@ -8,7 +8,6 @@ import { readBoundedFile } from '../util/files.js';
 import { checkSniName } from '../wire/index.js';
 import {
   evaluate,
-  loadPolicyFile,
   overrideTsid,
   parseAddress,
   traceLines,
@@ -16,6 +15,7 @@ import {
   type Flow,
   type FlowIdentity,
 } from '../policy/index.js';
+import { loadPolicyFile } from '../sources/index.js';
 import { EXIT_OK, parseCommandArgs, reportErrors, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 
 /** A PEM certificate file, or a bundle whose first certificate is used. */

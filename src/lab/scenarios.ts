@@ -5,7 +5,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
 import type { TsidProfile } from '../identity/index.js';
-import { loadPolicyFile, overrideTsid, type Policy } from '../policy/index.js';
+import { overrideTsid, type Policy } from '../policy/index.js';
+import { loadPolicyFile } from '../sources/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
 import { fromRoot } from '../util/paths.js';
 import type { DeviceCommandResult, LicensingDevice } from './client.js';

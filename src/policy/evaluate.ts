@@ -23,7 +23,7 @@
 // 0 Unknown matches only 'Any', 'Unknown' or includeUnknown: true.
 import { parseAddress, type ParsedAddress } from './ip.js';
 import { lowerHost, REPUTATION_LABELS, UNKNOWN_URL, type UrlDbRecord } from './domains.js';
-import { asCompiled, type CompiledPolicy, type CompiledRule } from './load.js';
+import { asCompiled, type CompiledPolicy, type CompiledRule } from './compiled.js';
 import type { TsidSetting } from '../identity/types.js';
 import type {
   EvaluateOptions,

@@ -9,7 +9,7 @@
 //   object overlap   two entries of one condition share addresses (warning, from loading);
 //   unused objects, disabled rules, empty SI lists, Interactive Block on HTTPS-only rules.
 import type { DomainSet } from './domains.js';
-import { asCompiled, type CompiledRule } from './load.js';
+import { asCompiled, type CompiledRule } from './compiled.js';
 import type { LintFinding, Policy } from './types.js';
 
 function netsCover(a: CompiledRule['src'], b: CompiledRule['src']): boolean {

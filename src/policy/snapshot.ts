@@ -6,7 +6,7 @@
 // costs a few hundred objects, whatever the feeds' sizes. Pure: no thread, no I/O here.
 import { DomainSet, UrlDatabase } from './domains.js';
 import { IpSet } from './ip.js';
-import { CompiledPolicy } from './load.js';
+import { CompiledPolicy } from './compiled.js';
 import { RuleIndex } from './ruleindex.js';
 import type { Policy } from './types.js';
 

@@ -156,8 +156,8 @@ export interface SiListInfo {
 
 /**
  * A loaded, validated and compiled policy. Immutable: a reload builds a new one.
- * The compiled matchers live on the implementing class (src/policy/compile.ts); only
- * parsePolicy / loadPolicyFile create Policies.
+ * The compiled matchers live on the implementing class, CompiledPolicy (compiled.ts);
+ * only parsePolicy (compile.ts) creates Policies.
  */
 export interface Policy {
   readonly name: string;

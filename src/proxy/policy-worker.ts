@@ -5,7 +5,8 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadPolicyFile, policyTransferList } from '../policy/index.js';
+import { policyTransferList } from '../policy/index.js';
+import { loadPolicyFile } from '../sources/index.js';
 
 // The compile is background work: on a busy machine (2 cores, clients, other processes) this
 // thread took CPU from the event loop beside it, and connections waited for a reload they do

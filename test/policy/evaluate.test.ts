@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { evaluate, overrideTsid, traceLines, tsidFor } from '../../src/policy/index.js';
-import { asCompiled } from '../../src/policy/load.js';
+import { asCompiled } from '../../src/policy/compiled.js';
 import { MAX_INDEX_ENTRIES } from '../../src/policy/ruleindex.js';
 import { flow, mustCompile, named, urlPolicy } from './helpers/policy.js';
 

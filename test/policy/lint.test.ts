@@ -1,5 +1,6 @@
 import t from 'tap';
-import { lintPolicy, loadPolicyFile } from '../../src/policy/index.js';
+import { lintPolicy } from '../../src/policy/index.js';
+import { loadPolicyFile } from '../../src/sources/index.js';
 import { fromRoot } from '../../src/util/paths.js';
 import { mustCompile } from './helpers/policy.js';
 

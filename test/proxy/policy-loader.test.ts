@@ -6,7 +6,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluate, lintPolicy, loadPolicyFile, type Flow, type Policy } from '../../src/policy/index.js';
+import { evaluate, lintPolicy, type Flow, type Policy } from '../../src/policy/index.js';
+import { loadPolicyFile } from '../../src/sources/index.js';
 import { loadPolicyInWorker } from '../../src/proxy/index.js';
 import { flow, named } from '../policy/helpers/policy.js';
 

@@ -8,11 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeekwallError } from '../../src/util/errors.js';
-import { loadPolicyFile, parsePolicy } from '../../src/policy/index.js';
+import { parsePolicy } from '../../src/policy/index.js';
+import { loadPolicyFile, loadTrustStore } from '../../src/sources/index.js';
 import { loadSuiteFile, parseSuite } from '../../src/regress/index.js';
 import { loadRunConfig, parseRunConfig } from '../../src/proxy/index.js';
 import { certificateFacts, certificatesFromPem, trustStoreFromPem } from '../../src/identity/index.js';
-import { loadTrustStore } from '../../src/sources/index.js';
 import { MAX_BUNDLE_CERTIFICATES } from '../../src/identity/facts.js';
 import { everyOk } from '../helpers/every.js';
 import { runCli } from '../helpers/io.js';
@@ -186,8 +186,8 @@ t.test('a device or a FIFO instead of a file is refused promptly', async (t) => 
     const pol = join(dir, `dev-policy-${name.replace(/\W/g, '')}.yaml`);
     writeFileSync(pol, `name: d\nsecurityIntelligence:\n  url:\n    - name: D\n      action: block\n      feed: ${target}\nrules:\n  - name: A\n    action: Allow\n`);
     const jobs = [
-      [`${name} as an SI feed`, '../../src/policy/index.js', 'loadPolicyFile', pol],
-      [`${name} as a policy file`, '../../src/policy/index.js', 'loadPolicyFile', join(dir, target)],
+      [`${name} as an SI feed`, '../../src/sources/index.js', 'loadPolicyFile', pol],
+      [`${name} as a policy file`, '../../src/sources/index.js', 'loadPolicyFile', join(dir, target)],
       [`${name} as a run config`, '../../src/proxy/index.js', 'loadRunConfig', join(dir, target)],
       [`${name} as a trust store`, '../../src/sources/index.js', 'loadTrustStore', join(dir, target)],
     ] as const;

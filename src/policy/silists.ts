@@ -1,0 +1,92 @@
+// Security Intelligence (`securityIntelligence:`): lists of networks, URLs and DNS names,
+// each blocking, exempting (do-not-block) or monitoring, written inline or read from a feed.
+// Network lists keep an IpSet each; URL and DNS entries go into one DomainSet per kind,
+// valued by the list's index, so one lookup finds every list a name is on.
+import type { CompiledSiList } from './compiled.js';
+import { DomainSet, parseDomainEntry } from './domains.js';
+import { forEachFeedLine, readAuxFile, type AuxFiles } from './feeds.js';
+import { IpSet, parseNetwork, type Interval } from './ip.js';
+import { asMap, checkKeys, oneOf, readSection, scalarList, str, type Reader } from './reader.js';
+import type { SiAction, SiKind } from './types.js';
+import type { Pos, YNode } from './yamltree.js';
+
+const SI_KINDS: readonly SiKind[] = ['network', 'url', 'dns'];
+const SI_ACTIONS: readonly SiAction[] = ['block', 'do-not-block', 'monitor'];
+const LIST_KEYS = ['name', 'action', 'entries', 'feed', 'description'];
+
+export interface SecurityIntelligence {
+  readonly lists: CompiledSiList[];
+  readonly urls: DomainSet;
+  readonly dns: DomainSet;
+}
+
+export function readSecurityIntelligence(r: Reader, files: AuxFiles, n: YNode | undefined): SecurityIntelligence {
+  const si: SecurityIntelligence = { lists: [], urls: new DomainSet(), dns: new DomainSet() };
+  const section = readSection(r, n, SI_KINDS, 'securityIntelligence');
+  if (!section) return si;
+  const names = new Set<string>();
+  for (const kind of SI_KINDS) {
+    const e = section.get(kind);
+    if (!e) continue;
+    if (e.value.kind !== 'seq') {
+      r.error(e.value.at, 'policy/schema', `securityIntelligence.${kind} must be a list of lists`);
+      continue;
+    }
+    for (const item of e.value.items) readList(r, files, si, names, kind, item);
+  }
+  return si;
+}
+
+/** One list: its entries (inline, then the feed's) validated and added to `si`. */
+function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: Set<string>, kind: SiKind, item: YNode): void {
+  const entries = asMap(r, item, `a securityIntelligence.${kind} list`);
+  if (!entries) return;
+  const list = checkKeys(r, entries, LIST_KEYS, `securityIntelligence.${kind} list`, item.at, ['name', 'action']);
+  const nameE = list.get('name');
+  const actionE = list.get('action');
+  const name = nameE ? str(r, nameE.value, 'list name') : null;
+  const action = actionE ? oneOf(r, actionE.value, 'SI list action', SI_ACTIONS) : null;
+  if (name && names.has(name)) r.error(nameE!.value.at, 'policy/duplicate-name', `duplicate Security Intelligence list name '${name}'`);
+  if (name) names.add(name);
+  const index = si.lists.length;
+  const ipEntries: { interval: Interval; label: string }[] = [];
+  const domains = kind === 'url' ? si.urls : si.dns;
+  let count = 0;
+  const add = (text: string, at: Pos, file: string): void => {
+    if (kind === 'network') {
+      const iv = parseNetwork(text);
+      if (typeof iv === 'string') r.error(at, 'policy/invalid-entry', iv, file);
+      else {
+        ipEntries.push({ interval: iv, label: text });
+        count++;
+      }
+    } else {
+      const de = parseDomainEntry(text);
+      if (typeof de === 'string') r.error(at, 'policy/invalid-entry', de, file);
+      else {
+        domains.add(de, index);
+        count++;
+      }
+    }
+  };
+  const inline = list.get('entries');
+  if (inline) for (const s of scalarList(r, inline.value, `securityIntelligence.${kind}.entries`)) add(s.text, s.at, r.file);
+  const feedE = list.get('feed');
+  let feed: string | undefined;
+  const rel = feedE ? str(r, feedE.value, 'feed') : null;
+  const got = feedE && rel ? readAuxFile(r, files, rel, feedE.value.at, 'feed') : null;
+  if (got) {
+    feed = rel!;
+    forEachFeedLine(got.text, (entry, line) => add(entry, { line, column: 1 }, got.path));
+  }
+  if (!inline && !feedE) r.error(item.at, 'policy/missing-key', `Security Intelligence list '${name ?? '?'}' needs 'entries' or 'feed'`);
+  si.lists.push({
+    index,
+    name: name ?? `#${index}`,
+    kind,
+    action: action ?? 'monitor',
+    entries: count,
+    ...(feed !== undefined ? { feed } : {}),
+    ips: kind === 'network' ? new IpSet(ipEntries) : null,
+  });
+}
