@@ -3,9 +3,12 @@
 // protocol with bench/run.ts: {type:'ready', port} | {type:'error', message}; accepts
 // {type:'close'}. With workers > 1 it becomes a cluster primary whose workers share the port
 // and accept directly (SCHED_NONE), the standard multi-core remedy for a Node proxy.
+// The product is imported relative to this file, so an A/B build's copy (--compare-build)
+// measures that build's src/, not this one's.
 import cluster from 'node:cluster';
-import { join, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createEventLog, type EventLog } from '../src/events/index.js';
+import { startProxy, type RunningProxy } from '../src/proxy/index.js';
+import { loadPolicyFile } from '../src/sources/index.js';
 
 interface ProxyChildConfig {
   policyFile: string;
@@ -17,42 +20,15 @@ interface ProxyChildConfig {
   port?: number;
 }
 
-// The agreed API (notes/apis.md), declared locally so this file compiles before and
-// regardless of the proxy's work in progress; loaded dynamically from the same build dir.
-interface RunningProxyLike {
-  readonly listeners: readonly { mode: string; host: string; port: number }[];
-  close(): Promise<void>;
-  readonly stats: () => Record<string, number>;
-}
-interface ProxyModule {
-  startProxy(o: Record<string, unknown>): Promise<RunningProxyLike>;
-}
-interface PolicyModule {
-  loadPolicyFile(path: string): Promise<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string }[] }>;
-}
-interface EventsModule {
-  createEventLog(o: { destination: string }): { close(): Promise<void> };
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
-const srcDir = join(here, '..', 'src');
-const load = <T>(rel: string): Promise<T> => import(pathToFileURL(join(srcDir, rel)).href) as Promise<T>;
-
 function send(m: Record<string, unknown>): void {
   if (process.send) process.send(m);
 }
 
-async function startOne(cfg: ProxyChildConfig, port: number): Promise<{ proxy: RunningProxyLike; closeLog: () => Promise<void> }> {
-  const policyMod = await load<PolicyModule>('sources/index.js');
-  const proxyMod = await load<ProxyModule>('proxy/index.js');
-  const loaded = await policyMod.loadPolicyFile(cfg.policyFile);
+async function startOne(cfg: ProxyChildConfig, port: number): Promise<{ proxy: RunningProxy; closeLog: () => Promise<void> }> {
+  const loaded = await loadPolicyFile(cfg.policyFile);
   if (!loaded.ok) throw new Error(`policy: ${loaded.error.map((e) => `${e.code} ${e.message}`).join('; ')}`);
-  let eventLog: { close(): Promise<void> } | undefined;
-  if (cfg.eventLogFile) {
-    const ev = await load<EventsModule>('events/index.js');
-    eventLog = ev.createEventLog({ destination: cfg.eventLogFile });
-  }
-  const proxy = await proxyMod.startProxy({
+  const eventLog: EventLog | undefined = cfg.eventLogFile ? createEventLog({ destination: cfg.eventLogFile }) : undefined;
+  const proxy = await startProxy({
     policy: loaded.value,
     listeners: [{ mode: 'transparent', host: cfg.host, port, upstream: cfg.upstream }],
     ...(eventLog ? { eventLog } : {}),
