@@ -1,7 +1,7 @@
 // The lab run as a person reads it: per act the FMC-style events table, the devices'
 // commands and what they printed, and whether the act showed what the field case predicts.
 import { renderEventsTable, type ConnectionEvent } from '../events/index.js';
-import type { LabRun } from './scenarios.js';
+import type { LabRun } from './acts.js';
 
 function indent(text: string, by = '  '): string {
   return text

@@ -1,166 +1,35 @@
 // The lab's stories. Each scenario builds a LabWorld, runs acts (a policy, the devices'
 // `license smart renew auth`, the events peekwall logged meanwhile) and checks every act
-// against the outcome the field case predicts. A scenario "passes" when the lab showed what
-// it should, including failures that are the point of the act.
+// against the outcome the field case predicts (the act harness: acts.ts). A scenario "passes"
+// when the lab showed what it should, including failures that are the point of the act.
 import { X509Certificate } from 'node:crypto';
 import type { ConnectionEvent } from '../events/index.js';
-import type { TsidProfile } from '../identity/index.js';
-import { overrideTsid, type Policy } from '../policy/index.js';
-import { loadPolicyFile } from '../sources/index.js';
-import { peekwallError, PeekwallFailure } from '../util/errors.js';
 import { fromRoot } from '../util/paths.js';
-import type { DeviceCommandResult, LicensingDevice } from './client.js';
+import {
+  blockedRenewals,
+  certFailure,
+  everyEvent,
+  isBlock,
+  labRun,
+  okRenewals,
+  renewAll,
+  runAct,
+  transportFailure,
+  withRegisteredWorld,
+  withWorld,
+  worldOptions,
+  type LabAct,
+  type LabCheck,
+  type Scenario,
+} from './acts.js';
+import type { DeviceCommandResult } from './client.js';
 import { DAY_MS } from './clock.js';
-import { LAB_DEVICES, LabWorld, labPaths, readLabFile, type WorldOptions } from './world.js';
+import { LAB_DEVICES, labPaths, readLabFile, type LabWorld } from './world.js';
 
 export const SHIPPED_POLICY = 'policies/smart-licensing.yaml';
 export const REMEDY_POLICIES = ['policies/smart-licensing-remedy-allow-toos.yaml', 'policies/smart-licensing-remedy-category.yaml'];
 export const FMC_RULE = 'ALLOW_FMC_ASA_SNT_CISCO';
 const FMC_ADDRESS = LAB_DEVICES[0].address;
-
-export interface LabClientResult {
-  readonly device: string;
-  readonly command: string;
-  readonly ok: boolean;
-  readonly output: string;
-}
-
-export interface LabCheck {
-  readonly what: string;
-  readonly ok: boolean;
-}
-
-export interface LabAct {
-  readonly title: string;
-  readonly policy: string;
-  readonly tsid: { readonly enabled: boolean; readonly profile: string };
-  readonly events: ConnectionEvent[];
-  readonly clients: LabClientResult[];
-  /** What the field case predicts for this act. */
-  readonly expected: string;
-  readonly checks: LabCheck[];
-  readonly ok: boolean;
-  /** Extra text for people (e.g. a device's `show license`). */
-  readonly notes: string[];
-}
-
-export interface LabRun {
-  readonly scenario: string;
-  readonly title: string;
-  readonly seed: string;
-  readonly acts: LabAct[];
-  readonly explanation: string;
-  readonly ok: boolean;
-}
-
-export interface Scenario {
-  readonly name: string;
-  readonly seed: string;
-  readonly summary: string;
-  run(o: ScenarioOptions): Promise<LabRun>;
-}
-
-export interface ScenarioOptions {
-  /** Device call deadline in ms (curl timeout); the lab keeps it short. */
-  readonly timeoutMs?: number;
-  /** Folder holding certs/ and policies/lab/tokens.txt (default: the package root). */
-  readonly root?: string;
-}
-
-export async function loadLabPolicy(rel: string, tsid?: boolean, profile?: TsidProfile): Promise<Policy> {
-  const r = await loadPolicyFile(fromRoot(rel));
-  if (!r.ok) throw new PeekwallFailure(r.error);
-  if (tsid === undefined && profile === undefined) return r.value;
-  return overrideTsid(r.value, { ...(tsid !== undefined ? { enabled: tsid } : {}), ...(profile ? { profile } : {}) });
-}
-
-const isBlock = (e: ConnectionEvent): boolean => /Block/.test(e.action);
-
-/** Every event satisfies `pred`, and there is at least one per device. */
-function everyEvent(events: readonly ConnectionEvent[], what: string, pred: (e: ConnectionEvent) => boolean, min = LAB_DEVICES.length): LabCheck {
-  return { what, ok: events.length >= min && events.every(pred) };
-}
-
-function clientResult(r: DeviceCommandResult): LabClientResult {
-  return { device: r.device, command: r.command, ok: r.ok, output: r.output };
-}
-
-interface ActSpec {
-  readonly title: string;
-  readonly policy: string;
-  readonly tsid?: boolean;
-  readonly profile?: TsidProfile;
-  readonly expected: string;
-  /** Default: every device runs `license smart renew auth`, one after another. */
-  readonly run?: (devices: LicensingDevice[]) => Promise<DeviceCommandResult[]>;
-  readonly expectEvents?: number;
-  readonly checks: (events: ConnectionEvent[], clients: DeviceCommandResult[]) => LabCheck[];
-  readonly notes?: (w: LabWorld) => string[];
-}
-
-async function renewAll(devices: LicensingDevice[]): Promise<DeviceCommandResult[]> {
-  const out: DeviceCommandResult[] = [];
-  // One after another: the events table then reads in the devices' order, like the seed.
-  for (const d of devices) out.push(await d.renewAuth());
-  return out;
-}
-
-async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
-  const policy = await loadLabPolicy(a.policy, a.tsid, a.profile);
-  await w.startProxy(policy);
-  const { value: clients, events } = await w.collect(() => (a.run ?? renewAll)(w.devices), a.expectEvents ?? w.devices.length);
-  const checks = a.checks(events, clients);
-  return {
-    title: a.title,
-    policy: a.policy,
-    tsid: { enabled: policy.settings.tsid.enabled, profile: policy.settings.tsid.profile },
-    events,
-    clients: clients.map(clientResult),
-    expected: a.expected,
-    checks,
-    ok: checks.every((c) => c.ok),
-    notes: a.notes?.(w) ?? [],
-  };
-}
-
-function common(o: ScenarioOptions): Partial<WorldOptions> {
-  return { ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.root ? { root: o.root } : {}) };
-}
-
-async function withWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {
-  const w = new LabWorld(o);
-  try {
-    await w.startCloud();
-    return await fn(w);
-  } finally {
-    await w.close();
-  }
-}
-
-/**
- * Register every device straight with the cloud (not through peekwall) before the story:
- * `license smart renew auth` is for registered devices. Done "now" on the lab clock, so the
- * devices' dates line up with the events' (freshly made lab certificates start today).
- */
-async function registered(w: LabWorld): Promise<void> {
-  const r = await w.registerAllDirect();
-  const bad = r.find((x) => !x.ok);
-  if (bad) {
-    throw new PeekwallFailure(peekwallError('lab/setup', `${bad.device} could not register directly with the lab cloud: ${bad.detail}`));
-  }
-}
-
-/** A lab world whose devices are registered (every scenario but one starts there). */
-function withRegisteredWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {
-  return withWorld(o, async (w) => {
-    await registered(w);
-    return fn(w);
-  });
-}
-
-function run(name: string, title: string, seed: string, acts: LabAct[], explanation: string): LabRun {
-  return { scenario: name, title, seed, acts, explanation, ok: acts.every((a) => a.ok), };
-}
 
 function explanationToos(w: LabWorld, profile: string, blocked: readonly ConnectionEvent[]): string {
   const c = w.certificateNames();
@@ -188,7 +57,6 @@ function rel(p: string): string {
   return p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
 }
 
-const transportFailure = (c: DeviceCommandResult): boolean => !c.ok && c.curl !== null;
 const fmcEvents = (events: ConnectionEvent[]): ConnectionEvent[] => events.filter((e) => e.srcIp === FMC_ADDRESS);
 
 // --- the scenarios ---------------------------------------------------------------------
@@ -198,7 +66,7 @@ const toos: Scenario = {
   seed: '000/001',
   summary: 'the field case: TSID names tools.cisco.com "toos.cisco.com" (first SAN) and the block breaks renew auth; TSID off and the remedies',
   async run(o) {
-    return withRegisteredWorld({ ...common(o) }, async (w) => {
+    return withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -242,7 +110,7 @@ const toos: Scenario = {
           }),
         );
       }
-      return run('toos', 'toos.cisco.com — TSID, a missing SNI and the first SAN (seeds 000/001)', '000/001', acts, explanationToos(w, acts[0].tsid.profile, acts[0].events));
+      return labRun('toos', 'toos.cisco.com — TSID, a missing SNI and the first SAN (seeds 000/001)', '000/001', acts, explanationToos(w, acts[0].tsid.profile, acts[0].events));
     });
   },
 };
@@ -252,7 +120,7 @@ const explicitProxy: Scenario = {
   seed: '003',
   summary: 'devices configured with PROXY_SRV/PROXY_PORT: CONNECT tools.cisco.com, then the same TLS without SNI inside the tunnel',
   async run(o) {
-    return withRegisteredWorld({ explicitProxy: true, ...common(o) }, async (w) => {
+    return withRegisteredWorld({ explicitProxy: true, ...worldOptions(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -278,7 +146,7 @@ const explicitProxy: Scenario = {
           ],
         }),
       );
-      return run(
+      return labRun(
         'explicit-proxy',
         'Smart Licensing through an explicit proxy, PROXY_SRV/PROXY_PORT (seed 003)',
         '003',
@@ -302,30 +170,13 @@ function leafFacts(name = 'smart-licensing', root?: string): { notAfter: Date; n
   return { notAfter: new Date(c.validTo), notBefore: new Date(c.validFrom) };
 }
 
-const certFailure = (reason: RegExp) => (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
-  everyEvent(ev, 'the firewall allowed every licensing flow (the failure is the device\'s own check)', (e) => !isBlock(e)),
-  { what: 'every device fails with err code 60', ok: cl.length > 0 && cl.every((c) => c.curl === 60) },
-  { what: `the device's reason matches /${reason.source}/`, ok: cl.length > 0 && cl.every((c) => reason.test(c.detail)) },
-];
-
-/** The field case's outcome: the firewall blocks the licensing flows and renew auth fails. */
-const blockedRenewals = (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
-  everyEvent(ev, 'every licensing flow is blocked', isBlock),
-  { what: 'every device fails renew auth with a transport error (CH-LIB-ERROR)', ok: cl.length > 0 && cl.every(transportFailure) },
-];
-
-const okRenewals = (ev: ConnectionEvent[], cl: DeviceCommandResult[]): LabCheck[] => [
-  everyEvent(ev, 'no licensing flow is blocked', (e) => !isBlock(e)),
-  { what: 'every device renews its authorization', ok: cl.length > 0 && cl.every((c) => c.ok) },
-];
-
 const expiredCa: Scenario = {
   name: 'expired-ca',
   seed: '002',
   summary: 'the lab CA reaches its notAfter: every device fails with err code 60 although the firewall allows the flows',
   async run(o) {
     const ca = caFacts(o.root);
-    return withRegisteredWorld({ ...common(o) }, async (w) => {
+    return withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       const acts: LabAct[] = [];
       const daysLeft = Math.floor((ca.notAfter.getTime() - w.clock.now().getTime()) / DAY_MS);
       acts.push(
@@ -348,7 +199,7 @@ const expiredCa: Scenario = {
           notes: (w) => [`${w.devices[0].name}# show license`, w.devices[0].showLicense()],
         }),
       );
-      return run(
+      return labRun(
         'expired-ca',
         'The lab CA expires (seed 002)',
         '002',
@@ -368,7 +219,7 @@ const clockSkew: Scenario = {
   summary: 'a device whose clock is wrong sees the licensing certificate as not yet valid: err code 60; NTP fixes it',
   async run(o) {
     const leaf = leafFacts(undefined, o.root);
-    return withRegisteredWorld({ ...common(o) }, async (w) => {
+    return withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       // The device believes it is 30 days before the certificate was issued.
       w.deviceClock.setSkew(leaf.notBefore.getTime() - 30 * DAY_MS - w.clock.now().getTime());
       const acts: LabAct[] = [];
@@ -389,7 +240,7 @@ const clockSkew: Scenario = {
           checks: okRenewals,
         }),
       );
-      return run(
+      return labRun(
         'clock-skew',
         'A wrong device clock (seed 003, case 3)',
         '003',
@@ -408,7 +259,7 @@ const untrustedChain: Scenario = {
   summary: 'the server presents a chain that does not build to the trusted lab CA: err code 60',
   async run(o) {
     const acts: LabAct[] = [];
-    await withWorld({ serverCert: 'untrusted-leaf', ...common(o) }, async (w) => {
+    await withWorld({ serverCert: 'untrusted-leaf', ...worldOptions(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 1 — the cloud presents certs/untrusted-leaf (signed by untrusted-ca), remedy allow-toos',
@@ -423,7 +274,7 @@ const untrustedChain: Scenario = {
         }),
       );
     });
-    return run(
+    return labRun(
       'untrusted-chain',
       'An untrusted chain (seed 004)',
       '004',
@@ -440,7 +291,7 @@ const tls13: Scenario = {
   seed: '000',
   summary: 'if the service spoke TLS 1.3: TSID off sees no name at all (the URL is the IP, URL rules cannot match); TSID on still finds toos.cisco.com',
   async run(o) {
-    return withRegisteredWorld({ tls13: true, devicesTls13: true, ...common(o) }, async (w) => {
+    return withRegisteredWorld({ tls13: true, devicesTls13: true, ...worldOptions(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -478,7 +329,7 @@ const tls13: Scenario = {
           ],
         }),
       );
-      return run(
+      return labRun(
         'tls13',
         'TLS 1.3 — no passive name (seed 000, what if)',
         '000',
@@ -496,7 +347,7 @@ const dns: Scenario = {
   seed: '003',
   summary: 'tools.cisco.com does not resolve on the devices: err code 6, no connection at all',
   async run(o) {
-    return withRegisteredWorld({ ...common(o) }, async (w) => {
+    return withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       for (const d of w.devices) d.useDns({});
       const acts = [
         await runAct(w, {
@@ -510,7 +361,7 @@ const dns: Scenario = {
           ],
         }),
       ];
-      return run('dns', 'DNS failure (seed 003, case 2)', '003', acts, 'err code 6 happens before any packet to tools.cisco.com: fix the device\'s DNS; no firewall policy is involved.');
+      return labRun('dns', 'DNS failure (seed 003, case 2)', '003', acts, 'err code 6 happens before any packet to tools.cisco.com: fix the device\'s DNS; no firewall policy is involved.');
     });
   },
 };
@@ -520,7 +371,7 @@ const expiry: Scenario = {
   seed: '000/003',
   summary: 'nobody notices the block for 90 days: Authorization Expired; the remedy restores Authorized',
   async run(o) {
-    return withRegisteredWorld({ ...common(o) }, async (w) => {
+    return withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       const acts: LabAct[] = [];
       acts.push(
         await runAct(w, {
@@ -550,7 +401,7 @@ const expiry: Scenario = {
           ],
         }),
       );
-      return run(
+      return labRun(
         'expiry',
         'What a silent block costs: Authorization Expired after 90 days',
         '000/003',
@@ -573,7 +424,7 @@ const profiles: Scenario = {
       everyEvent(ev, `the name came from ${source}`, (e) => e.identitySource === source),
       ...(blocked ? blockedRenewals(ev, cl) : okRenewals(ev, cl)),
     ];
-    await withRegisteredWorld({ ...common(o) }, async (w) => {
+    await withRegisteredWorld({ ...worldOptions(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 1 — profile snort3-legacy (SNI, first SAN, CN: Snort 3.0.1-3.9.3), the seed certificate',
@@ -602,7 +453,7 @@ const profiles: Scenario = {
         }),
       );
     });
-    await withRegisteredWorld({ serverCert: 'smart-licensing-nocn', ...common(o) }, async (w) => {
+    await withRegisteredWorld({ serverCert: 'smart-licensing-nocn', ...worldOptions(o) }, async (w) => {
       acts.push(
         await runAct(w, {
           title: 'Act 4 — profile technote, certs/smart-licensing-nocn (same names, no CN)',
@@ -613,7 +464,7 @@ const profiles: Scenario = {
         }),
       );
     });
-    return run(
+    return labRun(
       'profiles',
       'TSID profiles: which certificate name wins (seeds 000/001, DOMAIN §2)',
       '000/001',

@@ -4,7 +4,8 @@
 import type { ConnectionEvent } from '../events/index.js';
 import { LICENSING_HOST } from './client.js';
 import { DDCE_PATH } from './cloud.js';
-import { loadLabPolicy, SHIPPED_POLICY } from './scenarios.js';
+import { loadLabPolicy } from './acts.js';
+import { SHIPPED_POLICY } from './scenarios.js';
 import { LabWorld, LAB_TOKEN } from './world.js';
 import { fromRoot } from '../util/paths.js';
 

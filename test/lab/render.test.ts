@@ -1,6 +1,6 @@
 import t from 'tap';
 import { renderLabRun, wrap } from '../../src/lab/render.js';
-import type { LabRun } from '../../src/lab/scenarios.js';
+import type { LabRun } from '../../src/lab/acts.js';
 
 const event = {
   time: '2025-12-02T18:46:41.000Z', eventType: 'Connection' as const, phase: 'begin' as const, action: 'Block with reset', reason: 'URL Block',
