@@ -85,9 +85,12 @@ const trace: Subcommand = {
       throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, not '${v.profile}'`);
     let sni: string | null = null;
     if (v.sni !== undefined && v.sni !== '') {
-      // What a real hello could carry: the wire reader refuses anything else (wire/bad-sni).
+      // What a real hello's SNI can be: the wire reader flags any other name (wire/sni-*), sets
+      // no SNI, and the proxy refuses it by default (settings.oddHellos.oddSni).
       const checked = checkSniName(v.sni);
-      if (typeof checked === 'string') throw new UsageError(`--sni '${v.sni}': ${checked} (a ClientHello carrying it is refused as wire/bad-sni)`);
+      if (typeof checked === 'string') {
+        throw new UsageError(`--sni '${v.sni}': ${checked} (a ClientHello carrying it is flagged, read as no SNI, and refused unless settings.oddHellos.oddSni is allow)`);
+      }
       sni = checked.name;
     }
 

@@ -39,7 +39,7 @@ export function flowEvent(r: FlowReport, s: ShellFacts): ConnectionEvent {
         ...(r.sessionName !== null ? { sessionName: r.sessionName } : {}),
       }
     : undefined;
-  return buildConnectionEvent({
+  const e = buildConnectionEvent({
     phase: out?.phase ?? 'end',
     flow: r.flow,
     identity: r.identity,
@@ -68,6 +68,13 @@ export function flowEvent(r: FlowReport, s: ShellFacts): ConnectionEvent {
     timings: s.timings ?? {},
     ...(s.mapped ? { mapped: { srcIp: s.mapped.srcIp, dstIp: r.realDstIp } } : {}),
   });
+  // An odd hello read anyway says what was odd, and what its SNI bytes were (its sni is null).
+  if (hello === null || hello.anomalies.length === 0) return e;
+  return {
+    ...e,
+    helloAnomalies: hello.anomalies.map((a) => a.code),
+    ...(hello.sniRaw ? { sniRawHex: Buffer.from(hello.sniRaw).toString('hex') } : {}),
+  };
 }
 
 export interface Refusal {

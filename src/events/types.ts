@@ -70,6 +70,13 @@ export interface ConnectionEvent {
    * verdict was reached (inspection failures are always logged).
    */
   readonly fmcLogged?: boolean;
+  /**
+   * What was odd about a ClientHello that was read anyway (wire anomaly codes, e.g.
+   * 'wire/sni-not-ascii', 'wire/sslv2-compat'); the SNI of such a hello is null, its bytes as
+   * sent are in sniRawHex. Absent for an ordinary hello.
+   */
+  readonly helloAnomalies?: readonly string[];
+  readonly sniRawHex?: string;
   /** Why the connection ended or was refused: a stable code (e.g. 'wire/truncated', 'policy/block'). */
   readonly closeReason?: string;
   /** When the lab's address map applied: the real loopback addresses behind the seed ones. */

@@ -183,6 +183,9 @@ t.test('non-ASCII SNI from node:tls, default (refuse): reset with wire/sni-not-a
   t.equal(e2.identitySource, 'cert-cn', 'named by the probed certificate, as without SNI');
   t.equal(e2.url, 'https://origin.example');
   t.equal(e2.sni, null, 'policy never saw the odd bytes as a name');
+  t.same(e2.helloAnomalies, ['wire/sni-not-ascii'], 'the event says what was odd');
+  t.equal(e2.sniRawHex, Buffer.from('bücher.example').toString('hex'), 'and the SNI bytes as sent');
+  t.same(e1.helloAnomalies, ['wire/sni-not-ascii'], 'a refused one too');
 });
 
 t.test('each odd server_name is refused by default with its own code', async (t) => {
