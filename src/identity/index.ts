@@ -4,13 +4,5 @@
 export type * from './types.js';
 export { certificateFacts, certificatesFromPem, pemBlocks } from './facts.js';
 export { certificateMatchesName, canonicalIp, dnsNameMatches, type MatchOptions } from './match.js';
-export {
-  resolveIdentity,
-  TSID_PROFILES,
-  TSID_PROFILE_SPECS,
-  DEFAULT_TSID_PROFILE,
-  tsidProfileSpec,
-  type IdentityStep,
-  type TsidProfileSpec,
-} from './resolve.js';
-export { certificateStatus, trustStoreFromPem, trustStoreFromPemFiles, trustStoreOf } from './status.js';
+export { resolveIdentity, TSID_PROFILES, TSID_PROFILE_SPECS, type IdentityStep, type TsidProfileSpec } from './resolve.js';
+export { certificateStatus, trustStoreFromPem, trustStoreFromPemFiles } from './status.js';

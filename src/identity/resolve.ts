@@ -51,11 +51,11 @@ export const TSID_PROFILE_SPECS: readonly TsidProfileSpec[] = [
 ];
 
 export const TSID_PROFILES: readonly TsidProfile[] = TSID_PROFILE_SPECS.map((p) => p.name);
-export const DEFAULT_TSID_PROFILE: TsidProfile = 'snort3-legacy';
+const DEFAULT_TSID_PROFILE: TsidProfile = 'snort3-legacy';
 
 const SPEC_BY_NAME: ReadonlyMap<string, TsidProfileSpec> = new Map(TSID_PROFILE_SPECS.map((p) => [p.name, p]));
 
-export function tsidProfileSpec(name: TsidProfile): TsidProfileSpec {
+function tsidProfileSpec(name: TsidProfile): TsidProfileSpec {
   return SPEC_BY_NAME.get(name) ?? (SPEC_BY_NAME.get(DEFAULT_TSID_PROFILE) as TsidProfileSpec);
 }
 

@@ -12,7 +12,7 @@ import type { CertificateFacts, CertificateStatus, CertificateStatusResult, Trus
 /** Longest path walked: real chains are 2-4 deep; this bounds hostile loops. */
 const MAX_DEPTH = 8;
 
-export function trustStoreOf(certs: readonly CertificateFacts[], source: string): TrustStore {
+function trustStoreOf(certs: readonly CertificateFacts[], source: string): TrustStore {
   const bySki = new Map<string, CertificateFacts[]>();
   const fingerprints = new Set<string>();
   for (const c of certs) {
@@ -76,7 +76,7 @@ const DIRECT: Readonly<Record<string, { hash: string | null; ecdsa: boolean }>> 
 
 /** Does `issuer`'s key verify `child`'s signature? Direct crypto.verify over the TBS bytes
  * (cheap), with Node's X509 parser as the fallback for unusual algorithms. */
-export function issuedBy(child: CertificateFacts, issuer: CertificateFacts, keys?: Map<string, KeyObject | null>): boolean {
+function issuedBy(child: CertificateFacts, issuer: CertificateFacts, keys?: Map<string, KeyObject | null>): boolean {
   try {
     const c = signedParts(child.der);
     const how = DIRECT[c.sigOid];
