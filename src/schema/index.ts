@@ -17,3 +17,5 @@ export {
   type YamlLimits,
   type YamlProblem,
 } from './yaml.js';
+export { compiled, issuesOf, validateTree, factsOf, type IssueWords, type SchemaIssue, type Schema, type Path } from './validate.js';
+export { formatSchema, readFormat, schemaPath, type FormatSchema, type SchemaName, type Checked } from './formats.js';

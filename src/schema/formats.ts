@@ -1,0 +1,64 @@
+// The formats' JSON Schemas are files in policies/schemas/, the one description of each format
+// (editors read the same files through the `# yaml-language-server: $schema=` line of the
+// shipped YAML). Each is read and compiled once per process, on first use.
+import { readFileSync } from 'node:fs';
+import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { fromRoot } from '../util/paths.js';
+import { compiled, validateTree, type IssueWords, type Schema } from './validate.js';
+import { readYaml, type FormatName, type YamlLimits, type YNode } from './yaml.js';
+
+export type SchemaName = 'run-config' | 'suite' | 'lab-pki' | 'policy';
+
+export function schemaPath(name: SchemaName): string {
+  return fromRoot('policies', 'schemas', `${name}.schema.json`);
+}
+
+export interface FormatSchema {
+  readonly name: SchemaName;
+  /** The schema document. */
+  readonly schema: () => Schema;
+  readonly validate: (data: unknown) => ReturnType<ReturnType<typeof compiled>>;
+}
+
+/** A format's schema, read and compiled on first use (never per file). */
+export function formatSchema(name: SchemaName): FormatSchema {
+  let doc: Schema | null = null;
+  let run: ReturnType<typeof compiled> | null = null;
+  const schema = (): Schema => (doc ??= JSON.parse(readFileSync(schemaPath(name), 'utf8')) as Schema);
+  return {
+    name,
+    schema,
+    validate: (data) => (run ??= compiled(schema()))(data),
+  };
+}
+
+export type Checked =
+  | { readonly ok: true; readonly tree: YNode; readonly data: unknown; readonly errors: PeekwallError[] }
+  | { readonly ok: false; readonly error: PeekwallError[] };
+
+/**
+ * Read a file of a format and validate it against its schema. A file the YAML reader refuses is
+ * refused with the reader's errors alone (what is left of it would only add noise); otherwise
+ * the tree, its plain value with the schema's defaults, and the schema's errors in file order,
+ * for the format's semantic checks to add to.
+ */
+export function readFormat(
+  text: string,
+  file: string,
+  format: FormatName,
+  schema: FormatSchema,
+  words: IssueWords,
+  limits?: Partial<YamlLimits>,
+): Checked {
+  const y = readYaml(text, file, format, limits);
+  if (!y.ok) return y;
+  if (y.errors.length > 0) return { ok: false, error: y.errors };
+  let v: ReturnType<typeof validateTree>;
+  try {
+    v = validateTree(schema.validate, schema.schema(), y.value, file, words);
+  } catch (e) {
+    // A schema file missing from the installation or not compiling: a refusal that says so.
+    return { ok: false, error: [peekwallError('schema/unavailable', `cannot check the file against ${schemaPath(schema.name)}: ${(e as Error).message}`, { file })] };
+  }
+  return { ok: true, tree: y.value, data: v.data, errors: v.errors };
+}
