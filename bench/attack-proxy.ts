@@ -31,7 +31,7 @@ import * as tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fromRoot } from '../src/util/paths.js';
+import { fromRoot } from './lib/root.js';
 import { makeCert, startHttpOrigin, startOrigin, startTcp, type Origin } from '../test/proxy/lib/net.js';
 import { numArgs } from './rel-lib.js';
 import { until } from './lib/run-process.js';
