@@ -1,7 +1,6 @@
 // Public face of the flow core: the per-connection state machine (sans-IO: bytes and facts in,
 // commands out) and the verdict -> enforcement map. Pure: no sockets, timers or files.
 export {
-  ConnectionMachine,
   type Command,
   type Endpoint,
   type FlowReport,
@@ -10,5 +9,6 @@ export {
   type Outcome,
   type ProbeAnswer,
   type SessionCheck,
-} from './machine.js';
+} from './types.js';
+export { ConnectionMachine } from './machine.js';
 export { enforcementOf, type Enforcement } from './enforce.js';
