@@ -1,7 +1,8 @@
-// certs/lab.yaml: the declarative description of the lab PKI. Parsed with `yaml` in its safe
-// core schema (no custom tags, bounded aliases, unique keys), validated into plain data; every
-// problem is a `pki/bad-config` error value with file:line:column.
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, visit, type Node } from 'yaml';
+// certs/lab.yaml: the declarative description of the lab PKI. Its format and defaults are
+// policies/schemas/lab-pki.schema.json, read by the one YAML reader (no aliases at all in this
+// file); the checks a schema cannot make are here. Every problem is a `pki/bad-config` error
+// value with file:line:column.
+import { factsOf, formatSchema, locate, readFormat, type IssueWords, type Path } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result, ok, err } from '../util/errors.js';
 
 export type KeySpec = { readonly type: 'rsa'; readonly bits: 2048 | 3072 | 4096 } | { readonly type: 'ec'; readonly curve: 'P-256' | 'P-384' };
@@ -35,141 +36,125 @@ export interface LabPkiConfig {
   readonly certificates: readonly CertSpec[];
 }
 
-const ATTR_TYPES = new Set(['C', 'ST', 'L', 'O', 'OU', 'CN', 'emailAddress', 'serialNumber', 'DC']);
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const MAX_BYTES = 256 * 1024;
+const SCHEMA = formatSchema('lab-pki');
+
+/** The file as the schema leaves it: valid shapes, defaults filled in. */
+interface RawCert {
+  name: string;
+  ca: boolean;
+  issuer: string | number;
+  subject: Record<string, string | number>[];
+  sans?: string[];
+  key: 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ec-p256' | 'ec-p384';
+  validityDays: number;
+  notBefore?: string | number;
+  notAfter?: string | number;
+  expectExpired: boolean;
+  description: string | number;
+}
+interface RawConfig {
+  label: string | number;
+  epoch: string | number;
+  certificates: RawCert[];
+}
+
+const KEYS: Readonly<Record<RawCert['key'], KeySpec>> = {
+  'rsa-2048': { type: 'rsa', bits: 2048 },
+  'rsa-3072': { type: 'rsa', bits: 3072 },
+  'rsa-4096': { type: 'rsa', bits: 4096 },
+  'ec-p256': { type: 'ec', curve: 'P-256' },
+  'ec-p384': { type: 'ec', curve: 'P-384' },
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The certificate an issue is in, by name, for the message's prefix (`smart-licensing: key must be ...`). */
+function certNameAt(data: unknown, path: Path): string | null {
+  if (path[0] !== 'certificates' || typeof path[1] !== 'number' || path.length < 3 || path[2] === 'name' || !isObject(data)) return null;
+  const list = data.certificates;
+  const c = Array.isArray(list) ? list[path[1]] : undefined;
+  return isObject(c) && typeof c.name === 'string' ? c.name : null;
+}
+
+const words: IssueWords = (i, data) => {
+  const f = factsOf(i);
+  const code = 'pki/bad-config';
+  if (i.keyword === 'additionalProperties') {
+    const where = i.path.length > 1 ? ' in a certificate' : '';
+    return { code, message: `unknown key "${i.key}"${where} (expected ${f.allowed.join(', ')})` };
+  }
+  if (i.path.length === 0) return { code, message: `the top level ${f.expected}` };
+  const name = certNameAt(data, i.path);
+  const prefix = name ? `${name}: ` : '';
+  if (i.keyword === 'required') return { code, message: `${prefix}${i.key}${f.title ? ` (${f.title})` : ''} is required` };
+  if (i.keyword === 'enum' && f.title) return { code, message: `${prefix}unknown ${f.title} "${i.key}" (known: ${f.allowed.join(', ')})` };
+  const last = i.path[i.path.length - 1];
+  const subject = f.title && typeof i.value !== 'object' ? `${f.title} "${String(i.value)}"` : typeof last === 'number' ? `${i.key}[${last}]` : i.key;
+  return { code, message: `${prefix}${subject} ${f.expected ?? i.ajvMessage}` };
+};
+
+/**
+ * What the schema cannot say: dates are dates, names are unique, issuers are CAs listed
+ * earlier, fixed dates come in pairs and in order, a CA has no SANs, a certificate names
+ * something. Run beside the schema's errors, on data of any shape.
+ */
+function semanticErrors(data: unknown, bad: (path: Path, message: string) => void): void {
+  if (!isObject(data)) return;
+  const date = (v: unknown, path: Path, what: string): Date | null => {
+    if (typeof v !== 'string' && typeof v !== 'number') return null;
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) bad(path, `${what}: "${v}" is not an ISO date`);
+    return Number.isNaN(d.getTime()) ? null : d;
+  };
+  date(data.epoch, ['epoch'], 'epoch');
+  const cas = new Map<string, boolean>();
+  (Array.isArray(data.certificates) ? data.certificates : []).forEach((c: unknown, i) => {
+    if (!isObject(c) || typeof c.name !== 'string') return;
+    const at = (...rest: string[]): Path => ['certificates', i, ...rest];
+    const name = c.name;
+    if (cas.has(name)) bad(at('name'), `duplicate certificate name "${name}"`);
+    const issuer = String(c.issuer ?? 'self');
+    if (issuer !== 'self' && cas.get(issuer) !== true) bad(at('issuer'), `issuer "${issuer}" must be a CA listed earlier (or "self")`);
+    const notBefore = date(c.notBefore, at('notBefore'), `${name}: notBefore`);
+    const notAfter = date(c.notAfter, at('notAfter'), `${name}: notAfter`);
+    if ((c.notBefore === undefined) !== (c.notAfter === undefined)) bad(at(), `${name}: give both notBefore and notAfter, or neither`);
+    if (notBefore && notAfter && notAfter <= notBefore) bad(at('notAfter'), `${name}: notAfter must be after notBefore`);
+    const sans = Array.isArray(c.sans) ? c.sans.length : 0;
+    if (c.ca === true && sans > 0) bad(at('sans'), `${name}: a CA gets no SANs`);
+    if (Array.isArray(c.subject) && c.subject.length === 0 && sans === 0) bad(at(), `${name}: needs a subject or SANs`);
+    cas.set(name, c.ca === true);
+  });
+}
+
+const sanOf = (s: string): CertSpec['sans'][number] => {
+  const colon = s.indexOf(':');
+  return { type: s.slice(0, colon) as 'dns' | 'ip', value: s.slice(colon + 1) };
+};
 
 export function parseLabConfig(text: string, file = 'certs/lab.yaml'): Result<LabPkiConfig, PeekwallError[]> {
-  const lc = new LineCounter();
-  const errors: PeekwallError[] = [];
-  const at = (n: Node | null | undefined, message: string) => {
-    const pos = n?.range ? lc.linePos(n.range[0]) : undefined;
-    errors.push(peekwallError('pki/bad-config', message, pos ? { file, line: pos.line, column: pos.col } : { file }));
-  };
-  if (text.length > MAX_BYTES) return err([peekwallError('pki/bad-config', `larger than ${MAX_BYTES} bytes`, { file })]);
-  const doc = parseDocument(text, { lineCounter: lc, schema: 'core', uniqueKeys: true, prettyErrors: false, strict: true });
-  for (const e of doc.errors) {
-    const p = e.linePos?.[0];
-    errors.push(peekwallError('pki/bad-config', e.message.split('\n')[0], p ? { file, line: p.line, column: p.col } : { file }));
-  }
-  if (errors.length) return err(errors);
-  // No aliases: a config file this small never needs them, and they are how YAML bombs start.
-  visit(doc, {
-    Alias(_k, n) {
-      at(n as unknown as Node, 'aliases (*name) are not allowed in lab.yaml');
-      return visit.BREAK;
-    },
-  });
-  if (errors.length) return err(errors);
-  const root = doc.contents;
-  if (!isMap(root)) return err([peekwallError('pki/bad-config', 'the top level must be a mapping', { file })]);
-  const get = (m: Node, key: string): Node | null => (isMap(m) ? ((m.get(key, true) as Node | undefined) ?? null) : null);
-  const str = (n: Node | null, what: string): string | null => {
-    if (n === null) return null;
-    if (isScalar(n) && (typeof n.value === 'string' || typeof n.value === 'number')) return String(n.value);
-    at(n, `${what} must be a string`);
-    return null;
-  };
-  const date = (n: Node | null, what: string): Date | null => {
-    const s = str(n, what);
-    if (s === null) return null;
-    const d = new Date(s);
-    if (Number.isNaN(d.getTime())) {
-      at(n, `${what}: "${s}" is not an ISO date`);
-      return null;
-    }
-    return d;
-  };
-  for (const pair of root.items) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!['label', 'epoch', 'certificates'].includes(k)) at(pair.key as Node, `unknown key "${k}" (expected label, epoch, certificates)`);
-  }
-  const label = str(get(root, 'label'), 'label') ?? 'LAB-ONLY';
-  const epoch = date(get(root, 'epoch'), 'epoch');
-  if (!epoch && !get(root, 'epoch')) at(root, 'epoch (an ISO date) is required');
-  const list = get(root, 'certificates');
-  const certs: CertSpec[] = [];
-  const names = new Map<string, boolean>();
-  if (!isSeq(list)) at(list ?? root, 'certificates must be a list');
-  else {
-    for (const item of list.items as Node[]) {
-      if (!isMap(item)) {
-        at(item, 'each certificate must be a mapping');
-        continue;
-      }
-      for (const pair of item.items) {
-        const k = isScalar(pair.key) ? String(pair.key.value) : '';
-        const known = ['name', 'ca', 'issuer', 'subject', 'sans', 'key', 'validityDays', 'notBefore', 'notAfter', 'expectExpired', 'description'];
-        if (!known.includes(k)) at(pair.key as Node, `unknown key "${k}" in a certificate (expected ${known.join(', ')})`);
-      }
-      const name = str(get(item, 'name'), 'name');
-      if (name === null || !NAME_RE.test(name)) {
-        at(item, `name must match ${NAME_RE.source}`);
-        continue;
-      }
-      if (names.has(name)) at(get(item, 'name'), `duplicate certificate name "${name}"`);
-      const caN = get(item, 'ca');
-      const ca = caN !== null && isScalar(caN) && caN.value === true;
-      const issuer = str(get(item, 'issuer'), 'issuer') ?? 'self';
-      if (issuer !== 'self' && names.get(issuer) !== true) at(get(item, 'issuer'), `issuer "${issuer}" must be a CA listed earlier (or "self")`);
-      const subject: { type: string; value: string }[] = [];
-      const subjN = get(item, 'subject');
-      if (!isSeq(subjN)) at(subjN ?? item, `${name}: subject must be a list of single-key mappings, e.g. [{C: US}, {CN: host}]`);
-      else {
-        for (const a of subjN.items as Node[]) {
-          if (!isMap(a) || a.items.length !== 1 || !isScalar(a.items[0].key)) {
-            at(a, `${name}: each subject entry is one {TYPE: value}`);
-            continue;
-          }
-          const type = String(a.items[0].key.value);
-          const value = str(a.items[0].value as Node, `${name}: subject ${type}`);
-          if (!ATTR_TYPES.has(type)) at(a, `${name}: unknown subject attribute "${type}" (known: ${[...ATTR_TYPES].join(', ')})`);
-          else if (value !== null) subject.push({ type, value });
-        }
-      }
-      const sans: { type: 'dns' | 'ip'; value: string }[] = [];
-      const sansN = get(item, 'sans');
-      if (sansN !== null) {
-        if (!isSeq(sansN)) at(sansN, `${name}: sans must be a list of "dns:NAME" / "ip:ADDR"`);
-        else {
-          for (const s of sansN.items as Node[]) {
-            const v = str(s, `${name}: san`);
-            if (v === null) continue;
-            const m = /^(dns|ip):(.+)$/.exec(v);
-            if (!m) at(s, `${name}: SAN "${v}" must start with dns: or ip:`);
-            else sans.push({ type: m[1] as 'dns' | 'ip', value: m[2] });
-          }
-        }
-      }
-      const keyS = str(get(item, 'key'), `${name}: key`) ?? 'rsa-2048';
-      let key: KeySpec | null = null;
-      if (keyS === 'rsa-2048' || keyS === 'rsa-3072' || keyS === 'rsa-4096') key = { type: 'rsa', bits: Number(keyS.slice(4)) as 2048 };
-      else if (keyS === 'ec-p256') key = { type: 'ec', curve: 'P-256' };
-      else if (keyS === 'ec-p384') key = { type: 'ec', curve: 'P-384' };
-      else at(get(item, 'key'), `${name}: key must be rsa-2048, rsa-3072, rsa-4096, ec-p256 or ec-p384`);
-      const vdN = get(item, 'validityDays');
-      let validityDays = 365;
-      if (vdN !== null) {
-        if (isScalar(vdN) && Number.isInteger(vdN.value) && (vdN.value as number) > 0 && (vdN.value as number) <= 40_000) validityDays = vdN.value as number;
-        else at(vdN, `${name}: validityDays must be a positive integer`);
-      }
-      const notBefore = date(get(item, 'notBefore'), `${name}: notBefore`);
-      const notAfter = date(get(item, 'notAfter'), `${name}: notAfter`);
-      if ((notBefore === null) !== (notAfter === null)) at(item, `${name}: give both notBefore and notAfter, or neither`);
-      if (notBefore && notAfter && notAfter <= notBefore) at(get(item, 'notAfter'), `${name}: notAfter must be after notBefore`);
-      const eeN = get(item, 'expectExpired');
-      const expectExpired = eeN !== null && isScalar(eeN) && eeN.value === true;
-      if (ca && sans.length) at(sansN, `${name}: a CA gets no SANs`);
-      if (!subject.length && !sans.length) at(item, `${name}: needs a subject or SANs`);
-      names.set(name, ca);
-      if (key) {
-        certs.push({
-          name, ca, issuer, subject, sans, key, validityDays, notBefore, notAfter, expectExpired,
-          description: str(get(item, 'description'), `${name}: description`) ?? '',
-        });
-      }
-    }
-  }
-  if (errors.length) return err(errors);
-  return ok({ label, epoch: epoch as Date, certificates: certs });
+  const r = readFormat(text, file, 'pki', SCHEMA, words);
+  if (!r.ok) return r;
+  const errors = [...r.errors];
+  semanticErrors(r.data, (path, message) => errors.push(peekwallError('pki/bad-config', message, { file, ...locate(r.tree, path).at })));
+  if (errors.length) return err(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  const c = r.data as RawConfig;
+  const certificates = c.certificates.map(
+    (x): CertSpec => ({
+      name: x.name,
+      ca: x.ca,
+      issuer: String(x.issuer),
+      subject: x.subject.map((a) => {
+        const [type, value] = Object.entries(a)[0];
+        return { type, value: String(value) };
+      }),
+      sans: (x.sans ?? []).map(sanOf),
+      key: KEYS[x.key],
+      validityDays: x.validityDays,
+      notBefore: x.notBefore === undefined ? null : new Date(x.notBefore),
+      notAfter: x.notAfter === undefined ? null : new Date(x.notAfter),
+      expectExpired: x.expectExpired,
+      description: String(x.description),
+    }),
+  );
+  return ok({ label: String(c.label), epoch: new Date(c.epoch), certificates });
 }

@@ -1,11 +1,13 @@
 // `peekwall run --config FILE`: the YAML file that says where to listen, which policy to
-// load, where events go, and the admin/limits/workers settings. Validation returns every
-// problem with file:line, like the policy loader does; nothing here throws on bad input.
+// load, where events go, and the admin/limits/workers settings. Its format and defaults are
+// policies/schemas/run-config.schema.json; what a schema cannot say (addresses are IPs, an
+// admin port off loopback has a token) is checked here. Every problem with file:line:column;
+// nothing here throws on bad input.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { LineCounter, parseDocument } from 'yaml';
+import { factsOf, formatSchema, limitsOf, locate, readFormat, type IssueWords } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { isLoopbackHost } from './loopback.js';
 import type { HostPort, ListenerConfig, ProxyLimits } from './types.js';
@@ -27,179 +29,112 @@ export interface RunConfig {
   readonly watch: boolean;
 }
 
-const TOP_KEYS = new Set(['policy', 'listeners', 'events', 'admin', 'workers', 'drainMs', 'limits', 'trust', 'watch']);
-
 /** A run config is a few dozen lines; anything this large is not one. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+export const MAX_CONFIG_BYTES = limitsOf('config').maxBytes;
 
-export function parseRunConfig(text: string, file: string): Result<RunConfig, PeekwallError[]> {
-  const first = { file, line: 1, column: 1 };
-  if (text.length > MAX_CONFIG_BYTES) {
-    return { ok: false, error: [peekwallError('config/too-large', `the run config is larger than ${MAX_CONFIG_BYTES} bytes; it is not a run config`, first)] };
-  }
-  // The YAML library is trusted to return errors, but hostile input (deep nesting, alias
-  // bombs) can still make it throw: that becomes an error value too.
-  try {
-    return parseChecked(text, file);
-  } catch (e) {
-    return { ok: false, error: [peekwallError('config/yaml', `the run config cannot be read as YAML: ${(e as Error).message}`, first)] };
+const SCHEMA = formatSchema('run-config');
+
+/** The file as the schema leaves it: valid shapes, defaults filled in. */
+interface RawHostPort {
+  host: string;
+  port: number;
+}
+interface RawListener {
+  mode: ListenerConfig['mode'];
+  host: string;
+  port: number;
+  flowPort?: number;
+  upstream?: RawHostPort | { byLocalAddress: Record<string, RawHostPort> };
+  routes?: Record<string, RawHostPort>;
+  fallback?: RawHostPort;
+}
+interface RawConfig {
+  policy: string;
+  listeners: RawListener[];
+  events: string;
+  admin?: { host: string; port: number; token?: string } | null;
+  workers: number;
+  drainMs: number;
+  limits?: ProxyLimits | null;
+  trust?: string;
+  watch: boolean;
+}
+
+/** `listeners.0.port: expected a port number 0..65535`: the path, then what the schema expects there. */
+const words: IssueWords = (i) => {
+  const f = factsOf(i);
+  const path = i.path.join('.');
+  if (i.keyword === 'additionalProperties') return { code: 'config/invalid', message: `${path}: unknown key (known: ${f.allowed.join(', ')})` };
+  const expected = f.expected ?? i.ajvMessage;
+  return { code: 'config/invalid', message: path ? `${path}: ${expected}` : expected };
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * What the schema cannot say: addresses to listen on and local addresses are IPs, an admin
+ * listener off loopback has a token. Run beside the schema's errors (so the data may be any
+ * shape here) to report every problem of the file at once.
+ */
+function semanticErrors(c: Record<string, unknown>, bad: (path: (string | number)[], msg: string) => void): void {
+  (Array.isArray(c.listeners) ? c.listeners : []).forEach((l: unknown, i) => {
+    if (!isObject(l)) return;
+    if (typeof l.host === 'string' && l.host !== '' && isIP(l.host) === 0) bad(['listeners', i, 'host'], 'expected an IP address to listen on');
+    const byLocal = isObject(l.upstream) ? l.upstream.byLocalAddress : undefined;
+    if (isObject(byLocal)) {
+      for (const k of Object.keys(byLocal)) if (isIP(k) === 0) bad(['listeners', i, 'upstream', 'byLocalAddress', k], 'keys are local IP addresses');
+    }
+  });
+  const a = c.admin;
+  // /metrics tells anyone who can reach it what the proxy sees: off loopback it needs a token.
+  if (isObject(a) && typeof a.host === 'string' && !isLoopbackHost(a.host) && !a.token) {
+    bad(['admin', 'host'], `the admin listener on ${a.host} is reachable from other hosts: set admin.token (or use 127.0.0.1)`);
   }
 }
 
-function parseChecked(text: string, file: string): Result<RunConfig, PeekwallError[]> {
-  const first = { file, line: 1, column: 1 };
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const errors: PeekwallError[] = [];
-  const posOf = (offset: number) => {
-    const p = lc.linePos(offset);
-    return { file, line: Math.max(1, p.line), column: Math.max(1, p.col) };
-  };
-  // The node at path, or its nearest ancestor that exists (a missing key points at its map).
-  const at = (path: (string | number)[]) => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node && node.range) return posOf(node.range[0]);
-    }
-    return first;
-  };
-  const bad = (path: (string | number)[], msg: string) =>
-    errors.push(peekwallError('config/invalid', `${path.join('.') || 'config'}: ${msg}`, at(path)));
-  for (const e of doc.errors) {
-    errors.push(peekwallError('config/yaml', e.message.split('\n')[0], posOf(e.pos[0])));
-  }
-  if (errors.length > 0) return { ok: false, error: errors };
-  let root: unknown;
-  try {
-    // Alias expansion is where a billion-laughs document explodes: bound it.
-    root = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    return { ok: false, error: [peekwallError('config/yaml', `the run config cannot be expanded: ${(e as Error).message}`, first)] };
-  }
-  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
-    return { ok: false, error: [peekwallError('config/invalid', 'the config must be a mapping (policy:, listeners:, ...)', first)] };
-  }
-  const c = root as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!TOP_KEYS.has(k)) bad([k], `unknown key (known: ${[...TOP_KEYS].join(', ')})`);
-  const base = dirname(file);
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+const hostPort = (v: RawHostPort): HostPort => ({ host: v.host, port: v.port });
 
-  const str = (v: unknown, path: (string | number)[]): string | null => {
-    if (typeof v === 'string' && v !== '') return v;
-    bad(path, 'expected a non-empty string');
-    return null;
-  };
-  const port = (v: unknown, path: (string | number)[], allowZero: boolean): number | null => {
-    if (typeof v === 'number' && Number.isInteger(v) && v >= (allowZero ? 0 : 1) && v <= 65535) return v;
-    bad(path, `expected a port number ${allowZero ? '0' : '1'}..65535`);
-    return null;
-  };
-  const hostPort = (v: unknown, path: (string | number)[]): HostPort | null => {
-    if (v === null || typeof v !== 'object') {
-      bad(path, 'expected { host, port }');
-      return null;
-    }
-    const o = v as Record<string, unknown>;
-    const h = str(o.host, [...path, 'host']);
-    const p = port(o.port, [...path, 'port'], false);
-    return h !== null && p !== null ? { host: h, port: p } : null;
-  };
-  const posInt = (v: unknown, path: (string | number)[], def: number, min = 0): number => {
-    if (v === undefined) return def;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
-    bad(path, `expected an integer >= ${min}`);
-    return def;
-  };
+function listenerOf(l: RawListener): ListenerConfig {
+  const common = { host: l.host, port: l.port, ...(l.flowPort !== undefined ? { flowPort: l.flowPort } : {}) };
+  if (l.mode === 'explicit') return { mode: 'explicit', ...common };
+  if (l.mode === 'sni-route') {
+    const routes: Record<string, HostPort> = {};
+    for (const [k, v] of Object.entries(l.routes ?? {})) routes[k.toLowerCase()] = hostPort(v);
+    return { mode: 'sni-route', ...common, routes, ...(l.fallback ? { fallback: hostPort(l.fallback) } : {}) };
+  }
+  const up = l.upstream as RawHostPort | { byLocalAddress: Record<string, RawHostPort> };
+  if (!('byLocalAddress' in up)) return { mode: 'transparent', ...common, upstream: hostPort(up) };
+  const byLocalAddress: Record<string, HostPort> = {};
+  for (const [k, v] of Object.entries(up.byLocalAddress)) byLocalAddress[k] = hostPort(v);
+  return { mode: 'transparent', ...common, upstream: { byLocalAddress } };
+}
 
-  const policy = str(c.policy, ['policy']);
-  const listeners: ListenerConfig[] = [];
-  if (!Array.isArray(c.listeners) || c.listeners.length === 0) {
-    bad(['listeners'], 'expected a list of at least one listener');
-  } else {
-    c.listeners.forEach((raw: unknown, i: number) => {
-      const path = ['listeners', i];
-      if (raw === null || typeof raw !== 'object') return bad(path, 'expected a mapping');
-      const l = raw as Record<string, unknown>;
-      const host = str(l.host ?? '127.0.0.1', [...path, 'host']);
-      const p = port(l.port, [...path, 'port'], true);
-      const flowPort = l.flowPort === undefined ? undefined : port(l.flowPort, [...path, 'flowPort'], false);
-      if (host === null || p === null || flowPort === null) return;
-      if (isIP(host) === 0) bad([...path, 'host'], 'expected an IP address to listen on');
-      const common = { host, port: p, ...(flowPort !== undefined ? { flowPort } : {}) };
-      switch (l.mode) {
-        case 'transparent': {
-          const up = l.upstream as Record<string, unknown> | undefined;
-          if (up && typeof up === 'object' && 'byLocalAddress' in up) {
-            const m = up.byLocalAddress as Record<string, unknown>;
-            if (m === null || typeof m !== 'object') return bad([...path, 'upstream', 'byLocalAddress'], 'expected a mapping local-address -> { host, port }');
-            const byLocalAddress: Record<string, HostPort> = {};
-            for (const [k, v] of Object.entries(m)) {
-              if (isIP(k) === 0) bad([...path, 'upstream', 'byLocalAddress', k], 'keys are local IP addresses');
-              const hp = hostPort(v, [...path, 'upstream', 'byLocalAddress', k]);
-              if (hp) byLocalAddress[k] = hp;
-            }
-            listeners.push({ mode: 'transparent', ...common, upstream: { byLocalAddress } });
-          } else {
-            const hp = hostPort(up, [...path, 'upstream']);
-            if (hp) listeners.push({ mode: 'transparent', ...common, upstream: hp });
-          }
-          return;
-        }
-        case 'sni-route': {
-          const r = l.routes as Record<string, unknown> | undefined;
-          const routes: Record<string, HostPort> = {};
-          if (r !== undefined && (r === null || typeof r !== 'object')) return bad([...path, 'routes'], 'expected a mapping name -> { host, port }');
-          for (const [k, v] of Object.entries(r ?? {})) {
-            const hp = hostPort(v, [...path, 'routes', k]);
-            if (hp) routes[k.toLowerCase()] = hp;
-          }
-          const fb = l.fallback === undefined ? undefined : hostPort(l.fallback, [...path, 'fallback']);
-          listeners.push({ mode: 'sni-route', ...common, routes, ...(fb ? { fallback: fb } : {}) });
-          return;
-        }
-        case 'explicit':
-          listeners.push({ mode: 'explicit', ...common });
-          return;
-        default:
-          bad([...path, 'mode'], 'expected transparent, sni-route or explicit');
-      }
-    });
+/** Parse and validate a run config's text; every problem with file:line:column. Pure. */
+export function parseRunConfig(text: string, file: string): Result<RunConfig, PeekwallError[]> {
+  const r = readFormat(text, file, 'config', SCHEMA, words);
+  if (!r.ok) return r;
+  const errors = [...r.errors];
+  if (isObject(r.data)) {
+    semanticErrors(r.data, (path, msg) => errors.push(peekwallError('config/invalid', `${path.join('.')}: ${msg}`, { file, ...locate(r.tree, path).at })));
   }
-
-  let events = 'stdout';
-  if (c.events !== undefined) {
-    const e = str(c.events, ['events']);
-    if (e !== null) events = e === 'stdout' ? 'stdout' : abs(e);
-  }
-  let admin: RunConfig['admin'] = null;
-  if (c.admin !== undefined && c.admin !== null) {
-    const a = c.admin as Record<string, unknown>;
-    const h = str(a.host ?? '127.0.0.1', ['admin', 'host']);
-    const p = port(a.port, ['admin', 'port'], true);
-    const token = a.token === undefined ? undefined : str(a.token, ['admin', 'token']);
-    // /metrics tells anyone who can reach it what the proxy sees: off loopback it needs a token.
-    if (h !== null && !isLoopbackHost(h) && !token) {
-      bad(['admin', 'host'], `the admin listener on ${h} is reachable from other hosts: set admin.token (or use 127.0.0.1)`);
-    } else if (h !== null && p !== null) admin = { host: h, port: p, ...(token ? { token } : {}) };
-  }
-  const workers = posInt(c.workers, ['workers'], 1, 1);
-  const drainMs = posInt(c.drainMs, ['drainMs'], 10_000);
-  const limits: { maxConnections?: number; maxHeldBytes?: number } = {};
-  if (c.limits !== undefined) {
-    const l = (c.limits ?? {}) as Record<string, unknown>;
-    if (l.maxConnections !== undefined) limits.maxConnections = posInt(l.maxConnections, ['limits', 'maxConnections'], 10_000, 1);
-    if (l.maxHeldBytes !== undefined) limits.maxHeldBytes = posInt(l.maxHeldBytes, ['limits', 'maxHeldBytes'], 64 << 20, 1024);
-  }
-  let trust: string | null = null;
-  if (c.trust !== undefined) {
-    const t = str(c.trust, ['trust']);
-    if (t !== null) trust = abs(t);
-  }
-  if (c.watch !== undefined && typeof c.watch !== 'boolean') bad(['watch'], 'expected true or false');
-  if (errors.length > 0 || policy === null) return { ok: false, error: errors };
+  if (errors.length > 0) return { ok: false, error: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
+  const c = r.data as RawConfig;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dirname(file), p));
+  const admin = c.admin ? { host: c.admin.host, port: c.admin.port, ...(c.admin.token ? { token: c.admin.token } : {}) } : null;
   return {
     ok: true,
-    value: { file, policy: abs(policy), listeners, events, admin, workers, drainMs, limits, trust, watch: c.watch !== false },
+    value: {
+      file,
+      policy: abs(c.policy),
+      listeners: c.listeners.map(listenerOf),
+      events: c.events === 'stdout' ? 'stdout' : abs(c.events),
+      admin,
+      workers: c.workers,
+      drainMs: c.drainMs,
+      limits: { ...c.limits },
+      trust: c.trust !== undefined ? abs(c.trust) : null,
+      watch: c.watch,
+    },
   };
 }
 

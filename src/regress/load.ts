@@ -5,10 +5,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { parsePolicy, type Policy } from '../policy/index.js';
-import { loadPolicyFile } from '../sources/index.js';
+import { loadPolicyFile, readFeed } from '../sources/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
-import { readBoundedFileSync } from '../util/files.js';
 import { parseSuite } from './suite.js';
 import type { Located, ResolvedCase, SuiteSpec } from './types.js';
 import { DEFAULT_YAML_LIMITS, mergeIntoYaml } from '../schema/index.js';
@@ -55,15 +54,6 @@ export function parsePolicyWithSettings(
   if (!overrides || Object.keys(overrides).length === 0) return parsePolicy(text, opts);
   // Text that is no mapping: the policy loader says what is wrong with it.
   return parsePolicy(mergeIntoYaml(text, 'settings', overrides) ?? text, opts);
-}
-
-const MAX_FEED_BYTES = 64 * 1024 * 1024;
-
-/** Feeds and URL databases referenced by a policy: the same bounded, regular-file-only read as the policy loader's. */
-function readFeed(path: string): string {
-  const r = readBoundedFileSync(path, MAX_FEED_BYTES);
-  if (!r.ok) throw Object.assign(new Error(r.failure.message), { code: r.failure.message });
-  return r.text;
 }
 
 /** Cache of compiled policies by file and overrides, shared by the suites of one run. */

@@ -8,7 +8,7 @@ import { peekwallError, type PeekwallError, type Result } from '../util/errors.j
 import { readBoundedFile, readBoundedFileSync } from '../util/files.js';
 
 /** Reads a feed or URL database for the compiler; a refusal is thrown with its reason as the code. */
-function readFeed(path: string): string {
+export function readFeed(path: string): string {
   const r = readBoundedFileSync(path, MAX_FEED_BYTES);
   if (!r.ok) throw Object.assign(new Error(r.failure.message), { code: r.failure.message });
   return r.text;
