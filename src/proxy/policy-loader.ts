@@ -34,7 +34,10 @@ export function loadPolicyInWorker(path: string): Promise<Result<Policy, Peekwal
     try {
       // A thread inherits the process's flags; some make no sense for a file-based thread and
       // make it fail at start (--input-type, which `node --input-type=module -e …` carries).
-      worker = new Worker(WORKER, { workerData: { path }, execArgv: threadFlags(process.execArgv) });
+      // Flags are handed over only when one must go: a list given explicitly is checked, and
+      // V8 flags in it (--expose-gc, which the reliability benches run with) are refused.
+      const flags = threadFlags(process.execArgv);
+      worker = new Worker(WORKER, { workerData: { path }, ...(flags.length !== process.execArgv.length ? { execArgv: flags } : {}) });
     } catch (e) {
       resolve(failed((e as Error).message));
       return;
