@@ -1,0 +1,391 @@
+// Replaying a captured TCP flow through the proxy's own decision: the same ConnectionMachine
+// (src/flow) the proxy runs, fed the client's reassembled bytes, its commands answered from
+// what the capture shows, and the event built by the proxy's flowEvent. Nothing is decided
+// here: this file only plays the shell's part with recorded bytes instead of sockets.
+//
+// The shell's part, command by command:
+// - 'probe' (TSID on): the probe's answer is the certificate the server sent in this very
+//   flow (TLS <= 1.2 shows it in clear) — it stands for what the probe would have read, and
+//   the flow's notes and trace say so. TLS 1.3 encrypts it: then a certificate supplied by the
+//   operator for the server's address (--certs) stands for it, else the flow is not evaluated
+//   (capture/tls13-certificate): the name is never guessed.
+// - 'connect' passive (TSID off, no SNI): the server's captured bytes are fed to serverData().
+// - 'connect' with observeSession: the server's bytes are fed to observeServer().
+// - timers (peek, probe, flight timeouts) are not replayed: a capture's timing is the real
+//   network's, not peekwall's, so a slow flow is judged on its bytes.
+import {
+  ConnectionMachine,
+  type Command,
+  type Endpoint,
+  type FlowReport,
+  type ProbeAnswer,
+} from '../flow/index.js';
+import { flowEvent, type ConnectionEvent } from '../events/index.js';
+import { certificateFacts, type CertificateFacts } from '../identity/index.js';
+import { evaluate, traceLines, type Policy } from '../policy/index.js';
+import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
+import { ServerFlightReader, type ServerFlightResult } from '../wire/index.js';
+import type { FlowConsumer, FlowStart, FlowStats, GapInfo, PacketMeta, Side, SideEnd } from './tcp.js';
+
+export interface ReplayOptions {
+  /** The policy as the proxy would run it (TSID already forced by --tsid/--profile if asked). */
+  readonly policy: Policy;
+  /** Certificates supplied by the operator by server address (--certs): used when the capture shows none. */
+  readonly certsFor?: (ip: string) => readonly CertificateFacts[] | null;
+  /** Build `system support trace` lines per flow. */
+  readonly trace?: boolean;
+  /** JA3/JA4 in the events (default true, as the proxy with an event log). */
+  readonly fingerprints?: boolean;
+}
+
+/** Where the certificate TSID judged came from. */
+export type CertificateOrigin = 'capture' | 'certs';
+
+export interface FlowResult {
+  /** Wireshark's tcp.stream. */
+  readonly stream: number;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly firstFrame: number;
+  readonly lastFrame: number;
+  readonly packets: number;
+  /** The client's SYN is in the capture. */
+  readonly handshake: boolean;
+  /** The proxy's decision could be replayed; else `reason` says why not. */
+  readonly evaluated: boolean;
+  readonly event: ConnectionEvent | null;
+  readonly reason: PeekwallError | null;
+  /** Facts of the replay worth knowing (overlaps, the certificate that stood for the probe). */
+  readonly notes: readonly PeekwallError[];
+  readonly certificateOrigin: CertificateOrigin | null;
+  readonly trace?: readonly string[];
+}
+
+/** Codes of flows that could not be evaluated, and of notes. */
+export const REPLAY_CODES = [
+  'capture/gap',
+  'capture/snaplen',
+  'capture/ended',
+  'capture/mid-stream',
+  'capture/no-connection',
+  'capture/no-data',
+  'capture/tls13-certificate',
+  'capture/no-server-certificate',
+  'capture/overlap-differs',
+  'capture/probe-certificate',
+] as const;
+
+/** Server bytes held for a probe answer or a passive read (the machine's own bound is 64 KiB). */
+const MAX_HELD_SERVER = 96 * 1024;
+
+/** One replay run: the shared parts (policy, certificate cache) and a consumer per flow. */
+export class Replay {
+  private readonly certCache = new Map<string, Result<CertificateFacts>>();
+
+  constructor(
+    readonly opts: ReplayOptions,
+    private readonly emit: (r: FlowResult) => void,
+  ) {}
+
+  /** The tracker's flow factory. */
+  readonly open = (start: FlowStart): FlowConsumer => new FlowReplay(this, start, this.emit);
+
+  /**
+   * Parsed once per distinct certificate: a capture repeats its servers' certificates, and
+   * parsing one costs more than reading a flow's bytes.
+   */
+  facts(der: Uint8Array): Result<CertificateFacts> {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    let f = this.certCache.get(key);
+    if (f === undefined) {
+      f = certificateFacts(Uint8Array.prototype.slice.call(der) as Uint8Array);
+      if (this.certCache.size >= 1024) this.certCache.delete(this.certCache.keys().next().value as string);
+      this.certCache.set(key, f);
+    }
+    return f;
+  }
+}
+
+class FlowReplay implements FlowConsumer {
+  private readonly m: ConnectionMachine;
+  private readonly flight = new ServerFlightReader();
+  private flightResult: ServerFlightResult | null = null;
+  private flightFrame = 0;
+  private helloFrame = 0;
+  private helloAt: number | null = null;
+  private decidedAt: number | null = null;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private probing = false;
+  private observing = false;
+  private clientBytes = 0;
+  private reason: PeekwallError | null = null;
+  private readonly notes: PeekwallError[] = [];
+  private origin: CertificateOrigin | null = null;
+
+  constructor(
+    private readonly run: Replay,
+    private readonly start: FlowStart,
+    private readonly emit: (r: FlowResult) => void,
+  ) {
+    this.m = new ConnectionMachine({ policy: run.opts.policy, src: start.client, dst: start.server, toSeed: (ip) => ip });
+    this.apply(this.m.start(), start.first);
+  }
+
+  wants(side: Side): boolean {
+    if (this.reason !== null) return false;
+    if (side === 'client') return this.m.state === 'peek';
+    return !this.m.settled || this.observing || this.probing;
+  }
+
+  data(side: Side, view: Uint8Array, p: PacketMeta): void {
+    // The machine keeps what it is given (held bytes, the hello's views): a copy, never the file's buffer.
+    const bytes = Buffer.from(view);
+    if (side === 'client') {
+      this.clientBytes += bytes.length;
+      this.apply(this.m.clientData(bytes), p);
+      if (this.m.hello !== null && this.helloAt === null) {
+        this.helloAt = p.timeMs;
+        this.helloFrame = p.frame;
+      }
+      return;
+    }
+    if (this.flightResult === null) {
+      const r = this.flight.push(bytes);
+      if (r.kind !== 'need-more') {
+        this.flightResult = r;
+        this.flightFrame = p.frame;
+      }
+    }
+    if (this.m.holdingServer) this.apply(this.m.serverData(bytes), p);
+    else if (this.observing) this.observing = !this.m.observeServer(bytes);
+    else if (!this.m.settled && this.heldBytes < MAX_HELD_SERVER) {
+      this.held.push(bytes);
+      this.heldBytes += bytes.length;
+    }
+    if (this.probing && this.flightResult !== null) this.answerProbe(p);
+  }
+
+  end(side: Side, how: SideEnd, gap: GapInfo | null, p: PacketMeta | null): void {
+    if (this.reason !== null) return;
+    const at = p ?? this.start.first;
+    if (side === 'client') {
+      if (this.m.state !== 'peek') return;
+      if (how === 'fin' || how === 'rst') this.apply(this.m.clientEnded(), at);
+      else this.notEvaluated(how, gap, 'client', this.clientBytes === 0 ? 'before the client sent anything' : `after ${this.clientBytes} bytes of the client, before its ClientHello was complete`);
+      return;
+    }
+    if (this.probing) {
+      if (how === 'fin' || how === 'rst') {
+        // The server closed before its certificate: a probe sending the same hello is closed on too.
+        this.flightResult = this.flight.end();
+        this.answerProbe(at);
+      } else this.notEvaluated(how, gap, 'server', "before the server's certificate (the probe's answer)");
+      return;
+    }
+    if (this.m.holdingServer) {
+      if (how === 'fin' || how === 'rst') this.apply(this.m.serverEnded(), at);
+      else this.notEvaluated(how, gap, 'server', "before the server's first flight was complete");
+    }
+  }
+
+  note(n: PeekwallError): void {
+    this.notes.push(n);
+  }
+
+  close(stats: FlowStats): void {
+    const s = this.start;
+    if (this.reason === null) {
+      const out = this.m.outcome;
+      if (!s.syn && this.m.hello === null && out !== null && out.verdict === null && (out.closeReason ?? '').startsWith('wire/')) {
+        this.reason = peekwallError('capture/mid-stream', `the capture starts inside this connection (no SYN) and its first client bytes are not a ClientHello (${out.closeReason})`);
+      } else if (this.clientBytes === 0 && s.syn && !stats.synAck) {
+        this.reason = peekwallError('capture/no-connection', 'the server never accepted the connection (no SYN-ACK in the capture): no TLS to judge');
+      } else if (this.clientBytes === 0 && !s.syn) {
+        this.reason = peekwallError('capture/no-data', 'neither the handshake nor any client bytes of this connection are in the capture');
+      } else if (!this.m.settled) {
+        this.reason = peekwallError('capture/ended', 'the capture ends before the decision could be made');
+      }
+    }
+    const evaluated = this.reason === null;
+    let event: ConnectionEvent | null = null;
+    const report = this.m.report();
+    if (evaluated) {
+      const e = flowEvent(report, {
+        bytesFromClient: stats.clientBytes,
+        bytesFromServer: stats.serverBytes,
+        durationMs: Math.max(0, Math.round(stats.last.timeMs - stats.first.timeMs)),
+        timings: {
+          ...(this.helloAt !== null ? { helloMs: Math.max(0, Math.round(this.helloAt - s.first.timeMs)) } : {}),
+          ...(this.decidedAt !== null ? { decisionMs: Math.max(0, Math.round(this.decidedAt - s.first.timeMs)) } : {}),
+        },
+        fingerprints: this.run.opts.fingerprints !== false,
+      });
+      // The connection's first packet, as FMC's First Packet column: the capture's clock, not now.
+      event = { ...e, time: isoTime(s.first.timeMs) };
+    }
+    const result: FlowResult = {
+      stream: s.stream,
+      client: s.client,
+      server: s.server,
+      firstFrame: s.first.frame,
+      lastFrame: stats.last.frame,
+      packets: stats.packets,
+      handshake: s.syn,
+      evaluated,
+      event,
+      reason: this.reason,
+      notes: this.notes,
+      certificateOrigin: this.origin,
+      ...(this.run.opts.trace ? { trace: this.traceOf(report, event, stats) } : {}),
+    };
+    this.held = [];
+    this.emit(result);
+  }
+
+  // ---- the shell's part ---------------------------------------------------------------
+
+  private apply(cmds: readonly Command[], p: PacketMeta): void {
+    for (const c of cmds) {
+      switch (c.kind) {
+        case 'probe':
+          this.probing = true;
+          if (this.flightResult !== null) this.answerProbe(p);
+          break;
+        case 'connect':
+          if (c.observeSession) this.observing = true;
+          if (c.passive || c.observeSession) this.feedHeld(p);
+          break;
+        default:
+          // wait-hello, pause-client: the capture is the client; release, close: decided.
+          // route: never asked, the destination is always known from the capture.
+          break;
+      }
+    }
+    if (this.m.settled && this.decidedAt === null) this.decidedAt = p.timeMs;
+  }
+
+  /** Server bytes that came before the machine asked for them (after a probe answer). */
+  private feedHeld(p: PacketMeta): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const b of held) {
+      if (this.m.holdingServer) this.apply(this.m.serverData(b), p);
+      else if (this.observing) this.observing = !this.m.observeServer(b);
+    }
+  }
+
+  private answerProbe(p: PacketMeta): void {
+    const r = this.flightResult as ServerFlightResult;
+    this.probing = false;
+    let answer: ProbeAnswer;
+    switch (r.kind) {
+      case 'certificate': {
+        const chain: CertificateFacts[] = [];
+        for (const der of r.chain) {
+          const f = this.run.facts(der);
+          if (f.ok) chain.push(f.value);
+          else if (chain.length === 0) {
+            answer = { ok: false, error: f.error, cache: 'miss' };
+            break;
+          }
+        }
+        answer ??= { ok: true, chain, cache: 'miss' };
+        this.origin = 'capture';
+        this.notes.push(
+          peekwallError('capture/probe-certificate', `TSID on: the certificate the server sent in this flow (frame ${this.flightFrame}) stands for what the probe would have read`),
+        );
+        break;
+      }
+      case 'tls13':
+      case 'hello-retry-request':
+      case 'no-certificate': {
+        const supplied = this.run.opts.certsFor?.(this.start.server.ip) ?? null;
+        if (supplied === null || supplied.length === 0) {
+          this.reason =
+            r.kind === 'no-certificate'
+              ? peekwallError('capture/no-server-certificate', `the server sent no certificate in this flow (a resumed session): TSID's name is unknown; give --certs DIR with a certificate file named ${this.start.server.ip}.pem`)
+              : peekwallError('capture/tls13-certificate', `TLS 1.3 encrypts the server certificate: TSID's name for this flow is unknown; give --certs DIR with a certificate file named ${this.start.server.ip}.pem`);
+          return;
+        }
+        this.origin = 'certs';
+        this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate supplied for ${this.start.server.ip} (--certs) stands for what the probe would have read`));
+        answer = { ok: true, chain: supplied, cache: 'miss' };
+        break;
+      }
+      case 'alert':
+        answer = {
+          ok: false,
+          error: peekwallError('proxy/probe-failed', `the server answered the client's hello with a TLS alert (level ${r.level}, description ${r.description}); a probe sending the same hello gets no certificate either`),
+          cache: 'miss',
+        };
+        break;
+      default:
+        answer = { ok: false, error: 'error' in r ? r.error : peekwallError('proxy/probe-failed', 'no certificate'), cache: 'miss' };
+    }
+    this.apply(this.m.certificate(answer), p);
+  }
+
+  private notEvaluated(how: SideEnd, gap: GapInfo | null, side: Side, when: string): void {
+    if (how === 'gap' && gap !== null) {
+      const n = gap.bytes !== null && gap.bytes > 0 ? `${gap.bytes} bytes` : 'bytes';
+      this.reason = gap.snaplen
+        ? peekwallError('capture/snaplen', `the snaplen cut the ${side}'s packets (capture with -s 0): ${n} missing at ${side} stream offset ${gap.at}, ${when}`)
+        : peekwallError(
+            'capture/gap',
+            `${n} of the ${side} stream are missing from the capture at offset ${gap.at}${gap.why === 'acked-unseen' ? ' (acknowledged by the peer, never captured)' : ''}, ${when}`,
+          );
+    } else {
+      this.reason = peekwallError('capture/ended', `the capture holds no more of this connection ${when}`);
+    }
+  }
+
+  private traceOf(report: FlowReport, event: ConnectionEvent | null, stats: FlowStats): string[] {
+    const f = report.flow;
+    const prefix = `${f.srcIp} ${f.srcPort} -> ${f.dstIp} ${f.dstPort} 6 AS=0 ID=0 GR=1-1 `;
+    const s = this.start;
+    const out: string[] = [
+      `${prefix}CAPTURE: tcp.stream ${s.stream}, frames ${s.first.frame}..${stats.last.frame} (${stats.packets} packets), ${s.syn ? 'handshake in the capture' : 'no SYN in the capture (it starts mid-connection)'}`,
+    ];
+    const hello = report.hello;
+    if (hello) out.push(`${prefix}SSL: client hello ${hello.sni === null ? 'without SNI' : `SNI '${hello.sni}'`} (frame ${this.helloFrame})`);
+    const tsid = report.tsid;
+    if (tsid && hello) {
+      if (tsid.enabled) {
+        const how =
+          this.origin === 'capture'
+            ? `the certificate seen in the capture (frame ${this.flightFrame}) stands for what the probe would have read`
+            : this.origin === 'certs'
+              ? `the certificate supplied for ${s.server.ip} (--certs) stands for what the probe would have read`
+              : 'no certificate for the probe';
+        out.push(`${prefix}SSL: TSID enabled (profile ${tsid.profile}), ${how}`);
+      } else if (hello.sni === null) {
+        const chain = report.chain();
+        out.push(
+          `${prefix}SSL: TSID disabled, ${chain.length > 0 ? `server certificate read passively (TLS <= 1.2, frame ${this.flightFrame})` : 'no server certificate seen in clear (TLS 1.3 or none): name from the destination address'}`,
+        );
+      }
+    }
+    if (report.identity?.spoofedSni) out.push(`${prefix}SSL: SNI '${report.identity.spoofedSni}' does not match the certificate, treated as spoofed`);
+    for (const n of this.notes) if (n.code !== 'capture/probe-certificate') out.push(`${prefix}CAPTURE: ${n.message} [${n.code}]`);
+    if (event === null) {
+      out.push(`${prefix}CAPTURE: not evaluated: ${this.reason?.message} [${this.reason?.code}]`);
+      return out;
+    }
+    const o = report.outcome;
+    if (o?.verdict && report.identity) {
+      const fi = { name: report.identity.name, source: report.identity.source };
+      out.push(...traceLines(f, fi, evaluate(this.run.opts.policy, f, fi, { trace: true })));
+    } else if (o) {
+      out.push(`${prefix}SSL: inspection failed [${o.closeReason}]: ${o.reason ?? ''}`);
+    }
+    out.push(`${prefix}Result: ${event.action}${event.reason ? ` (${event.reason})` : ''}${event.accessControlRule ? ` by '${event.accessControlRule}'` : ''}`);
+    return out;
+  }
+}
+
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
+}
