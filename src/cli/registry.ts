@@ -18,6 +18,7 @@ export const subcommands: readonly SubcommandEntry[] = [
   { name: 'trace', summary: 'evaluate one flow against a policy offline, FTD system-support-trace style', load: () => import('./trace.js').then((m) => m.default) },
   { name: 'lint', summary: 'check a policy: errors, shadowed/redundant rules, object overlap', load: () => import('./lint.js').then((m) => m.default) },
   { name: 'events', summary: 'render connection events as the FMC table (filters, --follow)', load: () => import('./events.js').then((m) => m.default) },
+  { name: 'replay', summary: 'replay a pcap/pcapng capture through the policy: the event FMC would log per TCP flow', load: () => import('./replay.js').then((m) => m.default) },
   { name: 'hello', summary: 'decode a captured TLS ClientHello (SNI, ALPN, versions, JA3/JA4)', load: () => import('./hello.js').then((m) => m.default) },
   { name: 'cert', summary: 'certificate facts, the identity each TSID profile derives, status against a trust store', load: () => import('./cert.js').then((m) => m.default) },
   { name: 'certs', summary: 'lab PKI (LAB-ONLY): init, check expiry, renew with backups', load: () => import('./certs.js').then((m) => m.default) },
