@@ -4,19 +4,12 @@
 import { TSID_PROFILES, type TsidSetting } from '../identity/index.js';
 import { DEFAULT_SETTINGS, SETTING_BOUNDS } from './defaults.js';
 import { bool, int, oneOf, readSection, type Reader } from './reader.js';
-import type {
-  FailMode,
-  OddHelloAction,
-  OddHelloSettings,
-  PolicySettings,
-  PolicyTimeouts,
-  TsidSessionCheck,
-  UrlMatchingMode,
-} from './types.js';
+import type { FailMode, OddHelloAction, PolicySettings, TsidSessionCheck, UrlMatchingMode } from './types.js';
 import type { YEntry, YNode } from './yamltree.js';
 
 const SETTINGS_KEYS = ['tsid', 'urlMatching', 'failMode', 'timeouts', 'maxHelloBytes', 'tsidCache', 'oddHellos'];
 const TIMEOUT_KEYS = ['peekMs', 'probeMs', 'connectMs', 'idleMs'] as const;
+const TSID_CACHE_KEYS = ['maxEntries', 'ttlMs'] as const;
 const ODD_HELLO_KEYS = ['sslv2Compat', 'oddSni'] as const;
 
 export function readSettings(r: Reader, n: YNode | undefined): PolicySettings {
@@ -26,10 +19,16 @@ export function readSettings(r: Reader, n: YNode | undefined): PolicySettings {
   const { tsid, sessionCheck } = readTsid(r, settings.get('tsid'));
   const urlMatching = settings.get('urlMatching');
   const failMode = settings.get('failMode');
-  const timeouts = readTimeouts(r, settings.get('timeouts'));
+  const timeouts = readEach(r, settings.get('timeouts')?.value, 'settings.timeouts', d.timeouts, TIMEOUT_KEYS, (v, what) =>
+    int(r, v, what, SETTING_BOUNDS.timeoutMs),
+  );
   const maxHello = settings.get('maxHelloBytes');
-  const tsidCache = readTsidCache(r, settings.get('tsidCache'));
-  const oddHellos = readOddHellos(r, settings.get('oddHellos'));
+  const tsidCache = readEach(r, settings.get('tsidCache')?.value, 'settings.tsidCache', d.tsidCache, TSID_CACHE_KEYS, (v, what, k) =>
+    int(r, v, what, k === 'maxEntries' ? SETTING_BOUNDS.tsidCacheEntries : SETTING_BOUNDS.tsidCacheTtlMs),
+  );
+  const oddHellos = readEach(r, settings.get('oddHellos')?.value, 'settings.oddHellos', d.oddHellos, ODD_HELLO_KEYS, (v, what) =>
+    oneOf<OddHelloAction>(r, v, what, ['allow', 'refuse']),
+  );
   return {
     tsid,
     urlMatching: (urlMatching && oneOf<UrlMatchingMode>(r, urlMatching.value, 'settings.urlMatching', ['current', 'legacy-substring'])) || d.urlMatching,
@@ -57,36 +56,21 @@ function readTsid(r: Reader, e: YEntry | undefined): { tsid: TsidSetting; sessio
   return { tsid, sessionCheck };
 }
 
-function readTimeouts(r: Reader, e: YEntry | undefined): PolicyTimeouts {
-  const d = DEFAULT_SETTINGS.timeouts;
-  const section = readSection(r, e?.value, TIMEOUT_KEYS, 'settings.timeouts');
-  if (!section) return d;
-  const ms = (k: (typeof TIMEOUT_KEYS)[number]): number => {
-    const v = section.get(k);
-    return (v && int(r, v.value, `settings.timeouts.${k}`, SETTING_BOUNDS.timeoutMs)) ?? d[k];
-  };
-  return { peekMs: ms('peekMs'), probeMs: ms('probeMs'), connectMs: ms('connectMs'), idleMs: ms('idleMs') };
-}
-
-function readTsidCache(r: Reader, e: YEntry | undefined): PolicySettings['tsidCache'] {
-  const d = DEFAULT_SETTINGS.tsidCache;
-  const section = readSection(r, e?.value, ['maxEntries', 'ttlMs'], 'settings.tsidCache');
-  if (!section) return d;
-  const maxEntries = section.get('maxEntries');
-  const ttl = section.get('ttlMs');
-  return {
-    maxEntries: (maxEntries && int(r, maxEntries.value, 'settings.tsidCache.maxEntries', SETTING_BOUNDS.tsidCacheEntries)) ?? d.maxEntries,
-    ttlMs: (ttl && int(r, ttl.value, 'settings.tsidCache.ttlMs', SETTING_BOUNDS.tsidCacheTtlMs)) ?? d.ttlMs,
-  };
-}
-
-function readOddHellos(r: Reader, e: YEntry | undefined): OddHelloSettings {
-  const d = DEFAULT_SETTINGS.oddHellos;
-  const section = readSection(r, e?.value, ODD_HELLO_KEYS, 'settings.oddHellos');
-  if (!section) return d;
-  const action = (k: (typeof ODD_HELLO_KEYS)[number]): OddHelloAction => {
-    const v = section.get(k);
-    return (v && oneOf<OddHelloAction>(r, v.value, `settings.oddHellos.${k}`, ['allow', 'refuse'])) || d[k];
-  };
-  return { sslv2Compat: action('sslv2Compat'), oddSni: action('oddSni') };
+/** A section whose keys are read alike: each key's value, or its default when absent or wrong. */
+function readEach<K extends string, V>(
+  r: Reader,
+  n: YNode | undefined,
+  what: string,
+  defaults: Readonly<Record<K, V>>,
+  keys: readonly K[],
+  read: (v: YNode, what: string, key: K) => V | null,
+): Readonly<Record<K, V>> {
+  const section = readSection(r, n, keys, what);
+  if (!section) return defaults;
+  const out = {} as Record<K, V>;
+  for (const k of keys) {
+    const e = section.get(k);
+    out[k] = (e && read(e.value, `${what}.${k}`, k)) ?? defaults[k];
+  }
+  return out;
 }
