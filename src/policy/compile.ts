@@ -14,7 +14,7 @@ import { readRules } from './rules.js';
 import { readSettings } from './settings.js';
 import { readSecurityIntelligence } from './silists.js';
 import type { DefaultAction, Policy } from './types.js';
-import { readYaml } from './yamltree.js';
+import { readYaml } from '../schema/index.js';
 
 export const DEFAULT_ACTIONS: readonly DefaultAction[] = ['Block all traffic', 'Trust all traffic', 'Intrusion Prevention'];
 
@@ -35,7 +35,7 @@ function nameFromFile(file: string): string {
 
 /** Parse, validate and compile a policy. Pure except for `o.readFile`. */
 export function parsePolicy(text: string, o: ParseOptions): Result<Policy, PeekwallError[]> {
-  const y = readYaml(text, o.file);
+  const y = readYaml(text, o.file, 'policy');
   if (!y.ok) return y;
   const r = new Reader(o.file);
   for (const e of y.errors) r.errors.push(e); // no push(...): 150,000 errors overflowed the stack

@@ -7,7 +7,7 @@ import type { DomainSet, UrlDatabase } from './domains.js';
 import type { IpSet } from './ip.js';
 import type { RuleIndex } from './ruleindex.js';
 import type { DefaultAction, Policy, PolicyRuleInfo, PolicySettings, SiListInfo } from './types.js';
-import type { Pos } from './yamltree.js';
+import type { Pos } from '../schema/index.js';
 
 export const PREFILTER_ACTIONS = ['Fastpath', 'Block', 'Analyze'] as const;
 export type PrefilterAction = (typeof PREFILTER_ACTIONS)[number];

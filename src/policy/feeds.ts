@@ -4,7 +4,7 @@
 import { MAX_FEED_BYTES } from './defaults.js';
 import { parseDomainEntry, UrlDatabase } from './domains.js';
 import { str, type Reader } from './reader.js';
-import type { Pos, YNode } from './yamltree.js';
+import type { Pos, YNode } from '../schema/index.js';
 
 /** How the policy's feeds and URL database are found. */
 export interface AuxFiles {

@@ -5,7 +5,7 @@ import { DomainSet, parseDomainEntry } from './domains.js';
 import { cmp6, IpSet, parseNetwork, type Interval } from './ip.js';
 import type { ObjectInfo } from './compiled.js';
 import { readSection, scalarList, asMap, type Located, type Reader } from './reader.js';
-import type { Pos, YNode } from './yamltree.js';
+import type { Pos, YNode } from '../schema/index.js';
 
 /** Leaves plus group visits when expanding object references, for the whole policy. */
 export const MAX_EXPANSION = 1_000_000;

@@ -2,7 +2,7 @@
 // file:line:column and reading goes on, so one load reports every mistake in the file; the
 // policy is applied whole or not at all, so any error rejects it.
 import { peekwallError, type PeekwallError } from '../util/errors.js';
-import type { Pos, YEntry, YNode } from './yamltree.js';
+import type { Pos, YEntry, YNode } from '../schema/index.js';
 
 /** A scalar as written in the policy: its text and where it stands. */
 export interface Located {
@@ -95,6 +95,33 @@ export function readSection(
   if (!n) return null;
   const entries = asMap(r, n, what);
   return entries ? checkKeys(r, entries, allowed, what, n.at, required) : null;
+}
+
+/** How the maps of a list are read: `map` names one in "must be a map", `what` in key errors. */
+export interface ItemShape {
+  readonly map: string;
+  readonly what: string;
+  readonly keys: readonly string[];
+  readonly required?: readonly string[];
+}
+
+/** Each map of a list, read as its known keys; `n` absent is an empty list. */
+export function forEachItem(
+  r: Reader,
+  n: YNode | undefined,
+  notAList: (n: YNode) => string,
+  shape: ItemShape,
+  visit: (item: Map<string, YEntry>, at: Pos) => void,
+): void {
+  if (!n) return;
+  if (n.kind !== 'seq') {
+    r.error(n.at, 'policy/schema', notAList(n));
+    return;
+  }
+  for (const it of n.items) {
+    const entries = asMap(r, it, shape.map);
+    if (entries) visit(checkKeys(r, entries, shape.keys, shape.what, it.at, shape.required), it.at);
+  }
 }
 
 export function str(r: Reader, n: YNode, what: string): string | null {

@@ -5,9 +5,9 @@ import { TSID_PROFILES, type TsidSetting } from '../identity/index.js';
 import type { CategoryCondition, CompiledRule, UrlCondition } from './compiled.js';
 import { DomainSet, parseDomainEntry, REPUTATION_LABELS } from './domains.js';
 import type { Objects } from './objects.js';
-import { asMap, bool, checkKeys, describe, listOf, oneOf, readSection, str, type Located, type Reader } from './reader.js';
+import { asMap, bool, checkKeys, describe, forEachItem, listOf, oneOf, readSection, str, type ItemShape, type Located, type Reader } from './reader.js';
 import type { RuleAction, UrlMatchingMode } from './types.js';
-import type { YEntry, YNode } from './yamltree.js';
+import type { YEntry, YNode } from '../schema/index.js';
 
 export const RULE_ACTIONS: readonly RuleAction[] = [
   'Allow',
@@ -19,7 +19,18 @@ export const RULE_ACTIONS: readonly RuleAction[] = [
   'Interactive Block with reset',
 ];
 
-const RULE_KEYS = ['name', 'enabled', 'action', 'sourceNetworks', 'destinationNetworks', 'destinationPorts', 'applications', 'urls', 'logging', 'tsid', 'comment'];
+const RULE: ItemShape = {
+  map: 'a rule',
+  what: 'a rule',
+  keys: ['name', 'enabled', 'action', 'sourceNetworks', 'destinationNetworks', 'destinationPorts', 'applications', 'urls', 'logging', 'tsid', 'comment'],
+  required: ['name', 'action'],
+};
+const CATEGORY: ItemShape = {
+  map: 'a URL category condition',
+  what: 'a URL category condition',
+  keys: ['category', 'reputation', 'includeUnknown'],
+  required: ['category'],
+};
 
 export function isBlockAction(a: RuleAction): boolean {
   return a === 'Block' || a === 'Block with reset' || a === 'Interactive Block' || a === 'Interactive Block with reset';
@@ -27,23 +38,15 @@ export function isBlockAction(a: RuleAction): boolean {
 
 export function readRules(r: Reader, objects: Objects, mode: UrlMatchingMode, n: YNode | undefined): CompiledRule[] {
   const rules: CompiledRule[] = [];
-  if (!n) return rules;
-  if (n.kind !== 'seq') {
-    r.error(n.at, 'policy/schema', `rules must be a list, not ${describe(n)}`);
-    return rules;
-  }
   // A Set, not rules.some(): 100,000 rules made the check quadratic (minutes on reload).
   const names = new Set<string>();
-  for (const item of n.items) {
-    const entries = asMap(r, item, 'a rule');
-    if (!entries) continue;
-    const rule = readRule(r, objects, mode, item, checkKeys(r, entries, RULE_KEYS, 'a rule', item.at, ['name', 'action']), rules.length, names);
-    rules.push(rule);
-  }
+  forEachItem(r, n, (n) => `rules must be a list, not ${describe(n)}`, RULE, (rule, at) => {
+    rules.push(readRule(r, objects, mode, rule, at, rules.length, names));
+  });
   return rules;
 }
 
-function readRule(r: Reader, objects: Objects, mode: UrlMatchingMode, item: YNode, rule: Map<string, YEntry>, index: number, names: Set<string>): CompiledRule {
+function readRule(r: Reader, objects: Objects, mode: UrlMatchingMode, rule: Map<string, YEntry>, at: Pos, index: number, names: Set<string>): CompiledRule {
   const nameE = rule.get('name');
   const name = nameE ? str(r, nameE.value, 'rule name') : null;
   if (name && names.has(name)) r.error(nameE!.value.at, 'policy/duplicate-name', `duplicate rule name '${name}'`);
@@ -71,8 +74,8 @@ function readRule(r: Reader, objects: Objects, mode: UrlMatchingMode, item: YNod
     action: action ?? 'Block',
     enabled,
     file: r.file,
-    line: item.at.line,
-    column: item.at.column,
+    line: at.line,
+    column: at.column,
     src,
     dst,
     srcText: listText(srcItems),
@@ -121,22 +124,14 @@ function readUrlCondition(r: Reader, objects: Objects, mode: UrlMatchingMode, ac
 
 function readCategories(r: Reader, action: RuleAction, n: YNode | undefined): CategoryCondition[] {
   const out: CategoryCondition[] = [];
-  if (!n) return out;
-  if (n.kind !== 'seq') {
-    r.error(n.at, 'policy/schema', 'urls.categories must be a list');
-    return out;
-  }
-  for (const item of n.items) {
-    const entries = asMap(r, item, 'a URL category condition');
-    if (!entries) continue;
-    const cond = checkKeys(r, entries, ['category', 'reputation', 'includeUnknown'], 'a URL category condition', item.at, ['category']);
+  forEachItem(r, n, () => 'urls.categories must be a list', CATEGORY, (cond) => {
     const catE = cond.get('category');
     const unknownE = cond.get('includeUnknown');
     const category = catE ? str(r, catE.value, 'category') : null;
     const includeUnknown = unknownE ? bool(r, unknownE.value, 'includeUnknown') ?? false : false;
     const levels = reputationLevels(r, cond.get('reputation')?.value, action, includeUnknown);
     if (category && levels !== null) out.push({ category, levels, text: `${category} (reputation ${levelsText(levels)})` });
-  }
+  });
   return out;
 }
 

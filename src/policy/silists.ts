@@ -8,7 +8,7 @@ import { forEachFeedLine, readAuxFile, type AuxFiles } from './feeds.js';
 import { IpSet, parseNetwork, type Interval } from './ip.js';
 import { asMap, checkKeys, oneOf, readSection, scalarList, str, type Reader } from './reader.js';
 import type { SiAction, SiKind } from './types.js';
-import type { Pos, YNode } from './yamltree.js';
+import type { Pos, YNode } from '../schema/index.js';
 
 const SI_KINDS: readonly SiKind[] = ['network', 'url', 'dns'];
 const SI_ACTIONS: readonly SiAction[] = ['block', 'do-not-block', 'monitor'];
