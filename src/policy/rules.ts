@@ -7,7 +7,7 @@ import { DomainSet, parseDomainEntry, REPUTATION_LABELS } from './domains.js';
 import type { Objects } from './objects.js';
 import { asMap, bool, checkKeys, describe, forEachItem, listOf, oneOf, readSection, str, type ItemShape, type Located, type Reader } from './reader.js';
 import type { RuleAction, UrlMatchingMode } from './types.js';
-import type { YEntry, YNode } from '../schema/index.js';
+import type { Pos, YEntry, YNode } from '../schema/index.js';
 
 export const RULE_ACTIONS: readonly RuleAction[] = [
   'Allow',

@@ -6,13 +6,22 @@ import type { CompiledSiList } from './compiled.js';
 import { DomainSet, parseDomainEntry } from './domains.js';
 import { forEachFeedLine, readAuxFile, type AuxFiles } from './feeds.js';
 import { IpSet, parseNetwork, type Interval } from './ip.js';
-import { asMap, checkKeys, oneOf, readSection, scalarList, str, type Reader } from './reader.js';
+import { forEachItem, oneOf, readSection, scalarList, str, type ItemShape, type Reader } from './reader.js';
 import type { SiAction, SiKind } from './types.js';
-import type { Pos, YNode } from '../schema/index.js';
+import type { Pos, YEntry, YNode } from '../schema/index.js';
 
 const SI_KINDS: readonly SiKind[] = ['network', 'url', 'dns'];
 const SI_ACTIONS: readonly SiAction[] = ['block', 'do-not-block', 'monitor'];
 const LIST_KEYS = ['name', 'action', 'entries', 'feed', 'description'];
+const LIST_SHAPES: Readonly<Record<SiKind, ItemShape>> = {
+  network: shape('network'),
+  url: shape('url'),
+  dns: shape('dns'),
+};
+
+function shape(kind: SiKind): ItemShape {
+  return { map: `a securityIntelligence.${kind} list`, what: `securityIntelligence.${kind} list`, keys: LIST_KEYS, required: ['name', 'action'] };
+}
 
 export interface SecurityIntelligence {
   readonly lists: CompiledSiList[];
@@ -26,22 +35,14 @@ export function readSecurityIntelligence(r: Reader, files: AuxFiles, n: YNode | 
   if (!section) return si;
   const names = new Set<string>();
   for (const kind of SI_KINDS) {
-    const e = section.get(kind);
-    if (!e) continue;
-    if (e.value.kind !== 'seq') {
-      r.error(e.value.at, 'policy/schema', `securityIntelligence.${kind} must be a list of lists`);
-      continue;
-    }
-    for (const item of e.value.items) readList(r, files, si, names, kind, item);
+    const notAList = () => `securityIntelligence.${kind} must be a list of lists`;
+    forEachItem(r, section.get(kind)?.value, notAList, LIST_SHAPES[kind], (list, at) => readList(r, files, si, names, kind, list, at));
   }
   return si;
 }
 
 /** One list: its entries (inline, then the feed's) validated and added to `si`. */
-function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: Set<string>, kind: SiKind, item: YNode): void {
-  const entries = asMap(r, item, `a securityIntelligence.${kind} list`);
-  if (!entries) return;
-  const list = checkKeys(r, entries, LIST_KEYS, `securityIntelligence.${kind} list`, item.at, ['name', 'action']);
+function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: Set<string>, kind: SiKind, list: Map<string, YEntry>, at: Pos): void {
   const nameE = list.get('name');
   const actionE = list.get('action');
   const name = nameE ? str(r, nameE.value, 'list name') : null;
@@ -79,7 +80,7 @@ function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: S
     feed = rel!;
     forEachFeedLine(got.text, (entry, line) => add(entry, { line, column: 1 }, got.path));
   }
-  if (!inline && !feedE) r.error(item.at, 'policy/missing-key', `Security Intelligence list '${name ?? '?'}' needs 'entries' or 'feed'`);
+  if (!inline && !feedE) r.error(at, 'policy/missing-key', `Security Intelligence list '${name ?? '?'}' needs 'entries' or 'feed'`);
   si.lists.push({
     index,
     name: name ?? `#${index}`,
