@@ -1,12 +1,20 @@
 // The admin listener (127.0.0.1 by default): /healthz for liveness, /metrics for Prometheus.
 // An optional bearer token guards both when the admin port is reachable by others. The same
 // server fronts one proxy (its registry) or, with `run --workers N`, the cluster primary
-// (prom-client's AggregatorRegistry summing every worker's registry).
+// (prom-client's AggregatorRegistry summing every worker's registry, the TSID clear relayed to
+// every worker).
 import * as http from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** POST /tsid/cache/clear's answer; a cluster primary adds how many workers it asked and heard. */
+export interface TsidClearAnswer {
+  readonly cleared: number;
+  readonly workers?: number;
+  readonly answered?: number;
 }
 
 export interface AdminSource {
@@ -19,7 +27,7 @@ export interface AdminSource {
    * POST /tsid/cache/clear: forget the TSID identities learnt by probing (as FTD's CLI can),
    * so the next connection to each server probes again; resolves to how many were cleared.
    */
-  clearTsidCache?(): Promise<number>;
+  clearTsidCache?(): Promise<TsidClearAnswer>;
 }
 
 export function createAdminServer(o: AdminSource & { token?: string }): http.Server {
@@ -65,9 +73,9 @@ export function createAdminServer(o: AdminSource & { token?: string }): http.Ser
       }
       o.clearTsidCache()
         .then(
-          (cleared) => {
+          (answer) => {
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(`${JSON.stringify({ cleared })}\n`);
+            res.end(`${JSON.stringify(answer)}\n`);
           },
           (e: Error) => {
             res.writeHead(500, { 'content-type': 'text/plain' });

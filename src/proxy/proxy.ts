@@ -286,6 +286,12 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     return peekwallError('proxy/no-route', `no upstream configured for local address ${normalizeIp(local)}`);
   }
 
+  // The admin's POST and RunningProxy.clearTsidCache() (a cluster worker's answer to the
+  // primary's relay) are one operation, counted alike.
+  const clearTsidCache = (): number => {
+    counters.tsidCacheClears = (counters.tsidCacheClears ?? 0) + 1;
+    return ctx.cache.clear();
+  };
   let adminServer: http.Server | null = null;
   let adminBound: { host: string; port: number } | null = null;
   if (o.admin) {
@@ -294,7 +300,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       metrics: () => metrics.registry.metrics(),
       contentType: metrics.registry.contentType,
       health: () => ({ active: counters.active ?? 0 }),
-      clearTsidCache: async () => ctx.cache.clear(),
+      clearTsidCache: async () => ({ cleared: clearTsidCache() }),
       ...(o.admin.token ? { token: o.admin.token } : {}),
     });
     try {
@@ -331,10 +337,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     reloadRefused() {
       counters.reloadsRefused = (counters.reloadsRefused ?? 0) + 1;
     },
-    clearTsidCache() {
-      counters.tsidCacheClears = (counters.tsidCacheClears ?? 0) + 1;
-      return ctx.cache.clear();
-    },
+    clearTsidCache,
     policy: () => policy,
     stats: () => ({ ...counters, heldBytes: ctx.heldBytes, tsidCacheEntries: ctx.cache.size, tsidProbes: ctx.cache.probes }),
     close(c?: { drainMs?: number }) {

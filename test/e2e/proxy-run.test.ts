@@ -3,6 +3,7 @@
 // --workers 2 through node:cluster.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,15 @@ function start(dir: string, args: string[]): Proc {
       throw new Error(`timed out waiting for ${re} in stderr:\n${err}`);
     },
   };
+}
+
+/** Cluster workers share a listening socket through the primary: they need a fixed port. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
 }
 
 function events(file: string): { accessControlRule: string; action: string }[] {
@@ -156,12 +166,7 @@ t.test('run --workers 2: both workers serve the same port, SIGTERM stops them al
   const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_W'));
-  // Workers share a listening socket through the primary: a fixed port is needed, find one.
-  const { createServer } = await import('node:net');
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  const port = await freePort();
   writeFileSync(
     join(dir, 'run.yaml'),
     `policy: policy.yaml
@@ -197,11 +202,46 @@ drainMs: 1000
   t.equal(ev.length, 6, 'every worker wrote its events to the shared file');
 });
 
+t.test('run --workers 2: POST /tsid/cache/clear on the primary clears every worker\'s TSID cache and answers the sum', async (t) => {
+  const origin = await startOrigin(cert);
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), 'name: run-tsid\nsettings:\n  tsid: { enabled: true }\nrules:\n  - { name: ALLOW_ALL, action: Allow }\n');
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'run.yaml'),
+    `policy: policy.yaml\nevents: events.jsonl\nwatch: false\ndrainMs: 1000\nadmin: { host: 127.0.0.1, port: 0 }\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: ${port}, upstream: { host: 127.0.0.1, port: ${origin.port} } }\n`,
+  );
+  const p = start(dir, ['--config', 'run.yaml', '--workers', '2']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const adminPort = Number((await p.waitFor(/admin on http:\/\/127\.0\.0\.1:(\d+)\/metrics \(summed over workers\)/))[1]);
+  await p.waitFor(/worker \d+: transparent listener[\s\S]*worker \d+: transparent listener/);
+  // No SNI: each worker probes the upstream once and caches its name; later connections hit.
+  for (let i = 0; i < 6; i++) t.equal((await tlsRoundTrip(port)).kind, 'ok');
+  const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const summed = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? -1);
+  const cached = summed('peekwall_tsid_cache_misses_total');
+  t.ok(cached >= 1, `probed and cached (${cached} worker(s) probed)`);
+  t.equal(cached + summed('peekwall_tsid_cache_hits_total'), 6, 'every connection went through the cache');
+  const clear = async (method: string) => {
+    const r = await fetch(`http://127.0.0.1:${adminPort}/tsid/cache/clear`, { method });
+    return { status: r.status, text: await r.text() };
+  };
+  t.equal((await clear('GET')).status, 405, 'GET does not clear');
+  const first = await clear('POST');
+  t.equal(first.status, 200);
+  t.same(JSON.parse(first.text), { cleared: cached, workers: 2, answered: 2 }, 'the sum of what every worker cleared');
+  t.same(JSON.parse((await clear('POST')).text), { cleared: 0, workers: 2, answered: 2 }, 'nothing left to clear');
+  t.equal((await tlsRoundTrip(port)).kind, 'ok', 'a connection after the clear probes again and is served');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+});
+
 t.test('a port already in use: exit 2 with proxy/listen and the reason, alone or with --workers 2 (no restart loop)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_X'));
-  const { createServer } = await import('node:net');
   const holder = createServer();
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
   t.teardown(() => new Promise<void>((r) => holder.close(() => r())));
@@ -219,6 +259,23 @@ t.test('a port already in use: exit 2 with proxy/listen and the reason, alone or
     if (args.length) t.match(p.stderr(), /a worker could not start \(see above\): stopping/);
     const exits = p.stderr().match(/worker \d+ exited/g) ?? [];
     t.ok(exits.length <= 2, `no restart loop (${exits.length} worker exits)`);
+  }
+});
+
+t.test('a trust store that cannot be read: exit 2 with the reason, alone or with --workers 2 (before any worker is forked)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_X'));
+  writeFileSync(
+    join(dir, 'run.yaml'),
+    'policy: policy.yaml\ntrust: missing-ca.pem\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: 0, upstream: { host: 127.0.0.1, port: 9 } }\n',
+  );
+  for (const args of [[], ['--workers', '2']]) {
+    const p = start(dir, ['--config', 'run.yaml', ...args]);
+    t.teardown(() => p.child.kill('SIGKILL'));
+    t.equal(await p.exited, 2, `exit 2 ${args.join(' ')}`);
+    t.match(p.stderr(), /cannot read trust store .*missing-ca\.pem: ENOENT.*\[identity\/bad-trust-store\]/);
+    t.notMatch(p.stderr(), /workers for|worker \d+/, 'no worker was started');
   }
 });
 
@@ -299,12 +356,7 @@ t.test('SIGHUP reload, alone and with --workers 2: a changed feed applies, an in
     writeFileSync(join(dir, 'feed.txt'), 'blocked.test\n');
     const feedPolicy = 'name: feed\nsettings: { tsid: { enabled: false } }\nsecurityIntelligence:\n  url:\n    - { name: FEED, action: block, feed: feed.txt }\nrules:\n  - { name: ALLOW_ALL, action: Allow }\n';
     writeFileSync(join(dir, 'policy.yaml'), feedPolicy);
-    // Cluster workers share a listening socket through the primary: a fixed port is needed.
-    const { createServer } = await import('node:net');
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-    const fixed = (probe.address() as { port: number }).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    const fixed = await freePort();
     writeFileSync(
       join(dir, 'run.yaml'),
       `policy: policy.yaml\nevents: events.jsonl\nwatch: false\ndrainMs: 1000\nadmin: { host: 127.0.0.1, port: 0 }\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: ${workers > 1 ? fixed : 0}, upstream: { host: 127.0.0.1, port: ${origin.port} } }\n`,
