@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createEventLog, parseEventLines } from '../events/index.js';
 import {
   comparePolicies,
+  createLiveRunner,
   flowFromEvent,
   loadPolicyVariant,
   loadSuiteFile,
@@ -212,7 +213,6 @@ const test: Subcommand = {
     let live: LiveCaseRunner | undefined;
     let closeLive: (() => Promise<void>) | undefined;
     if (values.live) {
-      const { createLiveRunner } = await import('../regress/live.js');
       const eventLog = typeof values.events === 'string' ? createEventLog({ destination: resolve(io.cwd, values.events) }) : undefined;
       const l = await createLiveRunner(eventLog ? { eventLog } : {});
       live = l.run;

@@ -1,7 +1,7 @@
 // Turning what the proxy knew about one connection into FMC's connection event.
 // Pure: the shell passes the clock reading in.
-import type { ServerIdentity } from '../identity/types.js';
-import type { Flow, Verdict } from '../policy/types.js';
+import type { ServerIdentity } from '../identity/index.js';
+import type { Flow, Verdict } from '../policy/index.js';
 import type { ConnectionEvent } from './types.js';
 
 export interface EventInput {

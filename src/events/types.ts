@@ -1,7 +1,7 @@
 // The connection event: one per connection, FMC's columns plus what a TLS peek knows.
 // Written as JSON lines (pino) by the proxy, rendered as FMC's table by `peekwall events`,
 // asserted by the lab and by `peekwall test --from-events`.
-import type { IdentitySource } from '../identity/types.js';
+import type { IdentitySource } from '../identity/index.js';
 
 export interface ConnectionEvent {
   /** ISO 8601 with milliseconds. */

@@ -7,3 +7,8 @@ export { runSuites, type LiveCaseRunner } from './runner.js';
 export { comparePolicies, flowFromEvent, type ComparedFlow } from './compare.js';
 export { suiteFromEvents } from './generate.js';
 export { render, renderText, renderJunit, renderCompareText, REPORTERS, type ReporterName } from './report.js';
+
+/** `--live` runs each case through a real proxy with the lab PKI: loaded only when asked for. */
+export async function createLiveRunner(o: import('./live.js').LiveOptions = {}): Promise<import('./live.js').LiveRunner> {
+  return (await import('./live.js')).createLiveRunner(o);
+}

@@ -29,7 +29,7 @@ import { startProxy, type AddressMap } from '../proxy/index.js';
 import type { LoadedSuite } from './load.js';
 import { hostOfUrl, negotiatedVersion, tsidOf } from './run.js';
 import { fromRoot } from '../util/paths.js';
-import { generateLabPki } from '../pki/generate.js';
+import { generateLabPki } from '../pki/index.js';
 import type { LiveCaseRunner } from './runner.js';
 import type { ActualVerdict, ResolvedCase, TlsVersionName } from './types.js';
 
