@@ -158,7 +158,7 @@ t.test('a policy using every key and every listed value: the loader and the sche
 
 t.test('the policy schema agrees with the policy loader on the shape of every policy the tests write', async (t) => {
   const corpus = [...shipped.policy.map((f) => ({ text: readFileSync(f, 'utf8'), where: f })), ...policiesInTests()];
-  t.ok(corpus.length >= 60, `${corpus.length} policies found`);
+  t.ok(corpus.length >= 40, `${corpus.length} policies found`);
   const disagreements: string[] = [];
   let accepted = 0;
   let refused = 0;
@@ -174,7 +174,7 @@ t.test('the policy schema agrees with the policy loader on the shape of every po
     else refused++;
   }
   t.same(disagreements, [], `schema and loader agree (${accepted} accepted, ${refused} refused for their shape)`);
-  t.ok(accepted >= 50 && refused >= 10, 'both verdicts are exercised');
+  t.ok(accepted >= 30 && refused >= 5, 'both verdicts are exercised');
 });
 
 t.test('invalid policies fail the schema, each problem at its position', async (t) => {
