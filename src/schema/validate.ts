@@ -4,7 +4,8 @@
 // (its codes are stable once shipped); the schema supplies the facts: `errorMessage` (what a
 // valid value looks like, also shown by editors), `errorCode` (the format's code for it) and
 // `title` (what the value is called).
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
 import { locate, toPlain, type Pos, type YNode } from './yaml.js';
 
@@ -36,8 +37,16 @@ export type IssueWords = (i: SchemaIssue, data: unknown) => { code: string; mess
 // keywords it does not know, which keeps typos in the schemas from passing silently.
 const ANNOTATIONS = ['errorMessage', 'errorCode'];
 
-function newAjv(): Ajv {
-  const ajv = new Ajv({
+let shared: Ajv | null = null;
+
+/**
+ * One validator engine per process, loaded on first use: importing ajv costs tens of
+ * milliseconds, which every command that never reads a config file would otherwise pay.
+ */
+function engine(): Ajv {
+  if (shared) return shared;
+  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+  const ajv = new AjvClass({
     allErrors: true, // every problem of the file in one run
     verbose: true, // errors carry their schema: its errorMessage, errorCode and title
     ownProperties: true, // `constructor` and friends are never found on a prototype
@@ -46,25 +55,25 @@ function newAjv(): Ajv {
     strict: true,
     // A `then: {required: [x]}` names a property its parent schema defines.
     strictRequired: false,
+    // Checking our schemas against the JSON Schema meta-schema compiles the meta-schema
+    // first, several times the cost of the schema itself; test/schema does it once instead.
+    validateSchema: false,
     logger: false,
   });
   for (const keyword of ANNOTATIONS) ajv.addKeyword({ keyword, schemaType: 'string' });
+  shared = ajv;
   return ajv;
 }
 
 /**
  * A compiled validator per schema, made on first use: compiling costs milliseconds, validating
  * microseconds, so a process compiles each schema once whatever number of files it reads. The
- * memo is the only state here, and it never changes what a call returns.
+ * engine and these memos are the only state here, and they never change what a call returns.
  */
 export function compiled(schema: Schema): (data: unknown) => readonly ErrorObject[] {
-  let ajv: Ajv | null = null;
   let validate: ValidateFunction | null = null;
   return (data) => {
-    if (!validate) {
-      ajv ??= newAjv();
-      validate = ajv.compile(schema);
-    }
+    validate ??= engine().compile(schema);
     return validate(data) ? [] : (validate.errors ?? []);
   };
 }
