@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { certificateFacts, resolveIdentity, type CertificateFacts, type IdentityInput, type TsidProfile } from '../identity/index.js';
 import { readBoundedFile } from '../util/files.js';
-import { checkSniName } from '../wire/index.js';
+import { checkSniName, sniNameAnomalies } from '../wire/index.js';
 import {
   evaluate,
   overrideTsid,
@@ -89,7 +89,8 @@ const trace: Subcommand = {
       // no SNI, and the proxy refuses it by default (settings.oddHellos.oddSni).
       const checked = checkSniName(v.sni);
       if (typeof checked === 'string') {
-        throw new UsageError(`--sni '${v.sni}': ${checked} (a ClientHello carrying it is flagged, read as no SNI, and refused unless settings.oddHellos.oddSni is allow)`);
+        const codes = sniNameAnomalies(v.sni).join(', ');
+        throw new UsageError(`--sni '${v.sni}': ${checked} (a ClientHello carrying it is flagged ${codes}, read as no SNI, and refused unless settings.oddHellos.oddSni is allow)`);
       }
       sni = checked.name;
     }

@@ -19,7 +19,7 @@
 export { ClientHelloReader, readClientHello, DEFAULT_MAX_HELLO_BYTES, DEFAULT_MAX_RECORDS, HINT_WINDOW } from './client.js';
 export { ServerFlightReader, readServerFlight, DEFAULT_MAX_FLIGHT_BYTES } from './server.js';
 export { ja3, ja4 } from './fingerprint.js';
-export { checkSniName } from './sni.js';
+export { checkSniName, sniNameAnomalies } from './sni.js';
 export { isGrease, versionName, tlsVersionName, highestVersion, lowestVersion, offeredVersions, type TlsVersionName } from './versions.js';
 export { WIRE_ERROR_CODES, WIRE_ANOMALY_CODES, type WireErrorCode, type WireAnomalyCode } from './errors.js';
 export type * from './types.js';

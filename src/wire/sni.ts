@@ -116,6 +116,12 @@ export function checkSniName(text: string): { name: string; trailingDot: boolean
   return hostName(b, 0, b.length);
 }
 
+/** The anomaly codes the reader would flag a ClientHello carrying this name with (none: a usable name). */
+export function sniNameAnomalies(text: string): readonly string[] {
+  const b = Buffer.from(text, 'utf8');
+  return typeof hostName(b, 0, b.length) === 'string' ? sniAnomalies(b, 0, b.length).map((a) => a.code) : [];
+}
+
 function hostName(b: Uint8Array, s: number, e: number): { name: string; trailingDot: boolean } | string {
   let end = e;
   let trailingDot = false;

@@ -127,16 +127,16 @@ t.test('bad input exits 2 with a specific message', async (t) => {
   const r6 = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1']);
   t.equal(r6.code, 2);
   t.match(r6.stderr, /trace needs --dst IP/, 'a missing flag is called missing, not malformed');
-  // An SNI no ClientHello could carry: the wire reader's own check and words.
-  for (const [bad, why] of [
-    ['bad_..name', /empty label/],
-    ['tóols.cisco.com', /not a host-name character/],
-    [`${'a'.repeat(64)}.example`, /label longer than 63/],
+  // An SNI no usable ClientHello carries: the wire reader's own check, words and anomaly code.
+  for (const [bad, why, code] of [
+    ['bad_..name', /empty label/, 'wire/sni-bad-syntax'],
+    ['tóols.cisco.com', /not a host-name character/, 'wire/sni-not-ascii'],
+    [`${'a'.repeat(64)}.example`, /label longer than 63/, 'wire/sni-bad-syntax'],
   ] as const) {
     const r = await runCli(['trace', '--policy', BASE, '--src', '10.0.0.1', '--dst', '10.0.0.2', '--sni', bad]);
     t.equal(r.code, 2, `--sni ${bad}`);
     t.match(r.stderr, why);
-    t.match(r.stderr, /wire\/bad-sni/);
+    t.match(r.stderr, `flagged ${code}`);
   }
   const ok = await traceJson(BASE, '10.12.1.8', '72.163.4.38', 40722, ['--sni', 'Tools.Cisco.COM.']);
   t.equal(ok.identity.name, 'tools.cisco.com', 'case and the root dot are normalised as on the wire');
