@@ -1,7 +1,5 @@
 // `peekwall hello FILE|-`: decode the raw bytes a TLS client sent (as captured from a TCP
 // stream) with the same reader the proxy uses, and print a summary or the parse as JSON.
-import { createReadStream } from 'node:fs';
-import { resolve } from 'node:path';
 import {
   ClientHelloReader,
   ja3,
@@ -12,12 +10,15 @@ import {
   type HelloReadResult,
 } from '../wire/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
-import { EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type CliIo, type Subcommand } from './command.js';
+import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, parseCommandArgs, UsageError, type CliIo, type Subcommand } from './command.js';
+import { isCapture, openInput, summaryLine, walkCapture, writeOut, type InputChunks } from './capture-input.js';
+import { peekFlows, type PeekResult, type SideEnd } from '../capture/index.js';
 
 const usage = `Usage: peekwall hello FILE|- [options]
 
 Decode a TLS ClientHello from raw client bytes (a TCP stream capture, from its first byte;
-'-' reads standard input). The hello may span several TCP reads and TLS records; bytes after
+'-' reads standard input), or every ClientHello of a pcap/pcapng capture (each TCP flow's
+client bytes reassembled, then read the same way; exit 1 when some flow opened with none). The hello may span several TCP reads and TLS records; bytes after
 it (ChangeCipherSpec, early data) are ignored. Prints SNI (normalized, and the bytes as sent),
 ALPN, versions, cipher suites, extensions, ECH, JA3 and JA4. Odd but readable hellos are
 decoded and their anomalies listed (exit 0): an SSLv2-format hello offering TLS
@@ -88,39 +89,23 @@ const MAX_INPUT_BYTES = (1 << 24) + (1 << 20);
  * stops at MAX_INPUT_BYTES, so /dev/zero, an endless pipe or a huge capture cannot exhaust
  * memory; bytes after the hello are only counted.
  */
-async function readHello(arg: string, io: CliIo, reader: ClientHelloReader): Promise<{ r: HelloReadResult; inputBytes: number }> {
-  let source: AsyncIterable<Buffer | string>;
-  let stream: (AsyncIterable<Buffer | string> & { destroy(): void }) | null = null;
-  if (arg === '-') source = io.stdin;
-  else {
-    const file = resolve(io.cwd, arg);
-    const s = createReadStream(file, { highWaterMark: 64 * 1024 });
-    // Surface open errors (ENOENT, EACCES, EISDIR) as a usage-level failure, not a throw from the loop.
-    const opened = await new Promise<Error | null>((ok) => {
-      s.once('ready', () => ok(null));
-      s.once('error', (e) => ok(e));
-    });
-    if (opened) {
-      s.destroy();
-      throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${opened.message}`, { file }));
-    }
-    source = stream = s;
-  }
+async function readHello(input: InputChunks, reader: ClientHelloReader): Promise<{ r: HelloReadResult; inputBytes: number }> {
   let r: HelloReadResult = { kind: 'need-more', buffered: 0 };
   let inputBytes = 0;
+  const feed = (chunk: Buffer) => {
+    const take = Math.min(chunk.length, MAX_INPUT_BYTES - inputBytes);
+    if (r.kind === 'need-more') r = reader.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+    inputBytes += take;
+  };
   try {
-    for await (const c of source) {
-      const chunk = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
-      const take = Math.min(chunk.length, MAX_INPUT_BYTES - inputBytes);
-      if (r.kind === 'need-more') r = reader.push(take === chunk.length ? chunk : chunk.subarray(0, take));
-      inputBytes += take;
-      if (inputBytes >= MAX_INPUT_BYTES) break;
+    feed(input.first);
+    while (inputBytes < MAX_INPUT_BYTES) {
+      const c = await input.rest.next();
+      if (c.done) break;
+      feed(c.value);
     }
-  } catch (e) {
-    const file = arg === '-' ? undefined : resolve(io.cwd, arg);
-    throw new PeekwallFailure(peekwallError('cli/unreadable', `cannot read ${arg}: ${(e as Error).message}`, file ? { file } : {}));
   } finally {
-    stream?.destroy();
+    input.close();
   }
   return { r, inputBytes };
 }
@@ -203,6 +188,72 @@ function failure(r: Exclude<HelloReadResult, { kind: 'hello' | 'need-more' }>, i
   return EXIT_USAGE;
 }
 
+const endpoint = (e: { ip: string; port: number }) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+
+/** Why a flow gave no hello: the reader's answer, or how its client bytes ran out. */
+function noHello(r: PeekResult): { code: string; message: string } {
+  if (r.hello !== null && r.hello.kind !== 'hello' && r.hello.kind !== 'need-more') return r.hello.error;
+  const ends: Record<SideEnd, [string, string]> = {
+    gap: ['capture/gap', 'client bytes are missing from the capture before the ClientHello was complete'],
+    'capture-end': ['capture/ended', 'the capture holds no more of the client before its ClientHello was complete'],
+    fin: ['capture/no-data', 'the client sent nothing'],
+    rst: ['capture/no-data', 'the client sent nothing'],
+  };
+  if (r.clientBytes === 0) return { code: 'capture/no-data', message: 'the client sent nothing in the capture' };
+  const [code, message] = ends[r.clientEnd ?? 'capture-end'];
+  return { code, message: `${message} (${r.clientBytes} bytes seen)` };
+}
+
+/**
+ * `peekwall hello CAPTURE`: every TCP flow's ClientHello, reassembled and read by the same
+ * reader. Exit 0 when every flow opened with one, 1 when some did not (listed, each with its
+ * reason) or the capture is damaged, 2 when it is no capture.
+ */
+async function helloFromCapture(input: InputChunks, io: CliIo, opts: { json: boolean; maxHelloBytes?: number }): Promise<number> {
+  let out = '';
+  let first = true;
+  let decoded = 0;
+  const missing: PeekResult[] = [];
+  if (opts.json) out += `{"capture":${JSON.stringify(input.name)},"flows":[\n`;
+  const open = peekFlows(
+    (r) => {
+      const head = { stream: r.stream, client: r.client, server: r.server };
+      if (r.hello?.kind === 'hello') {
+        decoded++;
+        if (opts.json) out += `${first ? '' : ',\n'}${JSON.stringify({ ...head, frame: r.helloFrame, hello: helloJson(r.hello.hello, r.clientBytes) })}`;
+        else out += `tcp.stream ${r.stream}  ${endpoint(r.client)} -> ${endpoint(r.server)}  (ClientHello complete in frame ${r.helloFrame})\n${summary(r.hello.hello, r.clientBytes)}\n`;
+      } else {
+        missing.push(r);
+        if (opts.json) out += `${first ? '' : ',\n'}${JSON.stringify({ ...head, error: noHello(r) })}`;
+      }
+      first = false;
+    },
+    { flight: false, ...(opts.maxHelloBytes !== undefined ? { maxHelloBytes: opts.maxHelloBytes } : {}) },
+  );
+  const drain = async () => {
+    const text = out;
+    out = '';
+    await writeOut(io.stdout, text);
+  };
+  const s = await walkCapture(input, open, drain);
+  if (opts.json) out += `\n],"summary":${JSON.stringify({ format: s.format, packets: s.packets, flows: s.flows, hellos: decoded })},"problems":${JSON.stringify(s.problems)}}\n`;
+  else {
+    if (missing.length > 0) {
+      out += `No ClientHello (${missing.length}):\n`;
+      for (const r of missing) {
+        const e = noHello(r);
+        out += `  tcp.stream ${r.stream}  ${endpoint(r.client)} -> ${endpoint(r.server)}: ${e.message} [${e.code}]\n`;
+      }
+      out += '\n';
+    }
+    out += `${summaryLine(input.name, s)}: ${decoded} ClientHello(s) decoded\n`;
+  }
+  await drain();
+  for (const p of s.problems) io.stderr.write(`peekwall: ${input.name}: ${p.message} [${p.code}]\n`);
+  if (s.format === null || (s.packets === 0 && s.problems.length > 0)) return EXIT_USAGE;
+  return missing.length > 0 || s.problems.length > 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
 const hello: Subcommand = {
   name: 'hello',
   summary: 'decode a captured TLS ClientHello (SNI, ALPN, versions, JA3/JA4)',
@@ -221,7 +272,10 @@ const hello: Subcommand = {
     const reader = new ClientHelloReader(max === undefined ? undefined : { maxHandshakeBytes: max });
     let read: { r: HelloReadResult; inputBytes: number };
     try {
-      read = await readHello(positionals[0], io, reader);
+      const input = await openInput(positionals[0], io);
+      // A pcap/pcapng file: every flow's hello, read by the same reader after TCP reassembly.
+      if (isCapture(input)) return await helloFromCapture(input, io, { json, ...(max !== undefined ? { maxHelloBytes: max } : {}) });
+      read = await readHello(input, reader);
     } catch (e) {
       if (e instanceof PeekwallFailure && json) {
         const first = e.errors[0];
