@@ -195,14 +195,16 @@ class FlowReplay implements FlowConsumer {
 
   close(stats: FlowStats): void {
     const s = this.start;
-    if (this.reason === null) {
+    // A connection without a client byte: the proxy would only judge one that was accepted.
+    const silent = this.clientBytes === 0 && (this.reason === null || this.reason.code === 'capture/ended');
+    if (silent && s.syn && !stats.synAck) {
+      this.reason = peekwallError('capture/no-connection', 'the server never accepted the connection (no SYN-ACK in the capture): no TLS to judge');
+    } else if (silent && !s.syn) {
+      this.reason = peekwallError('capture/no-data', 'neither the handshake nor any client bytes of this connection are in the capture');
+    } else if (this.reason === null) {
       const out = this.m.outcome;
       if (!s.syn && this.m.hello === null && out !== null && out.verdict === null && (out.closeReason ?? '').startsWith('wire/')) {
         this.reason = peekwallError('capture/mid-stream', `the capture starts inside this connection (no SYN) and its first client bytes are not a ClientHello (${out.closeReason})`);
-      } else if (this.clientBytes === 0 && s.syn && !stats.synAck) {
-        this.reason = peekwallError('capture/no-connection', 'the server never accepted the connection (no SYN-ACK in the capture): no TLS to judge');
-      } else if (this.clientBytes === 0 && !s.syn) {
-        this.reason = peekwallError('capture/no-data', 'neither the handshake nor any client bytes of this connection are in the capture');
       } else if (!this.m.settled) {
         this.reason = peekwallError('capture/ended', 'the capture ends before the decision could be made');
       }
