@@ -8,6 +8,5 @@ export { evaluate, tsidFor, traceLines } from './evaluate.js';
 export { lintPolicy } from './lint.js';
 export { policyTransferList, revivePolicy } from './snapshot.js';
 export { DEFAULT_SETTINGS, MAX_FEED_BYTES } from './defaults.js';
-export { DEFAULT_YAML_LIMITS } from '../schema/index.js';
 export { parseDomainEntry, REPUTATION_LABELS } from './domains.js';
 export { parseNetwork, parseAddress } from './ip.js';

@@ -3,7 +3,7 @@
 import { PREFILTER_ACTIONS, type CompiledPrefilterRule } from './compiled.js';
 import type { Objects } from './objects.js';
 import { forEachItem, listOf, oneOf, str, type ItemShape, type Reader } from './reader.js';
-import type { YNode } from './yamltree.js';
+import type { YNode } from '../schema/index.js';
 
 const PREFILTER_RULE: ItemShape = {
   map: 'a prefilter rule',

@@ -5,7 +5,7 @@ import { TSID_PROFILES, type TsidSetting } from '../identity/index.js';
 import { DEFAULT_SETTINGS, SETTING_BOUNDS } from './defaults.js';
 import { bool, int, oneOf, readSection, type Reader } from './reader.js';
 import type { FailMode, OddHelloAction, PolicySettings, TsidSessionCheck, UrlMatchingMode } from './types.js';
-import type { YEntry, YNode } from './yamltree.js';
+import type { YEntry, YNode } from '../schema/index.js';
 
 const SETTINGS_KEYS = ['tsid', 'urlMatching', 'failMode', 'timeouts', 'maxHelloBytes', 'tsidCache', 'oddHellos'];
 const TIMEOUT_KEYS = ['peekMs', 'probeMs', 'connectMs', 'idleMs'] as const;

@@ -3,7 +3,8 @@
 // regular-file-only: a FIFO or /dev/zero in place of the policy or a feed would otherwise
 // block the event loop (a reload may run on it) or exhaust memory.
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_YAML_LIMITS, MAX_FEED_BYTES, parsePolicy, type Policy } from '../policy/index.js';
+import { MAX_FEED_BYTES, parsePolicy, type Policy } from '../policy/index.js';
+import { limitsOf } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { readBoundedFile, readBoundedFileSync } from '../util/files.js';
 
@@ -16,7 +17,7 @@ export function readFeed(path: string): string {
 
 /** Read and compile a policy file; feeds and the URL database are read relative to it. */
 export async function loadPolicyFile(path: string): Promise<Result<Policy, PeekwallError[]>> {
-  const read = await readBoundedFile(path, DEFAULT_YAML_LIMITS.maxBytes);
+  const read = await readBoundedFile(path, limitsOf('policy').maxBytes);
   if (!read.ok) {
     const f = read.failure;
     return f.kind === 'too-large'
