@@ -3,6 +3,6 @@
 // the shell read (sources/).
 export type * from './types.js';
 export { certificateFacts, certificatesFromPem, pemBlocks } from './facts.js';
-export { certificateMatchesName, canonicalIp, dnsNameMatches, type MatchOptions } from './match.js';
+export { certificateMatchesName, canonicalIp, dnsNameMatches, ipFamily, type MatchOptions } from './match.js';
 export { resolveIdentity, TSID_PROFILES, TSID_PROFILE_SPECS, type IdentityStep, type TsidProfileSpec } from './resolve.js';
 export { certificateStatus, trustStoreFromPem, trustStoreFromPemFiles } from './status.js';

@@ -1,8 +1,42 @@
 // Does a certificate carry a name? RFC 6125 rules: '*' only as the whole left-most label,
 // matching exactly one non-empty label (never across dots, never a public-suffix-like
 // two-label pattern such as '*.com'); IP literals compare as IPs against IP SANs only.
-import { isIP } from 'node:net';
 import type { CertificateFacts } from './types.js';
+
+const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX4 = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * 4, 6 or 0, as node:net's isIP answers — written out because identity/ is pure (no node:net):
+ * dotted quads without leading zeros; IPv6 with at most one '::', an optional trailing dotted
+ * quad and an optional %zone.
+ */
+export function ipFamily(s: string): 0 | 4 | 6 {
+  if (V4.test(s)) return 4;
+  let t = s;
+  const pct = t.indexOf('%');
+  if (pct >= 0) {
+    if (pct === t.length - 1) return 0;
+    t = t.slice(0, pct);
+  }
+  const lastColon = t.lastIndexOf(':');
+  if (lastColon < 0) return 0;
+  const tail = t.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    if (!V4.test(tail)) return 0;
+    t = `${t.slice(0, lastColon + 1)}0:0`;
+  }
+  const dbl = t.indexOf('::');
+  if (dbl >= 0) {
+    if (dbl !== t.lastIndexOf('::')) return 0;
+    const left = t.slice(0, dbl);
+    const right = t.slice(dbl + 2);
+    const groups = [...(left === '' ? [] : left.split(':')), ...(right === '' ? [] : right.split(':'))];
+    return groups.length <= 7 && groups.every((g) => HEX4.test(g)) ? 6 : 0;
+  }
+  const groups = t.split(':');
+  return groups.length === 8 && groups.every((g) => HEX4.test(g)) ? 6 : 0;
+}
 
 export interface MatchOptions {
   /**
@@ -16,7 +50,7 @@ export interface MatchOptions {
 
 /** Canonical text of an IP (v6 expanded and lower-cased; v4-mapped v6 as v4), or null. */
 export function canonicalIp(s: string): string | null {
-  const v = isIP(s);
+  const v = ipFamily(s);
   if (v === 4) return s.split('.').map((p) => String(Number(p))).join('.');
   if (v !== 6) return null;
   let t = s.toLowerCase();
