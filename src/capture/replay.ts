@@ -128,7 +128,13 @@ class FlowReplay implements FlowConsumer {
     private readonly start: FlowStart,
     private readonly emit: (r: FlowResult) => void,
   ) {
-    this.m = new ConnectionMachine({ policy: run.opts.policy, src: start.client, dst: start.server, toSeed: (ip) => ip });
+    this.m = new ConnectionMachine({
+      policy: run.opts.policy,
+      src: start.client,
+      dst: start.server,
+      toSeed: (ip) => ip,
+      certificateFacts: (der) => run.facts(der),
+    });
     this.apply(this.m.start(), start.first);
   }
 

@@ -55,10 +55,7 @@ export class ConnectionMachine {
   fullChain(): readonly CertificateFacts[] {
     if (this.chainRest.length > 0) {
       const chain = [...this.chain];
-      for (const der of this.chainRest) {
-        const f = certificateFacts(der);
-        if (f.ok) chain.push(f.value);
-      }
+      for (const f of this.chainRest.map((der) => this.facts(der))) if (f.ok) chain.push(f.value);
       this.chain = chain;
       this.chainRest = [];
     }
@@ -86,6 +83,7 @@ export class ConnectionMachine {
   private readonly flowPort: number | undefined;
   readonly flowDstIp: string | undefined;
   private readonly maxFlight: number;
+  private readonly facts: NonNullable<MachineInit['certificateFacts']>;
 
   constructor(init: MachineInit) {
     this.policy = init.policy;
@@ -95,6 +93,7 @@ export class ConnectionMachine {
     this.flowPort = init.flowPort;
     this.flowDstIp = init.flowDstIp;
     this.maxFlight = init.maxServerFlightBytes ?? 65536;
+    this.facts = init.certificateFacts ?? certificateFacts;
     this.reader = new ClientHelloReader({ maxHandshakeBytes: init.policy.settings.maxHelloBytes });
     this.flow = this.makeFlow(null);
   }
@@ -333,7 +332,7 @@ export class ConnectionMachine {
     const der = r.chain[0];
     if (der === undefined) return 'unseen';
     if (bytesEqual(der, this.chain[0].der)) return 'match';
-    const facts = certificateFacts(der);
+    const facts = this.facts(der);
     if (facts.ok) {
       this.sessionLeaf = facts.value;
       this.sessionName = resolveIdentity({ sni: this.flow.sni, tsid: this.tsid as TsidSetting, dstIp: this.flow.dstIp, certificate: facts.value }).name;
@@ -411,7 +410,7 @@ export class ConnectionMachine {
       case 'certificate': {
         this.tlsVersion = r.serverHello.version;
         const der = r.chain[0];
-        const facts = der ? certificateFacts(der) : null;
+        const facts = der ? this.facts(der) : null;
         if (facts && facts.ok) {
           // The decision needs the leaf only; issuers are parsed when a trust store asks
           // (fullChain). Parsing a self-signed root per connection was ~31% of the passive

@@ -3,7 +3,7 @@
 import type { ClientHello } from '../wire/index.js';
 import type { CertificateFacts, ServerIdentity, TsidSetting } from '../identity/index.js';
 import type { Flow, Policy, PolicySettings, Verdict } from '../policy/index.js';
-import type { PeekwallError } from '../util/errors.js';
+import type { PeekwallError, Result } from '../util/errors.js';
 
 export interface Endpoint {
   readonly ip: string;
@@ -27,6 +27,12 @@ export interface MachineInit {
   readonly toSeed: (ip: string) => string;
   /** Upper bound on the server's first flight held in passive mode (default 64 KiB). */
   readonly maxServerFlightBytes?: number;
+  /**
+   * Reads a certificate the server sent (default identity's certificateFacts). A capture
+   * replay passes a cache keyed by the DER: one server's certificate recurs in every flow to
+   * it, and parsing one costs more than the rest of the flow.
+   */
+  readonly certificateFacts?: (der: Uint8Array) => Result<CertificateFacts>;
 }
 
 export type Command =
