@@ -24,7 +24,7 @@
 import { parseAddress, type ParsedAddress } from './ip.js';
 import { lowerHost, REPUTATION_LABELS, UNKNOWN_URL, type UrlDbRecord } from './domains.js';
 import { asCompiled, type CompiledPolicy, type CompiledRule } from './compiled.js';
-import type { TsidSetting } from '../identity/types.js';
+import type { TsidSetting } from '../identity/index.js';
 import type {
   EvaluateOptions,
   Flow,

@@ -1,6 +1,6 @@
 // Contract of the policy engine (pure). Owned by src/policy/; consumers import from
 // src/policy/index.ts only. A compiled Policy is immutable: reload builds a new one.
-import type { IdentitySource, TsidSetting } from '../identity/types.js';
+import type { IdentitySource, TsidSetting } from '../identity/index.js';
 
 /** Actions a rule can carry, spelled as FMC shows them. */
 export type RuleAction =
