@@ -1,6 +1,7 @@
 // ClientHello body parsing. Structure (every length against its container) is validated
 // eagerly with plain loops and no allocation; lists are decoded lazily on first access and
 // memoised, because most connections only ever need the SNI.
+import { helloToJson } from './json.js';
 import type { PeekwallError } from '../util/errors.js';
 import type { ClientHello, ExtensionInfo, HelloAnomaly } from './types.js';
 import { wireError } from './errors.js';
@@ -205,32 +206,7 @@ export class ParsedClientHello implements ClientHello {
 
   /** A plain, JSON-friendly copy (getters are not enumerable). */
   toJSON(): Record<string, unknown> {
-    return {
-      recordVersion: this.recordVersion,
-      clientVersion: this.clientVersion,
-      random: Buffer.from(this.random).toString('hex'),
-      sessionId: Buffer.from(this.sessionId).toString('hex'),
-      cipherSuites: this.cipherSuites,
-      compressionMethods: this.compressionMethods,
-      extensions: this.extensions,
-      sni: this.sni,
-      sniTrailingDot: this.sniTrailingDot,
-      sniRaw: this.sniRaw === null ? null : Buffer.from(this.sniRaw).toString('hex'),
-      anomalies: this.anomalies,
-      alpn: this.alpn,
-      supportedVersions: this.supportedVersions,
-      supportedGroups: this.supportedGroups,
-      signatureAlgorithms: this.signatureAlgorithms,
-      signatureAlgorithmsCert: this.signatureAlgorithmsCert,
-      keyShareGroups: this.keyShareGroups,
-      pskModes: this.pskModes,
-      ecPointFormats: this.ecPointFormats,
-      ech: this.ech,
-      paddingLength: this.paddingLength,
-      recordLengths: this.recordLengths,
-      handshakeLength: this.handshakeLength,
-      totalLength: this.totalLength,
-    };
+    return helloToJson(this);
   }
 }
 

@@ -8,6 +8,7 @@
 //   msg_length u16 (high bit set) | msg_type 1 | version | cipher_spec_length u16 |
 //   session_id_length u16 | challenge_length u16 | cipher_specs (3 bytes each) | session_id |
 //   challenge
+import { helloToJson } from './json.js';
 import type { ClientHello, ExtensionInfo, HelloAnomaly, HelloReadResult } from './types.js';
 import { wireError } from './errors.js';
 import { versionName } from './versions.js';
@@ -62,33 +63,9 @@ export class Sslv2CompatHello implements ClientHello {
     ];
   }
 
+  /** A plain, JSON-friendly copy (getters are not enumerable). */
   toJSON(): Record<string, unknown> {
-    return {
-      recordVersion: this.recordVersion,
-      clientVersion: this.clientVersion,
-      random: Buffer.from(this.random).toString('hex'),
-      sessionId: Buffer.from(this.sessionId).toString('hex'),
-      cipherSuites: this.cipherSuites,
-      compressionMethods: this.compressionMethods,
-      extensions: this.extensions,
-      sni: null,
-      sniTrailingDot: false,
-      sniRaw: null,
-      anomalies: this.anomalies,
-      alpn: this.alpn,
-      supportedVersions: this.supportedVersions,
-      supportedGroups: this.supportedGroups,
-      signatureAlgorithms: this.signatureAlgorithms,
-      signatureAlgorithmsCert: this.signatureAlgorithmsCert,
-      keyShareGroups: this.keyShareGroups,
-      pskModes: this.pskModes,
-      ecPointFormats: this.ecPointFormats,
-      ech: false,
-      paddingLength: null,
-      recordLengths: this.recordLengths,
-      handshakeLength: this.handshakeLength,
-      totalLength: this.totalLength,
-    };
+    return helloToJson(this);
   }
 }
 
