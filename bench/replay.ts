@@ -9,7 +9,7 @@
 // child's peak RSS. Targets (issue 17): >= 100 MB/s and <= 300 MB RSS.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromRoot } from './lib/root.js';
@@ -32,6 +32,7 @@ if (args[0] === '--child') {
   let stderr = '';
   err.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const code = await main(['replay', file, '--policy', fromRoot('policies', 'smart-licensing.yaml'), '--tsid', tsid, '--json'], {
     stdout: sink,
     stderr: err,
@@ -41,7 +42,9 @@ if (args[0] === '--child') {
   });
   await new Promise<void>((ok) => sink.end(ok));
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  process.stdout.write(`${JSON.stringify({ code, ms, maxRssKb: process.resourceUsage().maxRSS, stderr: stderr.slice(0, 500) })}\n`);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  process.stdout.write(`${JSON.stringify({ code, ms, cpuMs, maxRssKb: process.resourceUsage().maxRSS, stderr: stderr.slice(0, 500) })}\n`);
   process.exit(0);
 }
 
@@ -179,7 +182,7 @@ function writeCapture(file: string, bytes: number): { flows: number; packets: nu
   return { flows, packets };
 }
 
-function runChild(file: string, out: string): Promise<{ code: number; ms: number; maxRssKb: number; stderr: string }> {
+function runChild(file: string, out: string): Promise<{ code: number; ms: number; cpuMs: number; maxRssKb: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const self = fileURLToPath(import.meta.url);
     const c = spawn(process.execPath, [self, '--child', file, out, TSID], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -220,13 +223,18 @@ try {
     exitCode: r.code,
     replayMs: Math.round(r.ms),
     mbPerSec: Math.round((size / 1024 / 1024 / (r.ms / 1000)) * 10) / 10,
+    // CPU time (user + system, all threads): what the figure would be on an idle core; the
+    // wall-clock figure above also counts time other processes took from this one.
+    cpuMs: Math.round(r.cpuMs),
+    mbPerCpuSec: Math.round((size / 1024 / 1024 / (r.cpuMs / 1000)) * 10) / 10,
+    loadAverage: loadavg()[0],
     maxRssMb: Math.round(r.maxRssKb / 1024),
     summary,
   };
   if (!JSON_ONLY) {
     process.stdout.write(
       `replay: ${(size / 1024 / 1024).toFixed(0)} MB, ${made.flows} flows (${CONCURRENT} interleaved), ${made.packets} packets, TSID ${TSID}\n` +
-        `  ${result.mbPerSec} MB/s (${result.replayMs} ms), peak RSS ${result.maxRssMb} MB, exit ${r.code}` +
+        `  ${result.mbPerSec} MB/s (${result.replayMs} ms wall; ${result.mbPerCpuSec} MB per CPU-second), peak RSS ${result.maxRssMb} MB, exit ${r.code}, load average ${result.loadAverage}` +
         ` — targets >= 100 MB/s, <= 300 MB\n`,
     );
   }

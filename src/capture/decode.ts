@@ -47,6 +47,7 @@ export type SkipReason = 'not-ip' | 'not-tcp' | 'ip-fragment' | 'short' | 'bad-i
 
 export type Decoded = TcpSegment | SkipReason;
 
+const EMPTY = new Uint8Array(0);
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 
@@ -156,7 +157,8 @@ function tcp(b: Uint8Array, o: number, end: number, v: 4 | 6, srcIp: string, dst
   const from = o + doff;
   if (from > end) return 'bad-ip';
   const have = Math.min(end, b.length);
-  const payload = from >= have ? b.subarray(0, 0) : b.subarray(from, have);
+  // Half the segments of a flow are bare ACKs: no view to allocate for them.
+  const payload = from >= have ? EMPTY : b.subarray(from, have);
   return {
     ipVersion: v,
     srcIp,

@@ -12,6 +12,7 @@ import { peekwallError, type PeekwallError } from '../util/errors.js';
 
 export type CaptureFormat = 'pcap' | 'pcapng';
 
+/** One packet record, valid during the sink's call only (the reader reuses it: copy what you keep). */
 export interface CapturedPacket {
   /** 1-based, counting every packet record in file order (Wireshark's frame number). */
   readonly frame: number;
@@ -19,13 +20,15 @@ export interface CapturedPacket {
   readonly linkType: number;
   /** Capture time, milliseconds since the epoch (sub-millisecond in the fraction). */
   readonly timeMs: number;
-  /** The captured bytes (a view: copy what you keep). */
+  /** The captured bytes (a view into the pushed chunk). */
   readonly data: Uint8Array;
   /** The packet's length on the wire; more than data.length when the snaplen cut it. */
   readonly originalLength: number;
   /** pcapng: the interface id within its section (0 in pcap). */
   readonly iface: number;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Stable codes of what can be wrong with a capture file as a whole. */
 export const CAPTURE_ERROR_CODES = [
@@ -89,6 +92,8 @@ export class CaptureReader {
   private frame = 0;
   private rest: Uint8Array = new Uint8Array(0);
   private problem: PeekwallError | null = null;
+  /** The record handed to the sink, refilled for every packet (millions of them per file). */
+  private readonly rec: Mutable<CapturedPacket> = { frame: 0, linkType: 0, timeMs: 0, data: new Uint8Array(0), originalLength: 0, iface: 0 };
   /** Bytes consumed so far (the offset the next record starts at). */
   offset = 0;
 
@@ -135,6 +140,17 @@ export class CaptureReader {
   private fail(code: CaptureErrorCode, message: string): number {
     this.problem = captureError(code, message);
     return 0;
+  }
+
+  private emit(sink: PacketSink, linkType: number, timeMs: number, data: Uint8Array, originalLength: number, iface: number): void {
+    const r = this.rec;
+    r.frame = this.frame;
+    r.linkType = linkType;
+    r.timeMs = timeMs;
+    r.data = data;
+    r.originalLength = originalLength;
+    r.iface = iface;
+    sink(r);
   }
 
   private stop(code: CaptureErrorCode, message: string): false {
@@ -188,14 +204,7 @@ export class CaptureReader {
       }
       if (b.length - off - 16 < incl) return off;
       this.frame++;
-      sink({
-        frame: this.frame,
-        linkType: this.pcapLinkType,
-        timeMs: sec * 1000 + (this.pcapNanos ? frac / 1e6 : frac / 1e3),
-        data: b.subarray(off + 16, off + 16 + incl),
-        originalLength: Math.max(orig, incl),
-        iface: 0,
-      });
+      this.emit(sink, this.pcapLinkType, sec * 1000 + (this.pcapNanos ? frac / 1e6 : frac / 1e3), b.subarray(off + 16, off + 16 + incl), Math.max(orig, incl), 0);
       off += 16 + incl;
     }
   }
@@ -292,14 +301,7 @@ export class CaptureReader {
         if (20 + caplen > body.length) return this.stop('capture/bad-block', `pcapng packet block at byte ${this.offset + at}: ${caplen} captured bytes overrun the block`);
         const ts = this.u32(body, 4) * 4294967296 + this.u32(body, 8);
         this.frame++;
-        sink({
-          frame: this.frame,
-          linkType: iface.linkType,
-          timeMs: (ts / iface.unitsPerSec + iface.offsetSec) * 1000,
-          data: body.subarray(20, 20 + caplen),
-          originalLength: Math.max(this.u32(body, 16), caplen),
-          iface: ifId,
-        });
+        this.emit(sink, iface.linkType, (ts / iface.unitsPerSec + iface.offsetSec) * 1000, body.subarray(20, 20 + caplen), Math.max(this.u32(body, 16), caplen), ifId);
         return true;
       }
       case 3: {
@@ -312,7 +314,7 @@ export class CaptureReader {
         let caplen = Math.min(orig, body.length - 4);
         if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
         this.frame++;
-        sink({ frame: this.frame, linkType: iface.linkType, timeMs: 0, data: body.subarray(4, 4 + caplen), originalLength: orig, iface: 0 });
+        this.emit(sink, iface.linkType, 0, body.subarray(4, 4 + caplen), orig, 0);
         return true;
       }
       default:

@@ -58,9 +58,7 @@ class FlowPeek implements FlowConsumer {
     return side === 'client' ? this.opts.hello !== false && this.hello === null : this.opts.flight !== false && this.flight === null;
   }
 
-  data(side: Side, view: Uint8Array, p: PacketMeta): void {
-    // The readers keep views of what they are given: a copy, never the file's buffer.
-    const bytes = Buffer.from(view);
+  data(side: Side, bytes: Buffer, p: PacketMeta): void {
     if (side === 'client') {
       this.clientBytes += bytes.length;
       const r = this.helloReader.push(bytes);

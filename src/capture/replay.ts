@@ -114,6 +114,7 @@ class FlowReplay implements FlowConsumer {
   private helloFrame = 0;
   private helloAt: number | null = null;
   private decidedAt: number | null = null;
+  private decidedFrame = 0;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private probing = false;
@@ -144,9 +145,7 @@ class FlowReplay implements FlowConsumer {
     return !this.m.settled || this.observing || this.probing;
   }
 
-  data(side: Side, view: Uint8Array, p: PacketMeta): void {
-    // The machine keeps what it is given (held bytes, the hello's views): a copy, never the file's buffer.
-    const bytes = Buffer.from(view);
+  data(side: Side, bytes: Buffer, p: PacketMeta): void {
     if (side === 'client') {
       this.clientBytes += bytes.length;
       this.apply(this.m.clientData(bytes), p);
@@ -156,7 +155,9 @@ class FlowReplay implements FlowConsumer {
       }
       return;
     }
-    if (this.flightResult === null) {
+    // The probe's answer is read from the flight only when TSID asks for one (the machine reads
+    // the passive flight itself).
+    if (this.flightResult === null && this.m.tsid?.enabled === true) {
       const r = this.flight.push(bytes);
       if (r.kind !== 'need-more') {
         this.flightResult = r;
@@ -270,7 +271,10 @@ class FlowReplay implements FlowConsumer {
           break;
       }
     }
-    if (this.m.settled && this.decidedAt === null) this.decidedAt = p.timeMs;
+    if (this.m.settled && this.decidedAt === null) {
+      this.decidedAt = p.timeMs;
+      this.decidedFrame = p.frame;
+    }
   }
 
   /** Server bytes that came before the machine asked for them (after a probe answer). */
@@ -371,7 +375,7 @@ class FlowReplay implements FlowConsumer {
       } else if (hello.sni === null) {
         const chain = report.chain();
         out.push(
-          `${prefix}SSL: TSID disabled, ${chain.length > 0 ? `server certificate read passively (TLS <= 1.2, frame ${this.flightFrame})` : 'no server certificate seen in clear (TLS 1.3 or none): name from the destination address'}`,
+          `${prefix}SSL: TSID disabled, ${chain.length > 0 ? `server certificate read passively (TLS <= 1.2, frame ${this.decidedFrame})` : 'no server certificate seen in clear (TLS 1.3 or none): name from the destination address'}`,
         );
       }
     }

@@ -71,8 +71,8 @@ export interface FlowStats {
 }
 
 export interface FlowConsumer {
-  /** In-order bytes of one side; a view valid during the call only (copy what you keep). */
-  data(side: Side, bytes: Uint8Array, p: PacketMeta): void;
+  /** In-order bytes of one side: a copy of its own, the consumer may keep it. */
+  data(side: Side, bytes: Buffer, p: PacketMeta): void;
   /** Whether this side's bytes are still wanted; false: they are only counted from now on. */
   wants(side: Side): boolean;
   /** No more bytes of this side will come (called once per side). */
@@ -107,8 +107,8 @@ class Direction {
   counted = 0;
   pending: Pending[] = [];
   pendingBytes = 0;
-  /** Delivered bytes kept for overlap checks (first keptLen bytes of the stream). */
-  kept: Uint8Array | null = null;
+  /** The chunks handed to the consumer, kept for overlap checks (the first keptLen bytes of the stream). */
+  kept: Buffer[] = [];
   keptLen = 0;
   finAt: number | null = null;
   ended: SideEnd | null = null;
@@ -259,9 +259,12 @@ export class TcpTracker {
     if (d.ended !== null || c.consumer === null) return false;
     if (c.consumer.wants(this.sideOf(c, di))) return true;
     // Not wanted any more: drop what was held for it.
-    d.pending = [];
-    d.pendingBytes = 0;
-    d.kept = null;
+    if (d.pendingBytes > 0 || d.keptLen > 0) {
+      d.pending = [];
+      d.pendingBytes = 0;
+      d.kept = [];
+      d.keptLen = 0;
+    }
     return false;
   }
 
@@ -296,16 +299,15 @@ export class TcpTracker {
     this.maybeEnded(c, di, p);
   }
 
-  /** Hand in-order bytes to the consumer, keeping a copy for overlap checks while wanted. */
-  private deliver(c: Connection, di: 0 | 1, bytes: Uint8Array, p: PacketMeta): void {
+  /**
+   * Hand in-order bytes to the consumer: one copy out of the file's buffer, which the consumer
+   * keeps (a hello, a flight) and this side keeps too, for overlap checks, while wanted.
+   */
+  private deliver(c: Connection, di: 0 | 1, view: Uint8Array, p: PacketMeta): void {
     const d = c.dirs[di];
+    const bytes = Buffer.from(view);
     if (d.keptLen + bytes.length <= this.maxKept) {
-      if (d.kept === null || d.kept.length < d.keptLen + bytes.length) {
-        const grown = new Uint8Array(Math.min(this.maxKept, Math.max(2 * (d.keptLen + bytes.length), 2048)));
-        if (d.kept !== null) grown.set(d.kept.subarray(0, d.keptLen));
-        d.kept = grown;
-      }
-      d.kept.set(bytes, d.keptLen);
+      d.kept.push(bytes);
       d.keptLen += bytes.length;
     }
     d.next += bytes.length;
@@ -356,10 +358,19 @@ export class TcpTracker {
 
   /** Bytes at [rel, rel+len) were delivered already: first wins, a difference is noted. */
   private compare(c: Connection, d: Direction, rel: number, bytes: Uint8Array): void {
-    if (bytes.length === 0 || d.kept === null) return;
     const to = Math.min(rel + bytes.length, d.keptLen);
-    if (to <= rel) return;
-    this.sameBytes(c, d, d.kept.subarray(rel, to), bytes.subarray(0, to - rel), rel);
+    if (bytes.length === 0 || to <= rel) return;
+    // Retransmissions are rare: gathering the kept range costs nothing on the common path.
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const k of d.kept) {
+      const from = Math.max(rel, at);
+      const end = Math.min(to, at + k.length);
+      if (from < end) parts.push(k.subarray(from - at, end - at));
+      at += k.length;
+      if (at >= to) break;
+    }
+    this.sameBytes(c, d, Buffer.concat(parts), bytes.subarray(0, to - rel), rel);
   }
 
   private sameBytes(c: Connection, d: Direction, first: Uint8Array, later: Uint8Array, at: number): void {
@@ -397,7 +408,8 @@ export class TcpTracker {
     d.ended = how;
     d.pending = [];
     d.pendingBytes = 0;
-    d.kept = null;
+    d.kept = [];
+    d.keptLen = 0;
     c.consumer?.end(this.sideOf(c, di), how, gap, p);
   }
 
