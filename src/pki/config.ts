@@ -2,7 +2,7 @@
 // policies/schemas/lab-pki.schema.json, read by the one YAML reader (no aliases at all in this
 // file); the checks a schema cannot make are here. Every problem is a `pki/bad-config` error
 // value with file:line:column.
-import { factsOf, formatSchema, locate, readFormat, type IssueWords, type Path } from '../schema/index.js';
+import { factsOf, formatSchema, inFileOrder, isMapping as isObject, locate, readFormat, type IssueWords, type Path } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result, ok, err } from '../util/errors.js';
 
 export type KeySpec = { readonly type: 'rsa'; readonly bits: 2048 | 3072 | 4096 } | { readonly type: 'ec'; readonly curve: 'P-256' | 'P-384' };
@@ -65,8 +65,6 @@ const KEYS: Readonly<Record<RawCert['key'], KeySpec>> = {
   'ec-p256': { type: 'ec', curve: 'P-256' },
   'ec-p384': { type: 'ec', curve: 'P-384' },
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The certificate an issue is in, by name, for the message's prefix (`smart-licensing: key must be ...`). */
 function certNameAt(data: unknown, path: Path): string | null {
@@ -136,7 +134,7 @@ export function parseLabConfig(text: string, file = 'certs/lab.yaml'): Result<La
   if (!r.ok) return r;
   const errors = [...r.errors];
   semanticErrors(r.data, (path, message) => errors.push(peekwallError('pki/bad-config', message, { file, ...locate(r.tree, path).at })));
-  if (errors.length) return err(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  if (errors.length) return err(inFileOrder(errors));
   const c = r.data as RawConfig;
   const certificates = c.certificates.map(
     (x): CertSpec => ({

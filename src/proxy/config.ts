@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { factsOf, formatSchema, limitsOf, locate, readFormat, type IssueWords } from '../schema/index.js';
+import { factsOf, formatSchema, inFileOrder, isMapping as isObject, limitsOf, locate, readFormat, type IssueWords } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { isLoopbackHost } from './loopback.js';
 import type { HostPort, ListenerConfig, ProxyLimits } from './types.js';
@@ -69,8 +69,6 @@ const words: IssueWords = (i) => {
   return { code: 'config/invalid', message: path ? `${path}: ${expected}` : expected };
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /**
  * What the schema cannot say: addresses to listen on and local addresses are IPs, an admin
  * listener off loopback has a token. Run beside the schema's errors (so the data may be any
@@ -117,7 +115,7 @@ export function parseRunConfig(text: string, file: string): Result<RunConfig, Pe
   if (isObject(r.data)) {
     semanticErrors(r.data, (path, msg) => errors.push(peekwallError('config/invalid', `${path.join('.')}: ${msg}`, { file, ...locate(r.tree, path).at })));
   }
-  if (errors.length > 0) return { ok: false, error: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
+  if (errors.length > 0) return { ok: false, error: inFileOrder(errors) };
   const c = r.data as RawConfig;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(dirname(file), p));
   const admin = c.admin ? { host: c.admin.host, port: c.admin.port, ...(c.admin.token ? { token: c.admin.token } : {}) } : null;

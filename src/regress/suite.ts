@@ -30,7 +30,7 @@
 //         reason: URL Block
 import { isIP } from 'node:net';
 import type { IdentitySource, TsidProfile } from '../identity/index.js';
-import { factsOf, formatSchema, locate, readFormat, type IssueWords, type Path, type Pos, type YamlLimits } from '../schema/index.js';
+import { factsOf, formatSchema, inFileOrder, isMapping as isObject, locate, readFormat, type IssueWords, type Path, type Pos, type YamlLimits } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import type { CaseCertificate, CaseExpect, CaseFlow, Located, SuiteCase, SuiteSpec, TlsVersionName } from './types.js';
 
@@ -52,7 +52,6 @@ const VERSIONS: Readonly<Record<string, TlsVersionName>> = {
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/;
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isText = (v: unknown): v is string | number => typeof v === 'string' || typeof v === 'number';
 
 /** What a mapping is called in messages: 'the suite', 'case 3', 'flow', 'flow identity', 'expect'. */
@@ -177,7 +176,7 @@ export function parseSuite(text: string, file: string, limits?: Partial<YamlLimi
     else names.set(name, locate(r.tree, [...base, 'name']).at);
     if (flow && expect) cases.push({ name, at: loc(base), ...(isText(c.policy) ? { policy: String(c.policy) } : {}), flow, expect });
   });
-  if (errors.length > 0) return { ok: false, error: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
+  if (errors.length > 0) return { ok: false, error: inFileOrder(errors) };
   return {
     ok: true,
     value: {

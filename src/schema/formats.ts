@@ -62,3 +62,11 @@ export function readFormat(
   }
   return { ok: true, tree: y.value, data: v.data, errors: v.errors };
 }
+
+/** Errors sorted by line and column (stable: one position keeps its order of discovery). */
+export function inFileOrder(errors: PeekwallError[]): PeekwallError[] {
+  return errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** A YAML mapping's plain value (semantic checks run on data the schema may have refused). */
+export const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

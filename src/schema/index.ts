@@ -18,4 +18,4 @@ export {
   type YamlProblem,
 } from './yaml.js';
 export { compiled, issuesOf, validateTree, factsOf, type IssueWords, type SchemaIssue, type Schema, type Path } from './validate.js';
-export { formatSchema, readFormat, schemaPath, type FormatSchema, type SchemaName, type Checked } from './formats.js';
+export { formatSchema, readFormat, schemaPath, inFileOrder, isMapping, type FormatSchema, type SchemaName, type Checked } from './formats.js';
