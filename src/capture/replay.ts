@@ -231,7 +231,8 @@ class FlowReplay implements FlowConsumer {
         fingerprints: this.run.opts.fingerprints !== false,
       });
       // The connection's first packet, as FMC's First Packet column: the capture's clock, not now.
-      event = { ...e, time: isoTime(s.first.timeMs) };
+      (e as { time: string }).time = isoTime(s.first.timeMs);
+      event = e;
     }
     const result: FlowResult = {
       stream: s.stream,

@@ -207,7 +207,14 @@ const replay: Subcommand = {
     }
 
     const run = new Replay(
-      { policy, trace, ...(certs ? { certsFor: (ip: string) => certs.get(canonicalIp(ip) ?? ip) ?? null } : {}) },
+      {
+        policy,
+        trace,
+        // JA3/JA4 are a sixth of a replay's CPU: computed when the output carries them (as the
+        // proxy computes them only for an event log); the table has no column for them.
+        fingerprints: json || eventsOut !== null,
+        ...(certs ? { certsFor: (ip: string) => certs.get(canonicalIp(ip) ?? ip) ?? null } : {}),
+      },
       (r) => {
         flows++;
         if (r.evaluated) evaluatedCount++;
