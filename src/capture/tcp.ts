@@ -145,6 +145,7 @@ const diff = (a: number, b: number) => (a - b) | 0;
 
 /** Connections whose end was seen recently: late ACKs and retransmissions are not new flows. */
 const TOMBSTONE_MS = 120_000;
+const MAX_TOMBSTONES = 65_536;
 
 export class TcpTracker {
   private readonly flows = new Map<string, Connection>();
@@ -443,9 +444,10 @@ export class TcpTracker {
     this.flows.delete(key);
     this.tombstones.set(key, c.last.timeMs);
     if (this.tombstones.size > 4096) {
-      // Insertion order is closing order: drop the oldest until one is recent enough.
+      // Insertion order is closing order: drop the oldest until one is recent enough, and
+      // past MAX_TOMBSTONES whatever their age (a dense capture closes thousands a second).
       for (const [k, at] of this.tombstones) {
-        if (c.last.timeMs - at < TOMBSTONE_MS) break;
+        if (c.last.timeMs - at < TOMBSTONE_MS && this.tombstones.size <= MAX_TOMBSTONES) break;
         this.tombstones.delete(k);
       }
     }
