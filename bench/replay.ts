@@ -165,7 +165,8 @@ function writeCapture(file: string, bytes: number): { flows: number; packets: nu
       batch.push({ t: kinds[flows % kinds.length], client: 0x0a000000 + (flows >>> 14), cport: 20000 + (flows & 0x3fff) });
     }
     const longest = Math.max(...kinds.map((k) => k.length));
-    for (let p = 0; p < longest && written < bytes; p++) {
+    // Whole batches: every flow written ends (the size bound is checked between batches).
+    for (let p = 0; p < longest; p++) {
       for (const f of batch) {
         if (p >= f.t.length) continue;
         const b = frame(f.t[p], f.client, f.cport, timeUs++);
