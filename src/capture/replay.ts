@@ -292,19 +292,22 @@ class FlowReplay implements FlowConsumer {
   private answerProbe(p: PacketMeta): void {
     const r = this.flightResult as ServerFlightResult;
     this.probing = false;
-    let answer: ProbeAnswer;
+    let answer: ProbeAnswer | null;
     switch (r.kind) {
       case 'certificate': {
-        const chain: CertificateFacts[] = [];
-        for (const der of r.chain) {
+        // An empty certificate_list shows no certificate either.
+        if (r.chain.length === 0) {
+          answer = this.supplied('capture/no-server-certificate');
+          break;
+        }
+        // The leaf must be readable (the probe's answer is it); an unreadable issuer is left out.
+        const leaf = this.run.facts(r.chain[0]);
+        const chain = leaf.ok ? [leaf.value] : [];
+        for (const der of r.chain.slice(1)) {
           const f = this.run.facts(der);
           if (f.ok) chain.push(f.value);
-          else if (chain.length === 0) {
-            answer = { ok: false, error: f.error, cache: 'miss' };
-            break;
-          }
         }
-        answer ??= { ok: true, chain, cache: 'miss' };
+        answer = leaf.ok ? { ok: true, chain, cache: 'miss' } : { ok: false, error: leaf.error, cache: 'miss' };
         this.origin = 'capture';
         this.notes.push(
           peekwallError('capture/probe-certificate', `TSID on: the certificate the server sent in this flow (frame ${this.flightFrame}) stands for what the probe would have read`),
@@ -313,20 +316,11 @@ class FlowReplay implements FlowConsumer {
       }
       case 'tls13':
       case 'hello-retry-request':
-      case 'no-certificate': {
-        const supplied = this.run.opts.certsFor?.(this.start.server.ip) ?? null;
-        if (supplied === null || supplied.length === 0) {
-          this.reason =
-            r.kind === 'no-certificate'
-              ? peekwallError('capture/no-server-certificate', `the server sent no certificate in this flow (a resumed session): TSID's name is unknown; give --certs DIR with a certificate file named ${this.start.server.ip}.pem`)
-              : peekwallError('capture/tls13-certificate', `TLS 1.3 encrypts the server certificate: TSID's name for this flow is unknown; give --certs DIR with a certificate file named ${this.start.server.ip}.pem`);
-          return;
-        }
-        this.origin = 'certs';
-        this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate supplied for ${this.start.server.ip} (--certs) stands for what the probe would have read`));
-        answer = { ok: true, chain: supplied, cache: 'miss' };
+        answer = this.supplied('capture/tls13-certificate');
         break;
-      }
+      case 'no-certificate':
+        answer = this.supplied('capture/no-server-certificate');
+        break;
       case 'alert':
         answer = {
           ok: false,
@@ -337,7 +331,27 @@ class FlowReplay implements FlowConsumer {
       default:
         answer = { ok: false, error: 'error' in r ? r.error : peekwallError('proxy/probe-failed', 'no certificate'), cache: 'miss' };
     }
-    this.apply(this.m.certificate(answer), p);
+    if (answer !== null) this.apply(this.m.certificate(answer), p);
+  }
+
+  /**
+   * The capture shows no certificate: the operator's (--certs) stands for the probe's answer,
+   * else the flow is not evaluated with `code` — TSID's name is never guessed.
+   */
+  private supplied(code: 'capture/tls13-certificate' | 'capture/no-server-certificate'): ProbeAnswer | null {
+    const ip = this.start.server.ip;
+    const chain = this.run.opts.certsFor?.(ip) ?? null;
+    if (chain !== null && chain.length > 0) {
+      this.origin = 'certs';
+      this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate supplied for ${ip} (--certs) stands for what the probe would have read`));
+      return { ok: true, chain, cache: 'miss' };
+    }
+    const why =
+      code === 'capture/tls13-certificate'
+        ? 'TLS 1.3 encrypts the server certificate'
+        : 'the server sent no certificate in this flow (a resumed session, or an empty list)';
+    this.reason = peekwallError(code, `${why}: TSID's name for this flow is unknown; give --certs DIR with a certificate file named ${ip}.pem`);
+    return null;
   }
 
   private notEvaluated(how: SideEnd, gap: GapInfo | null, side: Side, when: string): void {

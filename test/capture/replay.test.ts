@@ -100,3 +100,19 @@ t.test('a client that does not speak TLS is judged as the proxy judges it (fail 
   t.equal(flows[0].evaluated, true);
   t.match(flows[0].event, { action: 'Block with reset', closeReason: 'wire/not-tls', applicationProtocol: 'unknown' });
 });
+
+t.test('a TLS 1.2 server that shows no certificate (a resumed session, an empty list): named unless --certs supplies one', async (t) => {
+  const hs = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type, 0, body.length >> 8, body.length & 255]), body]);
+  const rec = (ct: number, payload: Buffer) => Buffer.concat([Buffer.from([ct, 3, 3, payload.length >> 8, payload.length & 255]), payload]);
+  const serverHello = hs(2, Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([0, 0xc0, 0x2f, 0])]));
+  const resumed = Buffer.concat([rec(22, serverHello), rec(20, Buffer.from([1]))]);
+  const emptyList = rec(22, Buffer.concat([serverHello, hs(11, Buffer.from([0, 0, 0]))]));
+  for (const [what, flight] of [['resumed', resumed], ['empty list', emptyList]] as const) {
+    const r = replayAll(capture(flight), { policy: on });
+    t.equal(r.flows[0].reason?.code, 'capture/no-server-certificate', what);
+    const pem = certificatesFromPem(readFileSync(fromRoot('certs', 'smart-licensing.crt.pem'), 'utf8'));
+    if (!pem.ok) throw new Error('lab certificate unreadable');
+    const s = replayAll(capture(flight), { policy: on, certsFor: () => pem.value });
+    t.match(s.flows[0], { evaluated: true, certificateOrigin: 'certs', event: { url: 'https://toos.cisco.com' } }, `${what}, --certs`);
+  }
+});
