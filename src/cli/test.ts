@@ -4,7 +4,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { makeParentsSync } from '../util/files.js';
 import { dirname, join, relative, resolve } from 'node:path';
-import { createEventLog, parseEventLines } from '../events/index.js';
+import { createEventLog, parseEventLines, type ConnectionEvent } from '../events/index.js';
+import { Replay } from '../capture/index.js';
+import type { Policy } from '../policy/index.js';
 import {
   comparePolicies,
   createLiveRunner,
@@ -27,10 +29,12 @@ import {
 import { formatError, peekwallError, PeekwallFailure, type PeekwallError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 import { EXIT_OK, EXIT_PROBLEM, parseCommandArgs, UsageError, type CliIo, type Subcommand } from './command.js';
+import { isCapture, openInput, walkCapture } from './capture-input.js';
 
 const usage = `Usage: peekwall test [SUITE...] [options]
        peekwall test --compare OLD.yaml NEW.yaml SUITE...   (or --from-events FILE)
        peekwall test --from-events FILE --policy POLICY.yaml [--out SUITE.test.yaml]
+       peekwall test --from-capture CAPTURE --policy POLICY.yaml [--out SUITE.test.yaml]
 
 Run policy regression suites: every case is a flow (addresses, SNI or none, offered TLS
 versions, the server's certificate, TSID on/off) and the verdict fields it must produce
@@ -49,6 +53,8 @@ Options:
                      SUITE argument) and list every flow whose verdict changes
   --from-events F    flows from a recorded events file (JSON lines): with --compare, the
                      flows to compare; without, generate a suite pinning their verdicts
+  --from-capture C   generate a suite from a pcap/pcapng capture: its flows replayed under
+                     --policy as peekwall replay does, their verdicts pinned
   --policy FILE      (generating) the policy the generated suite names
   --out FILE         (generating) write the suite to FILE instead of stdout
 Exit: 0 all passed (no verdict changes), 1 a case failed, coverage below the minimum or
@@ -106,6 +112,23 @@ async function readEvents(file: string, io: CliIo) {
   return { events, shown: display(abs, io.cwd) };
 }
 
+/** A capture's flows as the proxy would log them under `policy` (peekwall replay's events). */
+async function replayedEvents(file: string, policy: Policy, io: CliIo): Promise<{ events: ConnectionEvent[]; shown: string }> {
+  const input = await openInput(file, io);
+  if (!isCapture(input)) {
+    input.close();
+    throw new PeekwallFailure(peekwallError('capture/unknown-format', `${file} is not a pcap or pcapng capture`, { file }));
+  }
+  const events: ConnectionEvent[] = [];
+  const run = new Replay({ policy, fingerprints: false }, (r) => {
+    if (r.event) events.push(r.event);
+    else if (r.reason) io.stderr.write(`peekwall: ${file}: tcp.stream ${r.stream} not evaluated: ${formatError(r.reason)}\n`);
+  });
+  const summary = await walkCapture(input, run.open);
+  for (const p of summary.problems) io.stderr.write(`peekwall: ${file}: ${formatError(p)}\n`);
+  return { events, shown: display(resolve(io.cwd, file), io.cwd) };
+}
+
 async function loadPolicyArg(file: string, io: CliIo, cache: PolicyCache) {
   const p = await loadPolicyVariant(resolve(io.cwd, file), null, cache);
   if (!p.ok) throw new PeekwallFailure(p.error);
@@ -140,14 +163,18 @@ async function runCompare(values: Record<string, unknown>, positionals: string[]
 
 async function runGenerate(values: Record<string, unknown>, positionals: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw new UsageError('generating a suite takes no SUITE arguments (use --out FILE)');
-  if (typeof values.policy !== 'string') throw new UsageError('--from-events without --compare generates a suite: give --policy POLICY.yaml');
-  const { events, shown } = await readEvents(values['from-events'] as string, io);
+  if (typeof values.policy !== 'string') throw new UsageError('generating a suite (--from-events, --from-capture) needs --policy POLICY.yaml');
+  if (typeof values['from-events'] === 'string' && typeof values['from-capture'] === 'string') throw new UsageError('give --from-events or --from-capture, not both');
+  const { events, shown } =
+    typeof values['from-capture'] === 'string'
+      ? await replayedEvents(values['from-capture'], await loadPolicyArg(values.policy, io, new Map()), io)
+      : await readEvents(values['from-events'] as string, io);
   const policyAbs = resolve(io.cwd, values.policy);
   // Fail early (exit 2) when the policy the suite will name does not load.
   await loadPolicyArg(values.policy, io, new Map());
   const out = typeof values.out === 'string' ? resolve(io.cwd, values.out) : null;
   const policyRef = out ? relative(dirname(out), policyAbs) || policyAbs : display(policyAbs, io.cwd);
-  const g = suiteFromEvents(events, { policy: policyRef, source: shown });
+  const g = suiteFromEvents(events, { policy: policyRef, source: shown, ...(typeof values['from-capture'] === 'string' ? { option: '--from-capture' } : {}) });
   for (const c of g.conflicts) io.stderr.write(`peekwall: recorded with different verdicts (pinned the last): ${c}\n`);
   if (out) {
     await writeOutput(out, g.text, io);
@@ -191,6 +218,7 @@ const test: Subcommand = {
       events: { type: 'string' },
       compare: { type: 'string' },
       'from-events': { type: 'string' },
+      'from-capture': { type: 'string' },
       policy: { type: 'string' },
       out: { type: 'string' },
     }, io);
@@ -198,7 +226,7 @@ const test: Subcommand = {
     const { values, positionals } = parsed;
     const reporter = pickReporter(values);
     if (typeof values.compare === 'string') return runCompare(values, positionals, io, reporter);
-    if (typeof values['from-events'] === 'string') return runGenerate(values, positionals, io);
+    if (typeof values['from-events'] === 'string' || typeof values['from-capture'] === 'string') return runGenerate(values, positionals, io);
 
     if (values.events !== undefined && !values.live) throw new UsageError('--events FILE records the live run: add --live');
     let minCoverage: number | null = null;
