@@ -1,6 +1,6 @@
-// Policy text -> CompiledPolicy: read the YAML tree, then each section in turn (settings,
-// objects, URL database, Security Intelligence, prefilter, rules, default action), then the
-// rule index. Every error is collected with file:line:column and any error rejects the whole
+// Policy text -> CompiledPolicy: read the YAML tree, check its shape against the policy's
+// schema (schema.ts), then compile each section in turn (settings, objects, URL database,
+// Security Intelligence, prefilter, rules, default action), then the rule index. Every error is collected with file:line:column and any error rejects the whole
 // policy: a policy is applied whole or not at all. Pure: the feeds and the URL database come
 // through the caller's reader (sources/ reads files).
 import type { PeekwallError, Result } from '../util/errors.js';
@@ -8,23 +8,24 @@ import { CompiledPolicy } from './compiled.js';
 import { readUrlDatabase, type AuxFiles } from './feeds.js';
 import { MAX_EXPANSION, readObjects } from './objects.js';
 import { readPrefilter } from './prefilter.js';
-import { asMap, checkKeys, oneOf, Reader, str } from './reader.js';
+import { DEFAULT_ACTION, readSettings } from './defaults.js';
+import { entries, Reader, str, word } from './reader.js';
 import { buildRuleIndex } from './ruleindex.js';
 import { readRules } from './rules.js';
-import { readSettings } from './settings.js';
+import { checkShape } from './schema.js';
 import { readSecurityIntelligence } from './silists.js';
 import type { DefaultAction, Policy } from './types.js';
-import { readYaml } from '../schema/index.js';
+import { readYaml, type YNode } from '../schema/index.js';
 
 export const DEFAULT_ACTIONS: readonly DefaultAction[] = ['Block all traffic', 'Trust all traffic', 'Intrusion Prevention'];
-
-const TOP_KEYS = ['name', 'description', 'settings', 'objects', 'urlDatabase', 'securityIntelligence', 'prefilter', 'rules', 'defaultAction'];
 
 export interface ParseOptions extends AuxFiles {
   /** The policy's file name, as errors and the policy's `file` show it. */
   readonly file: string;
   /** Object-expansion budget (default MAX_EXPANSION). */
   readonly maxExpansion?: number;
+  /** Warnings found before the tree was built (a source's own, e.g. an FMC bundle's): kept with the policy's. */
+  readonly warnings?: readonly PeekwallError[];
 }
 
 /** The policy's name when it does not say one: its file name without .yaml / .yml. */
@@ -37,24 +38,29 @@ function nameFromFile(file: string): string {
 export function parsePolicy(text: string, o: ParseOptions): Result<Policy, PeekwallError[]> {
   const y = readYaml(text, o.file, 'policy');
   if (!y.ok) return y;
+  return compilePolicyTree(y.value, o, y.errors);
+}
+
+/**
+ * Compile a policy from its located tree: the YAML reader's, or one another source built in
+ * the same shape with positions pointing into its own files (an FMC bundle's JSON), so every
+ * source goes through the same steps and its errors still say file:line:column.
+ */
+export function compilePolicyTree(root: YNode, o: ParseOptions, readErrors: readonly PeekwallError[] = []): Result<Policy, PeekwallError[]> {
   const r = new Reader(o.file);
-  for (const e of y.errors) r.errors.push(e); // no push(...): 150,000 errors overflowed the stack
-  const root = y.value;
-  const entries = asMap(r, root, 'the policy');
-  if (!entries) return { ok: false, error: r.errors };
-  const top = checkKeys(r, entries, TOP_KEYS, 'the policy', root.at, ['rules']);
-  const nameE = top.get('name');
-  const name = (nameE && str(r, nameE.value, 'name')) || nameFromFile(o.file);
-  const descE = top.get('description');
-  if (descE && descE.value.kind !== 'scalar') r.error(descE.value.at, 'policy/schema', 'description must be a string');
-  const settings = readSettings(r, top.get('settings')?.value);
+  for (const e of readErrors) r.errors.push(e); // no push(...): 150,000 errors overflowed the stack
+  for (const w of o.warnings ?? []) r.warnings.push(w);
+  const data = checkShape(r, root);
+  const top = entries(root);
+  if (!top) return { ok: false, error: r.errorsInOrder() };
+  const name = str(top.get('name')?.value) || nameFromFile(o.file);
+  const settings = readSettings((data as { settings?: unknown }).settings);
   const objects = readObjects(r, top.get('objects')?.value, o.maxExpansion ?? MAX_EXPANSION);
   const urlDb = readUrlDatabase(r, o, top.get('urlDatabase')?.value);
   const si = readSecurityIntelligence(r, o, top.get('securityIntelligence')?.value);
   const prefilter = readPrefilter(r, objects, top.get('prefilter')?.value);
   const rules = readRules(r, objects, settings.urlMatching, top.get('rules')?.value);
-  const daE = top.get('defaultAction');
-  const defaultAction = (daE && oneOf(r, daE.value, 'defaultAction', DEFAULT_ACTIONS)) || 'Block all traffic';
+  const defaultAction = word<DefaultAction>(top.get('defaultAction')?.value) ?? DEFAULT_ACTION;
   if (r.errors.length > 0) return { ok: false, error: r.errorsInOrder() };
   const policy = new CompiledPolicy(
     name, o.file, settings, defaultAction, rules, si.lists, prefilter, si.urls, si.dns, urlDb,

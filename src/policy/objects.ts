@@ -4,7 +4,7 @@
 import { DomainSet, parseDomainEntry } from './domains.js';
 import { cmp6, IpSet, parseNetwork, type Interval } from './ip.js';
 import type { ObjectInfo } from './compiled.js';
-import { readSection, scalarList, asMap, type Located, type Reader } from './reader.js';
+import { entries, scalarList, type Located, type Reader } from './reader.js';
 import type { Pos, YNode } from '../schema/index.js';
 
 /** Leaves plus group visits when expanding object references, for the whole policy. */
@@ -62,11 +62,9 @@ function intervalsOverlap(a: Interval, b: Interval): boolean {
   return false;
 }
 
-function readDecls(r: Reader, n: YNode | undefined, what: string): Map<string, ObjectDecl> {
+function readDecls(n: YNode | undefined): Map<string, ObjectDecl> {
   const out = new Map<string, ObjectDecl>();
-  const entries = n ? asMap(r, n, what) : null;
-  if (!entries) return out;
-  for (const e of entries) out.set(e.key, { name: e.key, at: e.keyAt, values: scalarList(r, e.value, `${what}.${e.key}`) });
+  for (const e of entries(n)?.values() ?? []) out.set(e.key, { name: e.key, at: e.keyAt, values: scalarList(e.value) });
   return out;
 }
 
@@ -191,15 +189,15 @@ export class Objects {
 
   /** Validate every object once, even unused ones ("invalid entries" are errors wherever they are). */
   validate(applications: ObjectTable): void {
-    const file = this.r.file;
+    const file = (d: ObjectDecl) => this.r.fileAt(d.at);
     const values = (d: ObjectDecl) => d.values.map((v) => v.text);
     for (const d of this.tables.network.values()) {
       const ips = this.networkSet(d.values, [], `network object '${d.name}'`);
-      this.info.push({ kind: 'network', name: d.name, at: d.at, file, values: values(d), ...(ips ? { ips } : {}) });
+      this.info.push({ kind: 'network', name: d.name, at: d.at, file: file(d), values: values(d), ...(ips ? { ips } : {}) });
     }
     for (const d of this.tables.port.values()) {
       this.portRanges(d.values, []);
-      this.info.push({ kind: 'port', name: d.name, at: d.at, file, values: values(d) });
+      this.info.push({ kind: 'port', name: d.name, at: d.at, file: file(d), values: values(d) });
     }
     for (const d of this.tables.URL.values()) {
       for (const l of this.expand(d.values, 'URL', [], [])) {
@@ -207,7 +205,7 @@ export class Objects {
         const pe = parseDomainEntry(l.text);
         if (typeof pe === 'string') this.r.error(l.at, 'policy/invalid-url', pe);
       }
-      this.info.push({ kind: 'url', name: d.name, at: d.at, file, values: values(d) });
+      this.info.push({ kind: 'url', name: d.name, at: d.at, file: file(d), values: values(d) });
     }
     for (const d of applications.values()) {
       const id = this.appNames.length;
@@ -217,15 +215,15 @@ export class Objects {
         if (typeof pe === 'string') this.r.error(v.at, 'policy/invalid-url', `application '${d.name}': ${pe}`);
         else this.apps.add(pe, id);
       }
-      this.info.push({ kind: 'application', name: d.name, at: d.at, file, values: values(d) });
+      this.info.push({ kind: 'application', name: d.name, at: d.at, file: file(d), values: values(d) });
     }
   }
 }
 
 /** The `objects:` section, read and validated. */
 export function readObjects(r: Reader, n: YNode | undefined, maxExpansion: number): Objects {
-  const section = readSection(r, n, ['networks', 'ports', 'urls', 'applications'], 'objects');
-  const decls = (key: string) => readDecls(r, section?.get(key)?.value, `objects.${key}`);
+  const section = entries(n);
+  const decls = (key: string) => readDecls(section?.get(key)?.value);
   const network = decls('networks');
   const port = decls('ports');
   const URL = decls('urls');

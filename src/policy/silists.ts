@@ -6,22 +6,11 @@ import type { CompiledSiList } from './compiled.js';
 import { DomainSet, parseDomainEntry } from './domains.js';
 import { forEachFeedLine, readAuxFile, type AuxFiles } from './feeds.js';
 import { IpSet, parseNetwork, type Interval } from './ip.js';
-import { forEachItem, oneOf, readSection, scalarList, str, type ItemShape, type Reader } from './reader.js';
+import { entries, forEachItem, scalarList, str, word, type Reader } from './reader.js';
 import type { SiAction, SiKind } from './types.js';
 import type { Pos, YEntry, YNode } from '../schema/index.js';
 
 const SI_KINDS: readonly SiKind[] = ['network', 'url', 'dns'];
-const SI_ACTIONS: readonly SiAction[] = ['block', 'do-not-block', 'monitor'];
-const LIST_KEYS = ['name', 'action', 'entries', 'feed', 'description'];
-const LIST_SHAPES: Readonly<Record<SiKind, ItemShape>> = {
-  network: shape('network'),
-  url: shape('url'),
-  dns: shape('dns'),
-};
-
-function shape(kind: SiKind): ItemShape {
-  return { map: `a securityIntelligence.${kind} list`, what: `securityIntelligence.${kind} list`, keys: LIST_KEYS, required: ['name', 'action'] };
-}
 
 export interface SecurityIntelligence {
   readonly lists: CompiledSiList[];
@@ -31,22 +20,18 @@ export interface SecurityIntelligence {
 
 export function readSecurityIntelligence(r: Reader, files: AuxFiles, n: YNode | undefined): SecurityIntelligence {
   const si: SecurityIntelligence = { lists: [], urls: new DomainSet(), dns: new DomainSet() };
-  const section = readSection(r, n, SI_KINDS, 'securityIntelligence');
+  const section = entries(n);
   if (!section) return si;
   const names = new Set<string>();
-  for (const kind of SI_KINDS) {
-    const notAList = () => `securityIntelligence.${kind} must be a list of lists`;
-    forEachItem(r, section.get(kind)?.value, notAList, LIST_SHAPES[kind], (list, at) => readList(r, files, si, names, kind, list, at));
-  }
+  for (const kind of SI_KINDS) forEachItem(section.get(kind)?.value, (list) => readList(r, files, si, names, kind, list));
   return si;
 }
 
 /** One list: its entries (inline, then the feed's) validated and added to `si`. */
-function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: Set<string>, kind: SiKind, list: Map<string, YEntry>, at: Pos): void {
+function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: Set<string>, kind: SiKind, list: Map<string, YEntry>): void {
   const nameE = list.get('name');
-  const actionE = list.get('action');
-  const name = nameE ? str(r, nameE.value, 'list name') : null;
-  const action = actionE ? oneOf(r, actionE.value, 'SI list action', SI_ACTIONS) : null;
+  const name = str(nameE?.value);
+  const action = word<SiAction>(list.get('action')?.value);
   if (name && names.has(name)) r.error(nameE!.value.at, 'policy/duplicate-name', `duplicate Security Intelligence list name '${name}'`);
   if (name) names.add(name);
   const index = si.lists.length;
@@ -71,16 +56,15 @@ function readList(r: Reader, files: AuxFiles, si: SecurityIntelligence, names: S
     }
   };
   const inline = list.get('entries');
-  if (inline) for (const s of scalarList(r, inline.value, `securityIntelligence.${kind}.entries`)) add(s.text, s.at, r.file);
+  if (inline) for (const s of scalarList(inline.value)) add(s.text, s.at, r.fileAt(s.at));
   const feedE = list.get('feed');
   let feed: string | undefined;
-  const rel = feedE ? str(r, feedE.value, 'feed') : null;
+  const rel = str(feedE?.value);
   const got = feedE && rel ? readAuxFile(r, files, rel, feedE.value.at, 'feed') : null;
   if (got) {
     feed = rel!;
     forEachFeedLine(got.text, (entry, line) => add(entry, { line, column: 1 }, got.path));
   }
-  if (!inline && !feedE) r.error(at, 'policy/missing-key', `Security Intelligence list '${name ?? '?'}' needs 'entries' or 'feed'`);
   si.lists.push({
     index,
     name: name ?? `#${index}`,
