@@ -196,6 +196,11 @@ class SuffixTable<T> {
     return this.distinct[this.vals[i]];
   }
 
+  /** Every key with its value (policy analysis partitions names by a set's entries). */
+  forEachKey(visit: (key: string, val: T) => void): void {
+    for (let i = 0; i < this.n; i++) visit(this.key(i), this.value(i));
+  }
+
   get(key: string): T | undefined {
     const i = this.find(key, 0, suffixHash(key));
     return i < 0 ? undefined : this.value(i);
@@ -326,6 +331,22 @@ export class DomainSet {
     else this.suffix.set(e.host, this.union(this.suffix.get(e.host), id));
   }
 
+  /** Every entry with the ids it belongs to, for policy analysis (src/policy/analysis). */
+  forEachEntry(visit: (e: DomainEntry, ids: readonly number[]) => void): void {
+    const plain = (exact: boolean) => (host: string, ids: number[]) => visit({ host, exact, path: null, wildcard: false }, ids);
+    this.suffix.forEachKey(plain(false));
+    this.exact.forEachKey(plain(true));
+    for (const [host, ps] of this.paths) for (const p of ps) visit({ host, exact: false, path: p.path, wildcard: false }, p.ids);
+    const walk = (n: WildNode): void => {
+      if (n.suffix) visit({ host: n.entry, exact: false, path: null, wildcard: true }, n.suffix);
+      if (n.exact) visit({ host: n.entry, exact: true, path: null, wildcard: true }, n.exact);
+      for (const p of n.paths ?? []) visit({ host: n.entry, exact: false, path: p.path, wildcard: true }, p.ids);
+      for (const c of n.children.values()) walk(c);
+      if (n.star) walk(n.star);
+    };
+    if (this.wild) walk(this.wild);
+  }
+
   private addWild(e: DomainEntry, id: number): void {
     let node = (this.wild ??= newNode());
     const labels = e.host.split('.').reverse();
@@ -451,6 +472,10 @@ export class UrlDatabase {
     let shared = this.records.get(k);
     if (!shared) this.records.set(k, (shared = rec));
     this.table.set(domain, shared);
+  }
+  /** Every domain the database names (policy analysis partitions names by them). */
+  forEachDomain(visit: (domain: string) => void): void {
+    this.table.forEachKey((k) => visit(k));
   }
   lookup(host: string): UrlDbRecord {
     const t = this.table;
