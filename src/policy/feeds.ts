@@ -113,7 +113,7 @@ export function parseUrlDatabase(r: Reader, text: string, file: string, db: UrlD
 /** The policy's `urlDatabase:` file, read and parsed; empty when the policy names none. */
 export function readUrlDatabase(r: Reader, files: AuxFiles, n: YNode | undefined): UrlDatabase {
   const db = new UrlDatabase();
-  const rel = n ? str(r, n, 'urlDatabase') : null;
+  const rel = str(n);
   const got = n && rel ? readAuxFile(r, files, rel, n.at, 'URL database') : null;
   if (got) parseUrlDatabase(r, got.text, got.path, db);
   return db;

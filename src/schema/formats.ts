@@ -1,16 +1,23 @@
 // The formats' JSON Schemas are files in policies/schemas/, the one description of each format
 // (editors read the same files through the `# yaml-language-server: $schema=` line of the
-// shipped YAML). Each is read and compiled once per process, on first use.
-import { readFileSync } from 'node:fs';
+// shipped YAML). They come in as JSON modules, so this folder opens no file: the policy engine,
+// which must stay free of I/O, reads its defaults and bounds from its schema like any format.
+// Each is compiled once per process, on first use.
 import { peekwallError, type PeekwallError } from '../util/errors.js';
-import { fromRoot } from '../util/paths.js';
 import { compiled, validateTree, type IssueWords, type Schema } from './validate.js';
 import { readYaml, type FormatName, type YamlLimits, type YNode } from './yaml.js';
+import labPki from '../../policies/schemas/lab-pki.schema.json' with { type: 'json' };
+import policy from '../../policies/schemas/policy.schema.json' with { type: 'json' };
+import runConfig from '../../policies/schemas/run-config.schema.json' with { type: 'json' };
+import suite from '../../policies/schemas/suite.schema.json' with { type: 'json' };
 
 export type SchemaName = 'run-config' | 'suite' | 'lab-pki' | 'policy';
 
-export function schemaPath(name: SchemaName): string {
-  return fromRoot('policies', 'schemas', `${name}.schema.json`);
+const DOCS: Readonly<Record<SchemaName, Schema>> = { 'run-config': runConfig, suite, 'lab-pki': labPki, policy };
+
+/** Where a schema lives in the package, as the shipped YAML files' modelines name it. */
+export function schemaFile(name: SchemaName): string {
+  return `policies/schemas/${name}.schema.json`;
 }
 
 export interface FormatSchema {
@@ -20,16 +27,10 @@ export interface FormatSchema {
   readonly validate: (data: unknown) => ReturnType<ReturnType<typeof compiled>>;
 }
 
-/** A format's schema, read and compiled on first use (never per file). */
+/** A format's schema, compiled on first use (never per file). */
 export function formatSchema(name: SchemaName): FormatSchema {
-  let doc: Schema | null = null;
-  let run: ReturnType<typeof compiled> | null = null;
-  const schema = (): Schema => (doc ??= JSON.parse(readFileSync(schemaPath(name), 'utf8')) as Schema);
-  return {
-    name,
-    schema,
-    validate: (data) => (run ??= compiled(schema()))(data),
-  };
+  const doc = DOCS[name];
+  return { name, schema: () => doc, validate: compiled(doc) };
 }
 
 export type Checked =
@@ -57,8 +58,8 @@ export function readFormat(
   try {
     v = validateTree(schema.validate, schema.schema(), y.value, file, words);
   } catch (e) {
-    // A schema file missing from the installation or not compiling: a refusal that says so.
-    return { ok: false, error: [peekwallError('schema/unavailable', `cannot check the file against ${schemaPath(schema.name)}: ${(e as Error).message}`, { file })] };
+    // A schema not compiling (an edited schema file): a refusal that says so.
+    return { ok: false, error: [peekwallError('schema/unavailable', `cannot check the file against ${schemaFile(schema.name)}: ${(e as Error).message}`, { file })] };
   }
   return { ok: true, tree: y.value, data: v.data, errors: v.errors };
 }

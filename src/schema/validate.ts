@@ -103,7 +103,8 @@ function pathOf(pointer: string, data: unknown): (string | number)[] {
   return out;
 }
 
-function valueAt(data: unknown, path: Path): unknown {
+/** The plain value at a path, undefined where the path leaves the data. */
+export function valueAt(data: unknown, path: Path): unknown {
   let cur = data;
   for (const step of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[step] : undefined;
   return cur;
@@ -184,4 +185,18 @@ export function factsOf(i: SchemaIssue): { expected?: string; code?: string; tit
     ...(typeof s.title === 'string' ? { title: s.title } : {}),
     allowed,
   };
+}
+
+/**
+ * The defaults an object schema's properties declare, nested as the object is: a property
+ * with a `default` gives it, one with properties of its own gives theirs. For a format whose
+ * code needs every default without a file (the policy's settings).
+ */
+export function defaultsOf(s: Schema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) {
+    if ('default' in p) out[k] = p.default;
+    else if (p.properties) out[k] = defaultsOf(p);
+  }
+  return out;
 }
