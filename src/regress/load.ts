@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { parsePolicy, type Policy } from '../policy/index.js';
-import { loadPolicyFile, readFeed } from '../sources/index.js';
+import { loadPolicyFile } from '../sources/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 import { parseSuite } from './suite.js';
@@ -68,19 +68,14 @@ export function loadPolicyVariant(
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
-      // The policy's own loader for the plain file (feeds, URL database, its size bounds);
-      // a re-parse of the merged text only when the suite overrides settings.
-      if (!overrides || Object.keys(overrides).length === 0) {
-        // A suite may name any path: refuse devices and FIFOs before the policy loader reads.
-        const st = await stat(path).catch(() => null);
-        if (st && !st.isFile()) {
-          return { ok: false, error: [peekwallError('suite/policy-unreadable', `policy ${path} is not a regular file`, { file: path })] };
-        }
-        return loadPolicyFile(path);
+      // A suite may name any path: refuse devices and FIFOs before the policy loader reads
+      // (a folder may be an FMC bundle). The loader applies the suite's settings to a YAML
+      // policy and an FMC bundle alike.
+      const st = await stat(path).catch(() => null);
+      if (st && !st.isFile() && !st.isDirectory()) {
+        return { ok: false, error: [peekwallError('suite/policy-unreadable', `policy ${path} is not a regular file`, { file: path })] };
       }
-      const text = await readText(path, 'suite/policy-unreadable', 'policy');
-      if (!text.ok) return text;
-      return parsePolicyWithSettings(text.value, path, overrides, readFeed);
+      return loadPolicyFile(path, overrides ? { settings: overrides } : {});
     })();
     cache.set(key, p);
   }

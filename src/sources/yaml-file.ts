@@ -4,7 +4,7 @@
 // block the event loop (a reload may run on it) or exhaust memory.
 import { dirname, resolve } from 'node:path';
 import { MAX_FEED_BYTES, parsePolicy, type Policy } from '../policy/index.js';
-import { limitsOf } from '../schema/index.js';
+import { limitsOf, mergeIntoYaml } from '../schema/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { readBoundedFile, readBoundedFileSync } from '../util/files.js';
 
@@ -15,8 +15,11 @@ export function readFeed(path: string): string {
   return r.text;
 }
 
-/** Read and compile a policy file; feeds and the URL database are read relative to it. */
-export async function loadPolicyFile(path: string): Promise<Result<Policy, PeekwallError[]>> {
+/**
+ * Read and compile a YAML policy file; feeds and the URL database are read relative to it.
+ * `settings` (a regression suite's) are merged into the file's own, key by key.
+ */
+export async function loadYamlPolicyFile(path: string, settings?: Readonly<Record<string, unknown>>): Promise<Result<Policy, PeekwallError[]>> {
   const read = await readBoundedFile(path, limitsOf('policy').maxBytes);
   if (!read.ok) {
     const f = read.failure;
@@ -24,5 +27,7 @@ export async function loadPolicyFile(path: string): Promise<Result<Policy, Peekw
       ? { ok: false, error: [peekwallError('policy/too-large', `policy file is ${f.message} (put large lists in .txt feeds)`, { file: path, line: 1, column: 1 })] }
       : { ok: false, error: [peekwallError('policy/unreadable', `cannot read policy file (${f.message})`, { file: path })] };
   }
-  return parsePolicy(read.text, { file: path, baseDir: dirname(resolve(path)), readFile: readFeed });
+  // Text that is no mapping is left as it is: the policy loader says what is wrong with it.
+  const text = settings && Object.keys(settings).length > 0 ? (mergeIntoYaml(read.text, 'settings', settings) ?? read.text) : read.text;
+  return parsePolicy(text, { file: path, baseDir: dirname(resolve(path)), readFile: readFeed });
 }
