@@ -17,6 +17,7 @@ export const subcommands: readonly SubcommandEntry[] = [
   { name: 'test', summary: 'policy regression suites: expected verdicts, offline and --live, coverage, --compare', load: () => import('./test.js').then((m) => m.default) },
   { name: 'trace', summary: 'evaluate one flow against a policy offline, FTD system-support-trace style', load: () => import('./trace.js').then((m) => m.default) },
   { name: 'diff', summary: 'every class of flows two policies decide differently, with a witness flow each', load: () => import('./diff.js').then((m) => m.default) },
+  { name: 'import', summary: 'write an FMC access policy bundle (REST API JSON) as the equivalent YAML policy', load: () => import('./import.js').then((m) => m.default) },
   { name: 'lint', summary: 'check a policy: errors, shadowed/redundant rules, object overlap', load: () => import('./lint.js').then((m) => m.default) },
   { name: 'events', summary: 'render connection events as the FMC table (filters, --follow)', load: () => import('./events.js').then((m) => m.default) },
   { name: 'replay', summary: 'replay a pcap/pcapng capture through the policy: the event FMC would log per TCP flow', load: () => import('./replay.js').then((m) => m.default) },

@@ -16,6 +16,7 @@ import {
   type FlowIdentity,
 } from '../policy/index.js';
 import { loadPolicyFile } from '../sources/index.js';
+import { FMC_OPTION_SPECS, FMC_OPTIONS_USAGE, fmcOptions } from './fmc-options.js';
 import { EXIT_OK, parseCommandArgs, reportErrors, UsageError, writeJson, type CliIo, type Subcommand } from './command.js';
 
 /** A PEM certificate file, or a bundle whose first certificate is used. */
@@ -28,7 +29,8 @@ const usage = `Usage: peekwall trace --policy FILE --src IP --dst IP [options]
 Evaluate one TCP flow offline and print system-support-trace lines, then the verdict.
 
 Options:
-  --policy FILE     policy YAML (feeds and URL database are read relative to it)
+  --policy FILE     policy YAML (feeds and URL database are read relative to it), or an
+                    FMC bundle (a JSON file or folder; see the FMC options below)
   --src IP          client address          --sport N   client port (default 40722)
   --dst IP          server address          --dport N   server port (default 443)
   --sni NAME        SNI the client sent (default: none, like Smart Licensing clients)
@@ -38,6 +40,8 @@ Options:
   --tsid on|off     override the policy's TSID setting (and any rule-level lab override)
   --profile P       TSID name order: snort3-legacy | snort3 | technote
   --json            print the verdict (plus identity, tsid, flow) as JSON
+
+${FMC_OPTIONS_USAGE}
 
 Exit status: 0 when the flow was evaluated (allowed or blocked), 2 on bad input.
 `;
@@ -68,6 +72,7 @@ const trace: Subcommand = {
         tsid: { type: 'string' },
         profile: { type: 'string' },
         json: { type: 'boolean' },
+        ...FMC_OPTION_SPECS,
       },
       io,
       false,
@@ -95,7 +100,7 @@ const trace: Subcommand = {
       sni = checked.name;
     }
 
-    const loaded = await loadPolicyFile(resolve(io.cwd, v.policy));
+    const loaded = await loadPolicyFile(resolve(io.cwd, v.policy), fmcOptions(v, io.cwd));
     if (!loaded.ok) return reportErrors(io, loaded.error, json);
     let policy = loaded.value;
     if (v.tsid !== undefined || v.profile !== undefined) {

@@ -7,3 +7,4 @@ export { loadTrustStore } from './trust.js';
 export { readFmcPolicy, readBundle, mayBeFmcBundle, MAX_BUNDLE_FILE_BYTES } from './fmc/load.js';
 export { UNSUPPORTED_MODES, FMC_ACTIONS, FMC_REPUTATIONS, type UnsupportedMode } from './fmc/rules.js';
 export type { FmcOptions, MappedPolicy } from './fmc/map.js';
+export { policyYaml } from './fmc/yaml-out.js';

@@ -217,7 +217,8 @@ export class FmcObjects {
     const t = fieldText(n, 'port');
     // A TCP object without a port is every TCP port.
     if (t === undefined || t === '' || t.toLowerCase() === 'any') return scalar('1-65535', (port ?? n).at);
-    return scalar(t, port!.at);
+    // '443' as the number the policy format writes; a range stays text.
+    return scalar(/^\d{1,5}$/.test(t) ? Number(t) : t, port!.at);
   }
 
   /** A ports container `{objects, literals}` as TCP port list items, and what was not TCP. */
