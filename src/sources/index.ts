@@ -8,3 +8,4 @@ export { readFmcPolicy, readBundle, mayBeFmcBundle, MAX_BUNDLE_FILE_BYTES } from
 export { UNSUPPORTED_MODES, FMC_ACTIONS, FMC_REPUTATIONS, type UnsupportedMode } from './fmc/rules.js';
 export type { FmcOptions, MappedPolicy } from './fmc/map.js';
 export { policyYaml } from './fmc/yaml-out.js';
+export { exportBundle } from './fmc/export.js';
