@@ -8,17 +8,20 @@ import { formatError, PeekwallFailure, peekwallError, type PeekwallError } from 
 import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } from './command.js';
 
 const usage = `Usage: peekwall run --config FILE [--listen [HOST:]PORT] [--workers N] [--check]
-       peekwall run --policy FILE --listen [HOST:]PORT --upstream HOST:PORT [--events FILE]
-                    [--workers N] [--check]
+       peekwall run --policy FILE --listen [HOST:]PORT --upstream HOST:PORT [--events DEST]
+                    [--events-format jsonl|ftd-syslog] [--workers N] [--check]
 
 Run the inline proxy: listeners peek at each ClientHello, derive the server identity (SNI or
-TSID probe), apply the policy, then splice or reset. Connection events go to stdout or the
-config's events file as JSON lines (render them with \`peekwall events\`).
+TSID probe), apply the policy, then splice or reset. Connection events go to stdout, a file
+or a syslog collector, as JSON lines (render them with \`peekwall events\`) or as FTD's own
+syslog messages %FTD-1-430002/430003 (for a SIEM's FTD parser).
 
 The config (YAML; see policies/proxy.example.yaml):
   policy: FILE            the access-control policy (reloaded on SIGHUP and on change)
   listeners: [...]        mode transparent | sni-route | explicit, host, port, ...
-  events: stdout | FILE   admin: {host, port, token?}   workers: N   drainMs: MS
+  events: stdout | FILE | udp://HOST:PORT | tcp://HOST:PORT
+  eventsFormat: jsonl | ftd-syslog   syslogStyle: 7 | 6   syslogRfc: 5424 | 3164   syslogHost: NAME
+  admin: {host, port, token?}   workers: N   drainMs: MS
   limits: {maxConnections, maxHeldBytes}   trust: CA-BUNDLE   watch: true|false
 
 Options:
@@ -31,7 +34,11 @@ Options:
   --upstream HOST:PORT
                   without --config: where the transparent listener forwards (the real
                   server, e.g. 72.163.4.38:443 for tools.cisco.com)
-  --events FILE   without --config: events file (default stdout)
+  --events DEST   without --config: stdout (default), FILE, udp://HOST:PORT or tcp://HOST:PORT
+  --events-format jsonl|ftd-syslog
+                  without --config: JSON lines (default) or FTD syslog (430002/430003)
+  --syslog-style 7|6      ftd-syslog: the 7.x message (default) or the pre-7 one
+  --syslog-rfc 5424|3164  ftd-syslog: the syslog header (default 5424); TCP is octet-counted
   --workers N     processes (overrides the config's workers)
   --check         validate the config and the policy, then exit
 Signals: SIGHUP reloads the policy and reopens the events file (after logrotate's mv);
@@ -58,6 +65,9 @@ const run: Subcommand = {
         policy: { type: 'string' },
         upstream: { type: 'string' },
         events: { type: 'string' },
+        'events-format': { type: 'string' },
+        'syslog-style': { type: 'string' },
+        'syslog-rfc': { type: 'string' },
       },
       io,
       false,
@@ -140,7 +150,7 @@ async function configFromArgs(
   }
   const config = str('config');
   if (config !== undefined) {
-    for (const k of ['policy', 'upstream', 'events']) {
+    for (const k of ['policy', 'upstream', 'events', 'events-format', 'syslog-style', 'syslog-rfc']) {
       if (str(k) !== undefined) return { ok: false, error: [usageError(`--${k} is for running without --config; with a config, set it in the file`)] };
     }
     const cfgPath = resolve(io.cwd, config);
@@ -169,6 +179,10 @@ async function configFromArgs(
   const yaml = [
     `policy: ${q(policy)}`,
     `events: ${q(str('events') ?? 'stdout')}`,
+    // Values pass through as YAML scalars so the schema words a wrong one as for a config file.
+    ...(str('events-format') !== undefined ? [`eventsFormat: ${q(str('events-format'))}`] : []),
+    ...(str('syslog-style') !== undefined ? [`syslogStyle: ${/^\d+$/.test(str('syslog-style')!) ? str('syslog-style') : q(str('syslog-style'))}`] : []),
+    ...(str('syslog-rfc') !== undefined ? [`syslogRfc: ${/^\d+$/.test(str('syslog-rfc')!) ? str('syslog-rfc') : q(str('syslog-rfc'))}`] : []),
     'listeners:',
     `  - { mode: transparent, host: ${q(at.host)}, port: ${at.port}, upstream: { host: ${q(up.host)}, port: ${up.port} } }`,
     '',

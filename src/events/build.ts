@@ -66,6 +66,7 @@ export function buildConnectionEvent(o: EventInput): ConnectionEvent {
     // FMC logs a block at the beginning only; an allow at its end, or at its beginning when
     // that is what the rule asks for (peekwall writes the allow once, at the end, either way).
     e.fmcLogged = o.phase === 'begin' ? v.log.beginning : v.log.end || v.log.beginning;
+    e.fmcLog = { beginning: v.log.beginning, end: v.log.end };
     e.urlCategory = v.urlCategory;
     e.urlReputation = v.urlReputation.label;
     if (v.siCategory) e.siCategory = v.siCategory;

@@ -5,3 +5,5 @@ export { createEventLog, type EventLog, type EventLogOptions } from './log.js';
 export { followLines } from './follow.js';
 export { parseEventLines, filterEvents, type EventFilter } from './parse.js';
 export { columnWidths, renderEventRows, renderEventsTable, type TableOptions } from './table.js';
+export { ftdSyslogFormatter, ftdSyslogLines, ftdValue, type FtdSyslogOptions, type SyslogRfc, type SyslogStyle } from './ftd-syslog.js';
+export { parseNetDestination, tcpTarget, udpTarget, type NetDestination } from './net-targets.js';

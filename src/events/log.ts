@@ -15,9 +15,10 @@
 // The hot path is pino's formatting plus an array push: no fs call per event.
 import { pino, type Logger } from 'pino';
 import type { Writable } from 'node:stream';
-import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { PeekwallFailure, peekwallError, type PeekwallError } from '../util/errors.js';
 import { stat } from 'node:fs/promises';
 import { openFile, stdoutTarget, streamTarget, type Target } from './targets.js';
+import { parseNetDestination, tcpTarget, udpTarget } from './net-targets.js';
 import type { ConnectionEvent } from './types.js';
 
 export interface EventLog {
@@ -44,8 +45,16 @@ export interface EventLog {
 }
 
 export interface EventLogOptions {
-  /** 'stdout', a file path (appended, parent folders created), or a writable stream. */
+  /**
+   * 'stdout', a file path (appended, parent folders created), `udp://HOST:PORT` or
+   * `tcp://HOST:PORT` (a syslog collector; see net-targets.ts), or a writable stream.
+   */
   readonly destination: 'stdout' | string | Writable;
+  /**
+   * The lines (without line ends) for one event, instead of the JSON line: e.g. FTD syslog
+   * (ftd-syslog.ts). An event may give none, one or several.
+   */
+  readonly format?: (e: ConnectionEvent) => readonly string[];
   /**
    * A dropping episode starts (once per episode: events/write-failed with the reason, or
    * events/backpressure), or the file was found deleted or replaced (events/file-replaced).
@@ -73,11 +82,15 @@ export function createEventLog(o: EventLogOptions): EventLog {
   const max = o.maxBufferedBytes ?? 1024 * 1024;
   const flushTimeoutMs = o.flushTimeoutMs ?? 2000;
   const retryMs = o.retryMs ?? 500;
-  const path = typeof o.destination === 'string' && o.destination !== 'stdout' ? o.destination : null;
-  const where = path ?? (o.destination === 'stdout' ? 'stdout' : 'stream');
+  const net = typeof o.destination === 'string' ? parseNetDestination(o.destination) : null;
+  // The config and the command line refuse a malformed udp:// or tcp:// before this.
+  if (typeof net === 'string') throw new PeekwallFailure(peekwallError('events/bad-destination', net));
+  const path = typeof o.destination === 'string' && o.destination !== 'stdout' && net === null ? o.destination : null;
+  const where = path ?? (typeof o.destination === 'string' ? o.destination : 'stream');
 
   let target: Target | null = null;
-  if (o.destination === 'stdout') target = stdoutTarget();
+  if (net !== null) target = net.proto === 'udp' ? udpTarget(net) : tcpTarget(net);
+  else if (o.destination === 'stdout') target = stdoutTarget();
   else if (path === null) target = streamTarget(o.destination as Writable, false);
 
   // Lines waiting (each ends in \n); `held` counts their characters plus the batch in flight.
@@ -281,15 +294,15 @@ export function createEventLog(o: EventLogOptions): EventLog {
       timestamp: false,
       formatters: { level: (label) => ({ level: label }) },
     },
-    {
-      write(line: string) {
-        if (held + line.length > max) return drop(1);
-        queue.push(line);
-        held += line.length;
-        if (!busy && !paused) kick();
-      },
-    },
+    { write: (line: string) => enqueue(line) },
   );
+  function enqueue(line: string): void {
+    if (held + line.length > max) return drop(1);
+    queue.push(line);
+    held += line.length;
+    if (!busy && !paused) kick();
+  }
+  const format = o.format;
 
   const deadlineMs = (timeoutMs: number | undefined): number => {
     if (timeoutMs !== undefined) return timeoutMs;
@@ -317,7 +330,10 @@ export function createEventLog(o: EventLogOptions): EventLog {
       // Full or closed: count it without formatting it.
       if (closing) dropped++;
       else if (held >= max) drop(1);
-      else logger.info(e);
+      else if (format) {
+        // A line end inside a line would make two messages of one.
+        for (const line of format(e)) enqueue(`${line.replace(/[\r\n]+/g, ' ')}\n`);
+      } else logger.info(e);
     },
     flush,
     stopBy(at) {

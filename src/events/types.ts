@@ -70,6 +70,8 @@ export interface ConnectionEvent {
    * verdict was reached (inspection failures are always logged).
    */
   readonly fmcLogged?: boolean;
+  /** The deciding rule's logging (FTD's 430002 at beginning, 430003 at end). Absent without a verdict. */
+  readonly fmcLog?: { readonly beginning: boolean; readonly end: boolean };
   /**
    * What was odd about a ClientHello that was read anyway (wire anomaly codes, e.g.
    * 'wire/sni-not-ascii', 'wire/sslv2-compat'); the SNI of such a hello is null, its bytes as

@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { factsOf, formatSchema, inFileOrder, isMapping as isObject, limitsOf, locate, readFormat, type IssueWords } from '../schema/index.js';
+import { parseNetDestination, type SyslogRfc, type SyslogStyle } from '../events/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
 import { isLoopbackHost } from './loopback.js';
 import type { HostPort, ListenerConfig, ProxyLimits } from './types.js';
@@ -17,8 +18,11 @@ export interface RunConfig {
   /** Absolute path of the policy file. */
   readonly policy: string;
   readonly listeners: ListenerConfig[];
-  /** 'stdout' or an absolute file path. */
+  /** 'stdout', an absolute file path, or udp://HOST:PORT / tcp://HOST:PORT. */
   readonly events: string;
+  readonly eventsFormat: 'jsonl' | 'ftd-syslog';
+  /** ftd-syslog's header style (7.x or pre-7), syslog framing RFC, and HOSTNAME (null: os.hostname()). */
+  readonly syslog: { readonly style: SyslogStyle; readonly rfc: SyslogRfc; readonly host: string | null };
   readonly admin: { host: string; port: number; token?: string } | null;
   readonly workers: number;
   readonly drainMs: number;
@@ -52,6 +56,10 @@ interface RawConfig {
   policy: string;
   listeners: RawListener[];
   events: string;
+  eventsFormat: 'jsonl' | 'ftd-syslog';
+  syslogStyle: SyslogStyle;
+  syslogRfc: SyslogRfc;
+  syslogHost?: string;
   admin?: { host: string; port: number; token?: string } | null;
   workers: number;
   drainMs: number;
@@ -83,6 +91,10 @@ function semanticErrors(c: Record<string, unknown>, bad: (path: (string | number
       for (const k of Object.keys(byLocal)) if (isIP(k) === 0) bad(['listeners', i, 'upstream', 'byLocalAddress', k], 'keys are local IP addresses');
     }
   });
+  if (typeof c.events === 'string') {
+    const net = parseNetDestination(c.events);
+    if (typeof net === 'string') bad(['events'], net);
+  }
   const a = c.admin;
   // /metrics tells anyone who can reach it what the proxy sees: off loopback it needs a token.
   if (isObject(a) && typeof a.host === 'string' && !isLoopbackHost(a.host) && !a.token) {
@@ -125,7 +137,9 @@ export function parseRunConfig(text: string, file: string): Result<RunConfig, Pe
       file,
       policy: abs(c.policy),
       listeners: c.listeners.map(listenerOf),
-      events: c.events === 'stdout' ? 'stdout' : abs(c.events),
+      events: c.events === 'stdout' || parseNetDestination(c.events) !== null ? c.events : abs(c.events),
+      eventsFormat: c.eventsFormat,
+      syslog: { style: c.syslogStyle, rfc: c.syslogRfc, host: c.syslogHost ?? null },
       admin,
       workers: c.workers,
       drainMs: c.drainMs,

@@ -7,7 +7,8 @@
 import cluster from 'node:cluster';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { createEventLog } from '../events/index.js';
+import { hostname } from 'node:os';
+import { createEventLog, ftdSyslogFormatter } from '../events/index.js';
 import type { TrustStore } from '../identity/index.js';
 import type { Policy } from '../policy/index.js';
 import { PeekwallFailure, type PeekwallError } from '../util/errors.js';
@@ -119,8 +120,13 @@ async function serveWith(o: ServiceOptions, signals: ReturnType<typeof takeSigna
   const cfg = o.config;
   const worker = cluster.isWorker ? process.pid : null;
   const notify = (n: ServiceNotice): void => o.notify(n, worker);
+  // ACPolicy in FTD syslog names the policy in force, which a reload changes.
+  let policyName = o.policy.name;
   const eventLog = createEventLog({
     destination: cfg.events,
+    ...(cfg.eventsFormat === 'ftd-syslog'
+      ? { format: ftdSyslogFormatter({ style: cfg.syslog.style, rfc: cfg.syslog.rfc, hostname: cfg.syslog.host ?? hostname(), acPolicy: () => policyName }) }
+      : {}),
     onError: (error) => notify({ kind: 'event-log-error', error }),
     onNotice: (message) => notify({ kind: 'event-log-notice', message }),
   });
@@ -165,6 +171,7 @@ async function serveWith(o: ServiceOptions, signals: ReturnType<typeof takeSigna
           return;
         }
         proxy.reload(r.value);
+        policyName = r.value.name;
         notify({ kind: 'reloaded', why, name: r.value.name, rules: r.value.rules.length });
       })
       // A bug in loading must neither end the process (unhandled rejection) nor poison the

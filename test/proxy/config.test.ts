@@ -102,3 +102,28 @@ t.test('loadRunConfig refuses what is not a small regular file', async (t) => {
   const bomb = parseRunConfig(`a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n`, '/x.yaml');
   t.equal(bomb.ok ? 'ok' : bomb.error[0].code, 'config/yaml', 'an alias bomb is an error value');
 });
+
+t.test('events: a syslog collector and the FTD syslog format', async (t) => {
+  const cfg = (extra: string) => parseRunConfig(`policy: p.yaml\nlisteners: [{ mode: explicit, port: 0 }]\n${extra}`, '/etc/peekwall/run.yaml');
+  const d = cfg('');
+  t.ok(d.ok && d.value.eventsFormat === 'jsonl' && d.value.events === 'stdout', 'defaults: JSON lines on stdout');
+  t.ok(d.ok && d.value.syslog.style === 7 && d.value.syslog.rfc === 5424 && d.value.syslog.host === null, 'syslog defaults: 7.x, RFC 5424');
+  const u = cfg('events: udp://127.0.0.1:5514\neventsFormat: ftd-syslog\nsyslogStyle: 6\nsyslogRfc: 3164\nsyslogHost: ftd-lab\n');
+  t.ok(u.ok);
+  if (u.ok) {
+    t.equal(u.value.events, 'udp://127.0.0.1:5514', 'kept as a URL, not made a path');
+    t.equal(u.value.eventsFormat, 'ftd-syslog');
+    t.same(u.value.syslog, { style: 6, rfc: 3164, host: 'ftd-lab' });
+  }
+  const tcp = cfg('events: tcp://[::1]:6514\n');
+  t.ok(tcp.ok && tcp.value.events === 'tcp://[::1]:6514');
+  const bad = cfg('events: udp://127.0.0.1\neventsFormat: cef\nsyslogStyle: 8\nsyslogRfc: 5425\n');
+  t.notOk(bad.ok);
+  if (!bad.ok) {
+    const m = bad.error.map((e) => `${e.line}: ${e.message}`);
+    t.match(m.join('\n'), /3: events: udp:\/\/127\.0\.0\.1: expected udp:\/\/HOST:PORT/);
+    t.match(m.join('\n'), /4: eventsFormat: expected jsonl or ftd-syslog/);
+    t.match(m.join('\n'), /5: syslogStyle: expected 7 or 6/);
+    t.match(m.join('\n'), /6: syslogRfc: expected 5424 or 3164/);
+  }
+});
