@@ -9,6 +9,7 @@
 // cover less than a field capture needs, and the formats are small and fully specified
 // (draft-ietf-opsawg-pcap, draft-ietf-opsawg-pcapng).
 import { peekwallError, type PeekwallError } from '../util/errors.js';
+import { PROBE_INTERFACE_NAME } from './writer.js';
 
 export type CaptureFormat = 'pcap' | 'pcapng';
 
@@ -26,6 +27,8 @@ export interface CapturedPacket {
   readonly originalLength: number;
   /** pcapng: the interface id within its section (0 in pcap). */
   readonly iface: number;
+  /** pcapng: the interface is peekwall's own TSID probes' (a capture peekwall wrote). */
+  readonly probe: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -71,6 +74,8 @@ interface PcapngInterface {
   readonly unitsPerSec: number;
   /** if_tsoffset, seconds. */
   readonly offsetSec: number;
+  /** if_name is PROBE_INTERFACE_NAME. */
+  readonly probe: boolean;
 }
 
 export type PacketSink = (p: CapturedPacket) => void;
@@ -93,7 +98,7 @@ export class CaptureReader {
   private rest: Uint8Array = new Uint8Array(0);
   private problem: PeekwallError | null = null;
   /** The record handed to the sink, refilled for every packet (millions of them per file). */
-  private readonly rec: Mutable<CapturedPacket> = { frame: 0, linkType: 0, timeMs: 0, data: new Uint8Array(0), originalLength: 0, iface: 0 };
+  private readonly rec: Mutable<CapturedPacket> = { frame: 0, linkType: 0, timeMs: 0, data: new Uint8Array(0), originalLength: 0, iface: 0, probe: false };
   /** Bytes consumed so far (the offset the next record starts at). */
   offset = 0;
 
@@ -142,8 +147,9 @@ export class CaptureReader {
     return 0;
   }
 
-  private emit(sink: PacketSink, linkType: number, timeMs: number, data: Uint8Array, originalLength: number, iface: number): void {
+  private emit(sink: PacketSink, linkType: number, timeMs: number, data: Uint8Array, originalLength: number, iface: number, probe = false): void {
     const r = this.rec;
+    r.probe = probe;
     r.frame = this.frame;
     r.linkType = linkType;
     r.timeMs = timeMs;
@@ -271,6 +277,7 @@ export class CaptureReader {
         if (body.length < 8) return this.stop('capture/bad-block', `pcapng interface block at byte ${this.offset + at} is too short`);
         let unitsPerSec = 1e6;
         let offsetSec = 0;
+        let probe = false;
         for (let o = 8; o + 4 <= body.length; ) {
           const code = this.u16(body, o);
           const olen = this.u16(body, o + 2);
@@ -282,10 +289,12 @@ export class CaptureReader {
             const hi = this.u32(body, o + 4 + (this.le ? 4 : 0));
             const lo = this.u32(body, o + 4 + (this.le ? 0 : 4));
             offsetSec = (hi | 0) * 4294967296 + lo;
+          } else if (code === 2) {
+            probe = Buffer.from(body.subarray(o + 4, o + 4 + olen)).toString('latin1').replace(/\0+$/, '') === PROBE_INTERFACE_NAME;
           }
           o += 4 + ((olen + 3) & ~3);
         }
-        this.interfaces.push({ linkType: this.u16(body, 0), snaplen: this.u32(body, 4), unitsPerSec, offsetSec });
+        this.interfaces.push({ linkType: this.u16(body, 0), snaplen: this.u32(body, 4), unitsPerSec, offsetSec, probe });
         return true;
       }
       case 6: // Enhanced Packet Block
@@ -301,7 +310,7 @@ export class CaptureReader {
         if (20 + caplen > body.length) return this.stop('capture/bad-block', `pcapng packet block at byte ${this.offset + at}: ${caplen} captured bytes overrun the block`);
         const ts = this.u32(body, 4) * 4294967296 + this.u32(body, 8);
         this.frame++;
-        this.emit(sink, iface.linkType, (ts / iface.unitsPerSec + iface.offsetSec) * 1000, body.subarray(20, 20 + caplen), Math.max(this.u32(body, 16), caplen), ifId);
+        this.emit(sink, iface.linkType, (ts / iface.unitsPerSec + iface.offsetSec) * 1000, body.subarray(20, 20 + caplen), Math.max(this.u32(body, 16), caplen), ifId, iface.probe);
         return true;
       }
       case 3: {

@@ -32,3 +32,13 @@ export {
 export { CaptureWalk, type CaptureSummary } from './walk.js';
 export { Replay, REPLAY_CODES, type FlowResult, type ReplayOptions, type CertificateOrigin } from './replay.js';
 export { peekFlows, type PeekResult, type PeekOptions } from './peek.js';
+export {
+  CaptureRing,
+  flowBlocks,
+  pcapngHeader,
+  ipBytes,
+  PROBE_INTERFACE_NAME,
+  FLOW_INTERFACE_NAME,
+  type RecordedFlow,
+  type RecordedChunk,
+} from './writer.js';

@@ -9,6 +9,9 @@
 //   the flow's notes and trace say so. TLS 1.3 encrypts it: then a certificate supplied by the
 //   operator for the server's address (--certs) stands for it, else the flow is not evaluated
 //   (capture/tls13-certificate): the name is never guessed.
+//   In a capture peekwall wrote, the TSID probes themselves are recorded (on their own
+//   interface): what a probe read for the same server and SNI answers first — the proxy's own
+//   answer, and the only one for a flow blocked before the server was ever reached.
 // - 'connect' passive (TSID off, no SNI): the server's captured bytes are fed to serverData().
 // - 'connect' with observeSession: the server's bytes are fed to observeServer().
 // - timers (peek, probe, flight timeouts) are not replayed: a capture's timing is the real
@@ -24,7 +27,7 @@ import { flowEvent, type ConnectionEvent } from '../events/index.js';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { evaluate, traceLines, type Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
-import { ServerFlightReader, type ServerFlightResult } from '../wire/index.js';
+import { readClientHello, ServerFlightReader, type ServerFlightResult } from '../wire/index.js';
 import type { FlowConsumer, FlowStart, FlowStats, GapInfo, PacketMeta, Side, SideEnd } from './tcp.js';
 
 export interface ReplayOptions {
@@ -87,8 +90,20 @@ export class Replay {
     private readonly emit: (r: FlowResult) => void,
   ) {}
 
-  /** The tracker's flow factory. */
-  readonly open = (start: FlowStart): FlowConsumer => new FlowReplay(this, start, this.emit);
+  /** Chains TSID probes recorded in the capture read, by server ip:port/SNI (bounded). */
+  private readonly probed = new Map<string, { readonly chain: readonly CertificateFacts[]; readonly frame: number }>();
+
+  /** The tracker's flow factory: a recorded TSID probe is no client flow, it answers probes. */
+  readonly open = (start: FlowStart): FlowConsumer => (start.first.probe === true ? new ProbeRecord(this, start) : new FlowReplay(this, start, this.emit));
+
+  probeRead(key: string, chain: readonly CertificateFacts[], frame: number): void {
+    if (this.probed.size >= 4096 && !this.probed.has(key)) this.probed.delete(this.probed.keys().next().value as string);
+    this.probed.set(key, { chain, frame });
+  }
+
+  probeAnswer(key: string): { readonly chain: readonly CertificateFacts[]; readonly frame: number } | undefined {
+    return this.probed.get(key);
+  }
 
   /**
    * Parsed once per distinct certificate: a capture repeats its servers' certificates, and
@@ -260,7 +275,7 @@ class FlowReplay implements FlowConsumer {
       switch (c.kind) {
         case 'probe':
           this.probing = true;
-          if (this.flightResult !== null) this.answerProbe(p);
+          if (this.flightResult !== null || this.probeRecorded()) this.answerProbe(p);
           break;
         case 'connect':
           if (c.observeSession) this.observing = true;
@@ -289,10 +304,23 @@ class FlowReplay implements FlowConsumer {
     }
   }
 
+  private probeRecorded(): boolean {
+    const hello = this.m.hello;
+    return hello !== null && this.run.probeAnswer(probeKey(this.start.server, hello.sni)) !== undefined;
+  }
+
   private answerProbe(p: PacketMeta): void {
     const r = this.flightResult as ServerFlightResult;
     this.probing = false;
     let answer: ProbeAnswer | null;
+    const hello = this.m.hello;
+    const probed = hello === null ? undefined : this.run.probeAnswer(probeKey(this.start.server, hello.sni));
+    if (probed !== undefined) {
+      this.origin = 'capture';
+      this.flightFrame = probed.frame;
+      this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate the TSID probe recorded in this capture read (frame ${probed.frame})`));
+      return this.apply(this.m.certificate({ ok: true, chain: probed.chain, cache: 'miss' }), p);
+    }
     switch (r.kind) {
       case 'certificate': {
         // An empty certificate_list shows no certificate either.
@@ -410,6 +438,53 @@ class FlowReplay implements FlowConsumer {
     out.push(`${prefix}Result: ${event.action}${event.reason ? ` (${event.reason})` : ''}${event.accessControlRule ? ` by '${event.accessControlRule}'` : ''}`);
     return out;
   }
+}
+
+const probeKey = (server: Endpoint, sni: string | null): string => `${server.ip}:${server.port}/${sni ?? ''}`;
+
+/** A TSID probe recorded by the proxy: its hello's SNI and the chain its server sent. */
+class ProbeRecord implements FlowConsumer {
+  private readonly flight = new ServerFlightReader();
+  private hello: Buffer = Buffer.alloc(0);
+  private sni: string | null | undefined;
+  private done = false;
+
+  constructor(
+    private readonly run: Replay,
+    private readonly start: FlowStart,
+  ) {}
+
+  wants(side: Side): boolean {
+    return !this.done && (side === 'server' || this.sni === undefined);
+  }
+
+  data(side: Side, bytes: Buffer, p: PacketMeta): void {
+    if (side === 'client') {
+      if (this.hello.length > 64 * 1024) return;
+      this.hello = Buffer.concat([this.hello, bytes]);
+      const h = readClientHello(this.hello);
+      if (h.kind === 'hello') this.sni = h.hello.sni;
+      else if (h.kind !== 'need-more') this.done = true;
+      return;
+    }
+    const r = this.flight.push(bytes);
+    if (r.kind === 'need-more') return;
+    this.done = true;
+    if (r.kind !== 'certificate' || r.chain.length === 0 || this.sni === undefined) return;
+    const chain: CertificateFacts[] = [];
+    for (const der of r.chain) {
+      const f = this.run.facts(der);
+      if (f.ok) chain.push(f.value);
+      else if (chain.length === 0) return;
+    }
+    this.run.probeRead(probeKey(this.start.server, this.sni), chain, p.frame);
+  }
+
+  end(): void {}
+
+  note(): void {}
+
+  close(): void {}
 }
 
 function isoTime(ms: number): string {

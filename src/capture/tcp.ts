@@ -31,6 +31,8 @@ export type SideEnd = 'fin' | 'rst' | 'gap' | 'capture-end';
 export interface PacketMeta {
   readonly frame: number;
   readonly timeMs: number;
+  /** A TSID probe's packet (its interface in a capture peekwall wrote). */
+  readonly probe?: boolean;
 }
 
 export interface Endpoint {

@@ -89,6 +89,6 @@ export class CaptureWalk {
       return;
     }
     this.tcpSegments++;
-    this.tracker.segment(d, { frame: p.frame, timeMs: p.timeMs });
+    this.tracker.segment(d, p.probe ? { frame: p.frame, timeMs: p.timeMs, probe: true } : { frame: p.frame, timeMs: p.timeMs });
   }
 }

@@ -9,6 +9,7 @@ import { ConnectionMachine, type Command, type Endpoint } from '../flow/index.js
 import { certificateStatus, type TrustStore } from '../identity/index.js';
 import type { Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
+import type { CaptureFile, FlowTap } from './capture.js';
 import { probeSource, type TsidCache } from './probe.js';
 import { closeSoon, splice, type SpliceEnd } from './splice.js';
 import type { AddressMap } from './types.js';
@@ -26,6 +27,8 @@ export interface ProxyContext {
   readonly fingerprints: boolean;
   emit(e: ConnectionEvent, extra: { listener: string; failed: boolean }): void;
   counters: Record<string, number>;
+  /** --capture: where inspected connections are recorded; null when not capturing. */
+  readonly capture: CaptureFile | null;
 }
 
 export interface ConnOptions {
@@ -72,6 +75,8 @@ export class Connection {
   private closeReason: string | undefined;
   private readonly onPeekData = (c: Buffer) => this.clientData(c);
   private readonly readOffset: number;
+  /** Recording this connection (--capture), or null. */
+  private readonly tap: FlowTap | null;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -80,6 +85,7 @@ export class Connection {
   ) {
     const map = ctx.addressMap ?? identityMap;
     this.readOffset = o.readOffset ?? 0;
+    this.tap = ctx.capture === null ? null : ctx.capture.flow();
     this.m = new ConnectionMachine({
       policy: o.policy,
       src: { ip: normalizeIp(client.remoteAddress), port: client.remotePort ?? 0 },
@@ -109,6 +115,7 @@ export class Connection {
   }
 
   private clientData(c: Buffer): void {
+    if (this.tap !== null) this.tap.client(c);
     this.ctx.heldBytes += c.length;
     this.heldAccounted += c.length;
     if (this.ctx.heldBytes > this.ctx.maxHeldBytes) return this.run(this.m.overLimit());
@@ -149,8 +156,9 @@ export class Connection {
         return this.route(c.sni, c.timeoutMs);
       case 'probe': {
         const src = probeSource(this.m.src.ip, c.dst.ip);
+        const capture = this.tap === null ? undefined : this.probeCapture(c.hello.sni);
         this.ctx.cache
-          .get({ dst: c.dst, hello: c.hello, timeoutMs: c.timeoutMs, ...(src ? { localAddress: src } : {}) }, c.cache)
+          .get({ dst: c.dst, hello: c.hello, timeoutMs: c.timeoutMs, ...(src ? { localAddress: src } : {}), ...(capture ? { capture } : {}) }, c.cache)
           .then((a) => {
             this.ctx.counters[a.cache === 'hit' ? 'tsidCacheHits' : 'tsidCacheMisses']++;
             this.run(this.m.certificate(a));
@@ -165,6 +173,12 @@ export class Connection {
       case 'close':
         return this.refuse(c.reset);
     }
+  }
+
+  /** The probe drawn as the flow sees its server (seed address, flow port), like the flow itself. */
+  private probeCapture(sni: string | null): ReturnType<CaptureFile['probe']> | undefined {
+    const f = this.m.report().flow;
+    return this.ctx.capture?.probe(f.srcIp, { ip: f.dstIp, port: f.dstPort }, sni);
   }
 
   private route(sni: string | null, ms: number): void {
@@ -258,6 +272,7 @@ export class Connection {
       // A server that accepts but never sends its first flight must not hold both sockets.
       this.arm(c.flightTimeoutMs, () => this.run(this.m.serverTimeout()));
       up.on('data', (d: Buffer) => {
+        if (this.tap !== null) this.tap.server(d);
         this.ctx.heldBytes += d.length;
         this.heldAccounted += d.length;
         if (this.ctx.heldBytes > this.ctx.maxHeldBytes) return this.run(this.m.overLimit());
@@ -289,6 +304,8 @@ export class Connection {
 
   private release(toServer: readonly Buffer[], toClient: readonly Buffer[], idleMs: number): void {
     this.disarm();
+    // The decision needed the server's first flight, held until now: that is the recording.
+    if (this.tap !== null) this.tap.stop();
     const up = this.upstream;
     if (up === null || this.clientClosed) {
       // Allowed after the client left (passive mode, client reset before the server's flight
@@ -325,6 +342,14 @@ export class Connection {
         if (this.m.observeServer(d)) up.removeListener('data', tap);
       };
       up.on('data', tap);
+    }
+    const rec = this.tap;
+    if (rec !== null && rec.recording) {
+      // Recording beside the splice (it is not delayed) until the server's first flight ends.
+      const flight = (d: Buffer): void => {
+        if (rec.serverFlight(d)) up.removeListener('data', flight);
+      };
+      up.on('data', flight);
     }
     splice(this.client, up, idleMs, (why: SpliceEnd) => {
       this.closeReason ??= `proxy/${why}`;
@@ -390,6 +415,7 @@ export class Connection {
       fingerprints: this.ctx.fingerprints,
       ...(this.ctx.addressMap ? { mapped: { srcIp: this.m.src.ip } } : {}),
     });
+    if (this.tap !== null) this.tap.finish(e);
     this.ctx.emit(e, { listener: this.o.listener, failed: out !== null && out.verdict === null && out.closeReason !== undefined });
   }
 }

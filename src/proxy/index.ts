@@ -7,3 +7,4 @@ export { TsidCache, probeOnce, probeOptions } from './probe.js';
 export type { AddressMap, HostPort, ListenerConfig, ProxyLimits, ProxyOptions, RunningProxy } from './types.js';
 export { parseRunConfig, loadRunConfig, MAX_CONFIG_BYTES, type RunConfig } from './config.js';
 export { runProxyService, type ServiceEnd, type ServiceNotice, type ServiceOptions } from './service.js';
+export { CaptureFile, captureComment, type CaptureStats } from './capture.js';

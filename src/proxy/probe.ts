@@ -3,7 +3,9 @@
 // is cached per server ip:port (and SNI, since a server may pick its certificate by name)
 // with a TTL and an LRU bound; concurrent probes for one key share a single connection.
 import * as tls from 'node:tls';
+import * as net from 'node:net';
 import { isIP } from 'node:net';
+import { Duplex } from 'node:stream';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { highestVersion, lowestVersion, tlsVersionName, type ClientHello } from '../wire/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
@@ -15,6 +17,16 @@ export interface ProbeRequest {
   /** Bind the probe to this address (the client's), when it is usable. */
   readonly localAddress?: string;
   readonly timeoutMs: number;
+  /** Record the probe's bytes (--capture): set only when capturing. */
+  readonly capture?: ProbeCapture;
+}
+
+/** Where a probe's raw bytes go, below TLS (src/proxy/capture.ts's ProbeTap). */
+export interface ProbeCapture {
+  connected(localPort: number): void;
+  sent(b: Uint8Array): void;
+  received(b: Uint8Array): void;
+  finish(outcome: string): void;
 }
 
 type Chain = readonly CertificateFacts[];
@@ -78,6 +90,7 @@ export function probeOnce(req: ProbeRequest): Promise<Result<Chain>> {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      req.capture?.finish(r.ok ? `certificate read, CN ${r.value[0].cn ?? '(none)'}` : `${r.error.code}`);
       sock.destroy();
       resolve(r);
     };
@@ -90,7 +103,7 @@ export function probeOnce(req: ProbeRequest): Promise<Result<Chain>> {
       req.timeoutMs,
     );
     try {
-      sock = tls.connect(probeOptions(req));
+      sock = tls.connect(req.capture ? tappedOptions(req, req.capture) : probeOptions(req));
     } catch (e) {
       clearTimeout(timer);
       resolve({ ok: false, error: peekwallError('proxy/probe-failed', `TSID probe options refused: ${(e as Error).message}`) });
@@ -118,6 +131,44 @@ export function probeOnce(req: ProbeRequest): Promise<Result<Chain>> {
       finish({ ok: false, error: peekwallError('proxy/probe-failed', `the server at ${req.dst.ip}:${req.dst.port} closed the TSID probe before the handshake ended`) }),
     );
   });
+}
+
+/**
+ * The probe on a TCP socket of our own, its bytes recorded before TLS sees or after it wrote
+ * them (only when capturing: the plain path stays tls.connect's own).
+ */
+function tappedOptions(req: ProbeRequest, cap: ProbeCapture): tls.ConnectionOptions {
+  const o = probeOptions(req);
+  const raw = net.connect({ host: req.dst.ip, port: req.dst.port, ...(req.localAddress ? { localAddress: req.localAddress } : {}) });
+  // A Duplex of our own, not the net.Socket: given a net.Socket, TLS reads and writes its
+  // handle natively and no JS listener sees the bytes.
+  const wire = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      cap.sent(chunk);
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end();
+      cb();
+    },
+    destroy(err, cb) {
+      raw.destroy();
+      cb(err);
+    },
+  });
+  raw.once('connect', () => cap.connected(raw.localPort ?? 0));
+  raw.on('data', (d: Buffer) => {
+    cap.received(d);
+    if (!wire.push(d)) raw.pause();
+  });
+  raw.on('end', () => wire.push(null));
+  raw.on('error', (e) => wire.destroy(e));
+  raw.on('close', () => wire.destroy());
+  const { host: _h, port: _p, localAddress: _l, ...tlsOnly } = o;
+  return { ...tlsOnly, socket: wire };
 }
 
 function peerChain(sock: tls.TLSSocket): Buffer[] {

@@ -134,6 +134,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     active: new Set(),
     counters,
     fingerprints: o.onEvent !== undefined || o.eventLog !== undefined,
+    capture: o.capture ?? null,
     emit(e: ConnectionEvent, extra) {
       counters.events++;
       if (extra.failed) counters.inspectionFailures++;

@@ -4,6 +4,7 @@ import type { ConnectionEvent, EventLog } from '../events/index.js';
 import type { Policy } from '../policy/index.js';
 import type { TrustStore } from '../identity/index.js';
 import type { Registry } from 'prom-client';
+import type { CaptureFile } from './capture.js';
 
 export interface HostPort {
   readonly host: string;
@@ -64,6 +65,8 @@ export interface ProxyOptions {
   /** For certificate status in events. */
   trust?: TrustStore;
   limits?: ProxyLimits;
+  /** Record inspected connections and TSID probes (--capture); the caller writes the file. */
+  capture?: CaptureFile;
 }
 
 export interface RunningProxy {
