@@ -207,12 +207,12 @@ export function mapBundle(bundle: Bundle, file: string, o: FmcOptions = {}): Res
   if (Object.keys(tsidPlain).length > 0) settings = overlay(settings, fromPlain({ tsid: tsidPlain }, top));
   if (o.settings && Object.keys(o.settings).length > 0) settings = overlay(settings, fromPlain(o.settings, settings?.at ?? top));
   const tsidNode = field(settings, 'tsid');
-  const tsidSource = Object.keys(tsidPlain).length > 0 ? 'the command line' : tsidNode ? `${EXTRA_KEY}.settings.tsid` : "peekwall's default (FMC's REST API does not carry TSID)";
+  const tsidSource = Object.keys(tsidPlain).length > 0 ? 'from the command line' : tsidNode ? `from ${EXTRA_KEY}.settings.tsid` : "peekwall's default: FMC's REST API does not carry TSID (--tsid, or x-peekwall.settings.tsid)";
   const en = field(tsidNode, 'enabled');
   const fromWhere = (cli: unknown, key: string) => (cli !== undefined ? 'the command line' : `${EXTRA_KEY}.${key}`);
   notes.push(
-    `TSID: ${en?.kind === 'scalar' && en.value === false ? 'off' : 'on'}, profile ${text(field(tsidNode, 'profile')) ?? 'snort3-legacy'} (from ${tsidSource})`,
-    `unsupported conditions: ${unsupported}${never > 0 ? ` (${never} rule${never > 1 ? 's' : ''} never match)` : ''} (from ${o.unsupported !== undefined ? 'the command line' : x.has('unsupported') ? `${EXTRA_KEY}.unsupported` : 'the default'})`,
+    `TSID: ${en?.kind === 'scalar' && en.value === false ? 'off' : 'on'}, profile ${text(field(tsidNode, 'profile')) ?? 'snort3-legacy'}, ${tsidSource}`,
+    `unsupported conditions: ${unsupported}, from ${o.unsupported !== undefined ? 'the command line' : x.has('unsupported') ? `${EXTRA_KEY}.unsupported` : 'the default'}${never > 0 ? ` (${never} rule${never > 1 ? 's never match' : ' never matches'})` : ''}`,
     `Security Intelligence: ${si.lists} list${si.lists === 1 ? '' : 's'}${si.lists > 0 ? `; uploaded lists' entries from ${o.feeds !== undefined || x.has('feeds') ? `the folder ${fromWhere(o.feeds, 'feeds')} names` : "the bundle's folder"}, one <list name>.txt each` : ''}`,
     `URL database: ${urlDb !== undefined ? `from ${fromWhere(o.urlDatabase, 'urlDatabase')}` : 'none (every URL is Uncategorized, reputation Unknown)'}`,
   );

@@ -207,7 +207,7 @@ export function mapRule(item: FmcItem, objects: FmcObjects, issues: Issues, o: R
   if (inspection.length > 0) {
     issues.warn(
       'fmc/unsupported-inspection',
-      `${label} (${item.path}): ${inspection.join(', ')} inspect traffic the rule allows; peekwall judges the rule's match and action only`,
+      `${label} (${item.path}): ${inspection.join(', ')} ${inspection.length > 1 ? 'inspect' : 'inspects'} traffic the rule allows; peekwall judges the rule's match and action only`,
       (entry(n, inspection[0])?.keyAt ?? n.at),
     );
   }
