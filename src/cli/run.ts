@@ -10,6 +10,7 @@ import { EXIT_OK, EXIT_USAGE, parseCommandArgs, type CliIo, type Subcommand } fr
 const usage = `Usage: peekwall run --config FILE [--listen [HOST:]PORT] [--workers N] [--check]
        peekwall run --policy FILE --listen [HOST:]PORT --upstream HOST:PORT [--events DEST]
                     [--events-format jsonl|ftd-syslog] [--workers N] [--check]
+                    [--capture FILE.pcapng [--capture-max-mb N]]
 
 Run the inline proxy: listeners peek at each ClientHello, derive the server identity (SNI or
 TSID probe), apply the policy, then splice or reset. Connection events go to stdout, a file
@@ -23,6 +24,7 @@ The config (YAML; see policies/proxy.example.yaml):
   eventsFormat: jsonl | ftd-syslog   syslogStyle: 7 | 6   syslogRfc: 5424 | 3164   syslogHost: NAME
   admin: {host, port, token?}   workers: N   drainMs: MS
   limits: {maxConnections, maxHeldBytes}   trust: CA-BUNDLE   watch: true|false
+  capture: FILE.pcapng   captureMaxMb: N
 
 Options:
   --config FILE   the run config
@@ -40,6 +42,12 @@ Options:
   --syslog-style 7|6      ftd-syslog: the 7.x message (default) or the pre-7 one
   --syslog-rfc 5424|3164  ftd-syslog: the syslog header (default 5424); TCP is octet-counted
   --workers N     processes (overrides the config's workers)
+  --capture FILE.pcapng
+                  record the inspected connections (to the end of the server's first
+                  flight, a comment with the verdict on each) and the TSID probes, written
+                  when the proxy stops; Wireshark opens it, peekwall replay reads it
+  --capture-max-mb N
+                  the capture's bound (default 64): past it the oldest flows go
   --check         validate the config and the policy, then exit
 Signals: SIGHUP reloads the policy and reopens the events file (after logrotate's mv);
 SIGUSR1 reopens the events file only; SIGTERM/SIGINT drain and stop.
@@ -68,6 +76,8 @@ const run: Subcommand = {
         'events-format': { type: 'string' },
         'syslog-style': { type: 'string' },
         'syslog-rfc': { type: 'string' },
+        capture: { type: 'string' },
+        'capture-max-mb': { type: 'string' },
       },
       io,
       false,
@@ -79,13 +89,23 @@ const run: Subcommand = {
       printErrors(io, cfgR.error);
       return EXIT_USAGE;
     }
-    const { cfg, cfgPath } = cfgR.value;
+    const { cfgPath } = cfgR.value;
+    const capR = withCapture(cfgR.value.cfg, values, io);
+    if ('code' in capR) {
+      printErrors(io, [capR]);
+      return EXIT_USAGE;
+    }
+    const cfg = capR;
     let workers = cfg.workers;
     if (values.workers !== undefined) {
       workers = Number(values.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
         throw new PeekwallFailure(peekwallError('cli/usage', `--workers must be an integer 1..256, got ${values.workers}`));
       }
+    }
+    if (cfg.capture !== null && workers > 1) {
+      printErrors(io, [usageError('a capture is recorded by one process: run it with workers: 1')]);
+      return EXIT_USAGE;
     }
     const pol = await loadPolicyFile(cfg.policy);
     if (!pol.ok) {
@@ -119,6 +139,20 @@ const run: Subcommand = {
 };
 
 const usageError = (m: string): PeekwallError => peekwallError('cli/usage', m);
+
+/** --capture and --capture-max-mb over the config's capture/captureMaxMb. */
+function withCapture(cfg: RunConfig, v: Record<string, string | boolean | undefined>, io: CliIo): RunConfig | PeekwallError {
+  const file = typeof v.capture === 'string' ? resolve(io.cwd, v.capture) : cfg.capture?.file;
+  const mbText = v['capture-max-mb'];
+  let maxBytes = cfg.capture?.maxBytes ?? 64 * 1024 * 1024;
+  if (typeof mbText === 'string') {
+    const mb = Number(mbText);
+    if (!Number.isInteger(mb) || mb < 1 || mb > 4096) return usageError(`--capture-max-mb must be an integer 1..4096, not '${mbText}'`);
+    if (file === undefined) return usageError('--capture-max-mb bounds a capture: give --capture FILE.pcapng too');
+    maxBytes = mb * 1024 * 1024;
+  }
+  return file === undefined ? cfg : { ...cfg, capture: { file, maxBytes } };
+}
 
 /** `[HOST:]PORT`, `[v6]:PORT`: host (or the default) and a port 0..65535, or why not. */
 export function parseHostPort(text: string, defaultHost: string | null, flag: string, minPort = 0): { host: string; port: number } | string {
@@ -224,6 +258,10 @@ function noticeLines(n: ServiceNotice): string[] {
       return [`stopping: draining for up to ${n.drainMs} ms`];
     case 'stopped':
       return [`stopped after ${n.connections} connections`];
+    case 'capture-written':
+      return [`capture: ${n.flows} flow(s) written to ${n.file}${n.dropped > 0 ? ` (${n.dropped} older flow(s) left out by the size bound)` : ''}`];
+    case 'capture-failed':
+      return [`capture: ${formatError(n.error)}`];
   }
 }
 

@@ -31,6 +31,8 @@ export interface RunConfig {
   readonly trust: string | null;
   /** Reload when the policy file changes (default true). */
   readonly watch: boolean;
+  /** Record inspected connections as pcapng: the absolute path and the ring's bound in bytes. */
+  readonly capture: { readonly file: string; readonly maxBytes: number } | null;
 }
 
 /** A run config is a few dozen lines; anything this large is not one. */
@@ -66,6 +68,8 @@ interface RawConfig {
   limits?: ProxyLimits | null;
   trust?: string;
   watch: boolean;
+  capture?: string;
+  captureMaxMb: number;
 }
 
 /** `listeners.0.port: expected a port number 0..65535`: the path, then what the schema expects there. */
@@ -146,6 +150,7 @@ export function parseRunConfig(text: string, file: string): Result<RunConfig, Pe
       limits: { ...c.limits },
       trust: c.trust !== undefined ? abs(c.trust) : null,
       watch: c.watch,
+      capture: c.capture !== undefined ? { file: abs(c.capture), maxBytes: c.captureMaxMb * 1024 * 1024 } : null,
     },
   };
 }

@@ -16,6 +16,7 @@ import { answerTsidClear, serveAggregatedMetrics, superviseWorkers, WORKER_START
 import type { RunConfig } from './config.js';
 import { loadPolicyInWorker } from './policy-loader.js';
 import { startProxy } from './proxy.js';
+import { CaptureFile } from './capture.js';
 
 /** What the service has to say, as data: the caller (the CLI) turns each into a line. */
 export type ServiceNotice =
@@ -32,7 +33,9 @@ export type ServiceNotice =
   | { kind: 'event-log-error'; error: PeekwallError }
   | { kind: 'event-log-notice'; message: string }
   | { kind: 'stopping'; drainMs: number }
-  | { kind: 'stopped'; connections: number };
+  | { kind: 'stopped'; connections: number }
+  | { kind: 'capture-written'; file: string; flows: number; dropped: number }
+  | { kind: 'capture-failed'; error: PeekwallError };
 
 export interface ServiceOptions {
   readonly config: RunConfig;
@@ -130,9 +133,11 @@ async function serveWith(o: ServiceOptions, signals: ReturnType<typeof takeSigna
     onError: (error) => notify({ kind: 'event-log-error', error }),
     onNotice: (message) => notify({ kind: 'event-log-notice', message }),
   });
+  const capture = cfg.capture === null ? null : new CaptureFile(cfg.capture.file, cfg.capture.maxBytes);
   let proxy;
   try {
     proxy = await startProxy({
+      ...(capture ? { capture } : {}),
       policy: o.policy,
       listeners: cfg.listeners,
       eventLog,
@@ -203,6 +208,15 @@ async function serveWith(o: ServiceOptions, signals: ReturnType<typeof takeSigna
   notify({ kind: 'stopping', drainMs: cfg.drainMs });
   await proxy.close({ drainMs: cfg.drainMs });
   await eventLog.close();
+  if (capture) {
+    try {
+      const s = capture.flush();
+      notify({ kind: 'capture-written', file: capture.path, flows: s.flows, dropped: s.dropped });
+    } catch (e) {
+      if (!(e instanceof PeekwallFailure)) throw e;
+      notify({ kind: 'capture-failed', error: e.errors[0] });
+    }
+  }
   notify({ kind: 'stopped', connections: proxy.stats().connections });
   if (cluster.isWorker) process.disconnect?.();
   return 'stopped';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCert, sleep, startOrigin, tlsRoundTrip, type TestCert } from '../proxy/lib/net.js';
+import { runCli } from '../helpers/io.js';
 
 const runModule = fileURLToPath(new URL('../../src/cli/run.js', import.meta.url));
 const mainModule = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -392,4 +393,42 @@ t.test('SIGHUP reload, alone and with --workers 2: a changed feed applies, an in
     p.child.kill('SIGTERM');
     t.equal(await p.exited, 0, `${workers}: SIGTERM, exit 0`);
   }
+});
+
+t.test('run --capture (and capture: in the config): the pcapng is written at stop, and replay of it gives the logged events', async (t) => {
+  const origin = await startOrigin(cert, { maxVersion: 'TLSv1.2' });
+  t.teardown(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), policy('ALLOW_CAPTURED'));
+  const p = start(dir, ['--policy', 'policy.yaml', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${origin.port}`, '--events', 'events.jsonl', '--capture', 'flags.pcapng', '--capture-max-mb', '1']);
+  t.teardown(() => p.child.kill('SIGKILL'));
+  const port = Number((await p.waitFor(/transparent listener on 127\.0\.0\.1:(\d+)/))[1]);
+  t.equal((await tlsRoundTrip(port, { servername: 'captured.test', maxVersion: 'TLSv1.2' })).kind, 'ok');
+  await eventsAtLeast(join(dir, 'events.jsonl'), 1);
+  p.child.kill('SIGTERM');
+  await p.waitFor(/capture: 1 flow\(s\) written to .*flags\.pcapng/);
+  t.equal(await p.exited, 0);
+  const replayed = await runCli(['replay', 'flags.pcapng', '--policy', 'policy.yaml', '--json'], { cwd: dir });
+  t.equal(replayed.code, 0, 'replay reads the capture and judges every flow');
+  const logged = JSON.parse(readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n')[0]);
+  const flow = JSON.parse(replayed.stdout).flows[0].event;
+  for (const k of ['srcIp', 'srcPort', 'dstIp', 'dstPort', 'action', 'accessControlRule', 'url', 'sni', 'identitySource']) t.equal(flow[k], logged[k], `replay's ${k} is the logged one`);
+
+  // The config's capture: key, relative to the config file.
+  writeFileSync(join(dir, 'run.yaml'), `policy: policy.yaml\nevents: cfg.jsonl\ncapture: cfg.pcapng\nlisteners:\n  - { mode: transparent, host: 127.0.0.1, port: 0, upstream: { host: 127.0.0.1, port: ${origin.port} } }\n`);
+  const q = start(dir, ['--config', 'run.yaml']);
+  t.teardown(() => q.child.kill('SIGKILL'));
+  const port2 = Number((await q.waitFor(/transparent listener on 127\.0\.0\.1:(\d+)/))[1]);
+  t.equal((await tlsRoundTrip(port2, { servername: 'config.test' })).kind, 'ok');
+  await eventsAtLeast(join(dir, 'cfg.jsonl'), 1);
+  q.child.kill('SIGTERM');
+  await q.waitFor(/capture: 1 flow\(s\) written to .*cfg\.pcapng/);
+  t.equal(await q.exited, 0);
+  t.ok(existsSync(join(dir, 'cfg.pcapng')));
+
+  const bad = start(dir, ['--config', 'run.yaml', '--workers', '2']);
+  t.teardown(() => bad.child.kill('SIGKILL'));
+  t.equal(await bad.exited, 2, 'a capture with workers > 1 is refused');
+  t.match(bad.stderr(), /one process: run it with workers: 1/);
 });
