@@ -2,9 +2,10 @@
 // (editors read the same files through the `# yaml-language-server: $schema=` line of the
 // shipped YAML). They come in as JSON modules, so this folder opens no file: the policy engine,
 // which must stay free of I/O, reads its defaults and bounds from its schema like any format.
-// Each is compiled once per process, on first use.
+// The policy's validator is generated from its schema ahead of time (see AJV_OPTIONS).
 import { peekwallError, type PeekwallError } from '../util/errors.js';
-import { compiled, validateTree, type IssueWords, type Schema } from './validate.js';
+import { compiled, errorsOf, validateTree, type IssueWords, type Schema } from './validate.js';
+import { policy as policyValidator } from './validators.generated.js';
 import { readYaml, type FormatName, type YamlLimits, type YNode } from './yaml.js';
 import labPki from '../../policies/schemas/lab-pki.schema.json' with { type: 'json' };
 import policy from '../../policies/schemas/policy.schema.json' with { type: 'json' };
@@ -14,6 +15,7 @@ import suite from '../../policies/schemas/suite.schema.json' with { type: 'json'
 export type SchemaName = 'run-config' | 'suite' | 'lab-pki' | 'policy';
 
 const DOCS: Readonly<Record<SchemaName, Schema>> = { 'run-config': runConfig, suite, 'lab-pki': labPki, policy };
+
 
 /** Where a schema lives in the package, as the shipped YAML files' modelines name it. */
 export function schemaFile(name: SchemaName): string {
@@ -27,10 +29,10 @@ export interface FormatSchema {
   readonly validate: (data: unknown) => ReturnType<ReturnType<typeof compiled>>;
 }
 
-/** A format's schema, compiled on first use (never per file). */
+/** A format's schema and its validator (compiled on first use, never per file, where not generated). */
 export function formatSchema(name: SchemaName): FormatSchema {
   const doc = DOCS[name];
-  return { name, schema: () => doc, validate: compiled(doc) };
+  return { name, schema: () => doc, validate: name === 'policy' ? errorsOf(policyValidator) : compiled(doc) };
 }
 
 export type Checked =
@@ -58,7 +60,7 @@ export function readFormat(
   try {
     v = validateTree(schema.validate, schema.schema(), y.value, file, words);
   } catch (e) {
-    // A schema not compiling (an edited schema file): a refusal that says so.
+    // A validator that throws (none should): a refusal that says so, never a crash.
     return { ok: false, error: [peekwallError('schema/unavailable', `cannot check the file against ${schemaFile(schema.name)}: ${(e as Error).message}`, { file })] };
   }
   return { ok: true, tree: y.value, data: v.data, errors: v.errors };

@@ -17,5 +17,5 @@ export {
   type YamlLimits,
   type YamlProblem,
 } from './yaml.js';
-export { compiled, issuesOf, validateTree, factsOf, valueAt, defaultsOf, type IssueWords, type SchemaIssue, type Schema, type Path } from './validate.js';
+export { compiled, AJV_OPTIONS, ANNOTATIONS, issuesOf, validateTree, factsOf, valueAt, defaultsOf, type IssueWords, type SchemaIssue, type Schema, type Path } from './validate.js';
 export { formatSchema, readFormat, schemaFile, inFileOrder, isMapping, type FormatSchema, type SchemaName, type Checked } from './formats.js';

@@ -5,7 +5,7 @@
 // valid value looks like, also shown by editors), `errorCode` (the format's code for it) and
 // `title` (what the value is called).
 import { createRequire } from 'node:module';
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
 import { locate, toPlain, type Pos, type YNode } from './yaml.js';
 
@@ -35,7 +35,28 @@ export type IssueWords = (i: SchemaIssue, data: unknown) => { code: string; mess
 
 // Annotations our schemas carry besides standard JSON Schema; ajv's strict mode refuses
 // keywords it does not know, which keeps typos in the schemas from passing silently.
-const ANNOTATIONS = ['errorMessage', 'errorCode'];
+export const ANNOTATIONS = ['errorMessage', 'errorCode'] as const;
+
+/**
+ * How every validator is made: by the engine below on first use, or ahead of time for the
+ * policy (validators.generated.ts, by test/schema/generate.ts). Loading ajv and compiling the
+ * policy schema cost ~0.1 s of CPU, which every command that reads a policy and every reload
+ * would pay; the generated code loads in milliseconds, and test/schema fails when it no longer
+ * matches the schema. The other formats are read once, at start.
+ */
+export const AJV_OPTIONS = Object.freeze({
+  allErrors: true, // every problem of the file in one run
+  verbose: true, // errors carry their schema: its errorMessage, errorCode and title
+  ownProperties: true, // `constructor` and friends are never found on a prototype
+  useDefaults: true, // defaults are written once, in the schema
+  allowUnionTypes: true,
+  strict: true,
+  // A `then: {required: [x]}` names a property its parent schema defines.
+  strictRequired: false,
+  // test/schema checks the schemas against the JSON Schema meta-schema.
+  validateSchema: false,
+  logger: false,
+} satisfies Options);
 
 let shared: Ajv | null = null;
 
@@ -46,20 +67,7 @@ let shared: Ajv | null = null;
 function engine(): Ajv {
   if (shared) return shared;
   const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-  const ajv = new AjvClass({
-    allErrors: true, // every problem of the file in one run
-    verbose: true, // errors carry their schema: its errorMessage, errorCode and title
-    ownProperties: true, // `constructor` and friends are never found on a prototype
-    useDefaults: true, // defaults are written once, in the schema
-    allowUnionTypes: true,
-    strict: true,
-    // A `then: {required: [x]}` names a property its parent schema defines.
-    strictRequired: false,
-    // Checking our schemas against the JSON Schema meta-schema compiles the meta-schema
-    // first, several times the cost of the schema itself; test/schema does it once instead.
-    validateSchema: false,
-    logger: false,
-  });
+  const ajv = new AjvClass(AJV_OPTIONS);
   for (const keyword of ANNOTATIONS) ajv.addKeyword({ keyword, schemaType: 'string' });
   shared = ajv;
   return ajv;
@@ -76,6 +84,14 @@ export function compiled(schema: Schema): (data: unknown) => readonly ErrorObjec
     validate ??= engine().compile(schema);
     return validate(data) ? [] : (validate.errors ?? []);
   };
+}
+
+/** A validator as ajv generates it: true, or false with its errors on the function. */
+export type GeneratedValidator = ((data: unknown) => boolean) & { errors?: readonly ErrorObject[] | null };
+
+/** A generated validator as a function from data to its errors. */
+export function errorsOf(validate: GeneratedValidator): (data: unknown) => readonly ErrorObject[] {
+  return (data) => (validate(data) ? [] : (validate.errors ?? []));
 }
 
 /** `#/definitions/x` references within one schema, followed. */

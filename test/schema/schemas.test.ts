@@ -46,6 +46,11 @@ t.test('every schema is a valid draft-07 schema and compiles under ajv strict mo
   }
 });
 
+t.test('the policy validator the product runs is generated from the policy schema as it is now', async (t) => {
+  const { generatedSource, GENERATED } = await import('./generate.js');
+  t.ok(readFileSync(GENERATED, 'utf8') === generatedSource(), `${GENERATED} is current (after editing a schema: node dist/test/schema/generate.js --write)`);
+});
+
 t.test('every shipped YAML file names its schema on its first line, and the file is there', async (t) => {
   const all = Object.entries(shipped).flatMap(([name, files]) => files.map((file) => ({ name: name as SchemaName, file })));
   t.ok(shipped.policy.length >= 3 && shipped.suite.length >= 1, `found the shipped files (${all.length})`);
