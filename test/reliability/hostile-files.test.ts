@@ -155,19 +155,27 @@ t.test('event logs (parseEventLines): hostile lines become per-line errors', (t)
 });
 
 // A device or a FIFO where a file is expected: stat says size 0, the read never ends (device)
-// or never starts (FIFO). Run in a child with a memory ulimit and a 10 s kill so a loader
-// that trusts stat fails this test (after 5 s) instead of hanging CI or eating the machine.
+// or never starts (FIFO). Run in a child with a memory ulimit, killed 5 s after the loader was
+// called, so a loader that trusts stat fails this test instead of hanging CI or eating the
+// machine. The 5 s start once the modules are imported (the child says 'R'): importing the
+// proxy on a loaded 2-core machine can take longer than a prompt refusal.
 function childLoad(t: Test, module: string, fn: string, path: string): Promise<{ code: number | null; out: string }> {
   const url = new URL(module, import.meta.url).href;
-  const script = `const m = await import(${JSON.stringify(url)}); const r = await m.${fn}(${JSON.stringify(path)}); process.stdout.write(JSON.stringify(r.ok ? {ok: true} : {ok: false, error: r.error}));`;
+  const script = `const m = await import(${JSON.stringify(url)}); process.stdout.write('R'); const r = await m.${fn}(${JSON.stringify(path)}); process.stdout.write(JSON.stringify(r.ok ? {ok: true} : {ok: false, error: r.error}));`;
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', `ulimit -v 4000000; exec "${process.execPath}" --input-type=module -e '${script.replace(/'/g, `'\\''`)}'`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    let loaderTimer: NodeJS.Timeout | null = null;
+    // Bounds the import too, generously: nothing here may hang the suite.
+    const overall = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (loaderTimer === null && out.startsWith('R')) loaderTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    });
     child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
+      clearTimeout(overall);
+      if (loaderTimer !== null) clearTimeout(loaderTimer);
+      resolve({ code, out: out.replace(/^R/, '') });
     });
     t.teardown(() => child.kill('SIGKILL'));
   });
