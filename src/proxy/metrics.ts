@@ -1,14 +1,33 @@
 // Prometheus metrics with a per-proxy Registry (never prom-client's global default registry:
 // two proxies in one process — tests, the lab — must not share or collide). Updated once per
 // connection when its event is emitted, never per chunk.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
 import type { ConnectionEvent } from '../events/index.js';
+import { fromRoot } from '../util/paths.js';
 
 /** What the connection-event sink did with the events given to it (an EventLog is one). */
 export interface EventSinkStats {
   readonly written: number;
   readonly dropped: number;
   readonly queued: number;
+}
+
+/** Seconds: a loopback hello takes well under a millisecond, a TSID probe to a slow server seconds. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface BuildInfo {
+  readonly version: string;
+}
+
+/** peekwall's version from its package.json ('unknown' if it cannot be read: metrics must not fail). */
+function packageVersion(): string {
+  try {
+    const v: unknown = JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 export class ProxyMetrics {
@@ -18,9 +37,45 @@ export class ProxyMetrics {
   private readonly identities: Counter<'source'>;
   private readonly failures: Counter<'reason'>;
   private readonly bytes: Counter<'direction'>;
+  private readonly byAction: Counter<'action'>;
+  private readonly helloSeconds: Histogram;
+  private readonly verdictSeconds: Histogram;
+  private readonly probeSeconds: Histogram;
 
-  constructor(counters: () => Record<string, number>, sink?: EventSinkStats) {
+  constructor(counters: () => Record<string, number>, sink?: EventSinkStats, build?: BuildInfo) {
     const registers = [this.registry];
+    // The Node process (CPU, memory, event-loop lag, GC, handles) in this proxy's own registry.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'peekwall_build_info',
+      help: 'Always 1; the labels say which peekwall and which Node.js serve',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: build?.version ?? packageVersion(), node: process.version }, 1);
+    this.byAction = new Counter({
+      name: 'peekwall_connections_by_action_total',
+      help: 'Connections by the action of their event (Allow, Block, Block with reset, Trust, Monitor, ...)',
+      labelNames: ['action'],
+      registers,
+    });
+    this.helloSeconds = new Histogram({
+      name: 'peekwall_client_hello_seconds',
+      help: 'From accept to the complete ClientHello (connections that sent one)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.verdictSeconds = new Histogram({
+      name: 'peekwall_verdict_seconds',
+      help: 'From accept to the verdict (after the TSID probe or the server certificate when those were needed)',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.probeSeconds = new Histogram({
+      name: 'peekwall_tsid_probe_seconds',
+      help: 'Connections that waited for a TSID probe (certificate cache miss): from the complete ClientHello to the verdict, the probe as the connection waited for it',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.connections = new Counter({
       name: 'peekwall_connections_total',
       help: 'Connections accepted and finished (one per connection event), by listener mode',
@@ -136,6 +191,12 @@ export class ProxyMetrics {
   observe(e: ConnectionEvent, listener: string, failed: boolean): void {
     this.connections.inc({ listener });
     this.verdicts.inc({ action: e.action, rule: e.accessControlRule });
+    this.byAction.inc({ action: e.action });
+    const hello = e.timings?.helloMs;
+    const verdict = e.timings?.decisionMs;
+    if (hello !== undefined) this.helloSeconds.observe(hello / 1000);
+    if (verdict !== undefined) this.verdictSeconds.observe(verdict / 1000);
+    if (e.tsid?.cache === 'miss' && hello !== undefined && verdict !== undefined) this.probeSeconds.observe(Math.max(0, verdict - hello) / 1000);
     if (e.identitySource) this.identities.inc({ source: e.identitySource });
     if (failed && e.closeReason) this.failures.inc({ reason: e.closeReason });
     if (e.bytesFromClient > 0) this.bytes.inc({ direction: 'client_to_server' }, e.bytesFromClient);
