@@ -23,7 +23,7 @@ const RANK: Record<string, number> = {
   regress: 7,
   cli: 8,
 };
-const PURE = ['wire', 'identity', 'policy', 'flow'];
+const PURE = ['schema', 'wire', 'identity', 'policy', 'flow'];
 const IO_MODULES = /^node:(fs|fs\/promises|net|path|tls|http|https|dgram|child_process|worker_threads|cluster|os)$/;
 const MAX_LINES = 500;
 
@@ -94,7 +94,7 @@ t.test('folders meet through their index.ts (util/ has none by design)', async (
   );
 });
 
-t.test('the pure core (wire, identity, policy, flow) opens no file and no socket', async (t) => {
+t.test('the pure core (schema, wire, identity, policy, flow) opens no file and no socket', async (t) => {
   const io = imports.filter((i) => PURE.includes(i.from) && IO_MODULES.test(i.spec));
   t.same(
     io.map((i) => `${relative(src, i.file)} imports ${i.spec}`),
