@@ -27,7 +27,8 @@ import { flowEvent, type ConnectionEvent } from '../events/index.js';
 import { certificateFacts, type CertificateFacts } from '../identity/index.js';
 import { evaluate, traceLines, type Policy } from '../policy/index.js';
 import { peekwallError, type PeekwallError, type Result } from '../util/errors.js';
-import { readClientHello, ServerFlightReader, type ServerFlightResult } from '../wire/index.js';
+import { ServerFlightReader, type ServerFlightResult } from '../wire/index.js';
+import { probeKey, ProbeRecord, type ProbeRead } from './probes.js';
 import type { FlowConsumer, FlowStart, FlowStats, GapInfo, PacketMeta, Side, SideEnd } from './tcp.js';
 
 export interface ReplayOptions {
@@ -91,18 +92,31 @@ export class Replay {
   ) {}
 
   /** Chains TSID probes recorded in the capture read, by server ip:port/SNI (bounded). */
-  private readonly probed = new Map<string, { readonly chain: readonly CertificateFacts[]; readonly frame: number }>();
+  private readonly probed = new Map<string, ProbeRead>();
+  /** The same, by port/SNI only: the latest probe for that name. */
+  private readonly probedByName = new Map<string, ProbeRead>();
 
   /** The tracker's flow factory: a recorded TSID probe is no client flow, it answers probes. */
-  readonly open = (start: FlowStart): FlowConsumer => (start.first.probe === true ? new ProbeRecord(this, start) : new FlowReplay(this, start, this.emit));
+  readonly open = (start: FlowStart): FlowConsumer => (start.first.probe === true ? new ProbeRecord(this, start.server) : new FlowReplay(this, start, this.emit));
 
-  probeRead(key: string, chain: readonly CertificateFacts[], frame: number): void {
-    if (this.probed.size >= 4096 && !this.probed.has(key)) this.probed.delete(this.probed.keys().next().value as string);
-    this.probed.set(key, { chain, frame });
+  probeRead(server: Endpoint, sni: string | null, chain: readonly CertificateFacts[], frame: number): void {
+    const read = { chain, frame, server };
+    for (const [m, key] of [
+      [this.probed, probeKey(server, sni)],
+      [this.probedByName, `${server.port}/${sni ?? ''}`],
+    ] as const) {
+      if (m.size >= 4096 && !m.has(key)) m.delete(m.keys().next().value as string);
+      m.set(key, read);
+    }
   }
 
-  probeAnswer(key: string): { readonly chain: readonly CertificateFacts[]; readonly frame: number } | undefined {
-    return this.probed.get(key);
+  /**
+   * The probe recorded for this server and SNI; else the latest one for the SNI at another
+   * address: the proxy's TSID cache answers by the upstream it probed, and several addresses
+   * (the lab's two seed servers) may share one upstream — the note says which probe it was.
+   */
+  probeAnswer(server: Endpoint, sni: string | null): ProbeRead | undefined {
+    return this.probed.get(probeKey(server, sni)) ?? this.probedByName.get(`${server.port}/${sni ?? ''}`);
   }
 
   /**
@@ -306,7 +320,7 @@ class FlowReplay implements FlowConsumer {
 
   private probeRecorded(): boolean {
     const hello = this.m.hello;
-    return hello !== null && this.run.probeAnswer(probeKey(this.start.server, hello.sni)) !== undefined;
+    return hello !== null && this.run.probeAnswer(this.start.server, hello.sni) !== undefined;
   }
 
   private answerProbe(p: PacketMeta): void {
@@ -314,11 +328,13 @@ class FlowReplay implements FlowConsumer {
     this.probing = false;
     let answer: ProbeAnswer | null;
     const hello = this.m.hello;
-    const probed = hello === null ? undefined : this.run.probeAnswer(probeKey(this.start.server, hello.sni));
+    const probed = hello === null ? undefined : this.run.probeAnswer(this.start.server, hello.sni);
     if (probed !== undefined) {
       this.origin = 'capture';
       this.flightFrame = probed.frame;
-      this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate the TSID probe recorded in this capture read (frame ${probed.frame})`));
+      const s = probed.server;
+      const other = s.ip === this.start.server.ip ? '' : ` to ${s.ip}:${s.port}, the same upstream for the proxy's TSID cache`;
+      this.notes.push(peekwallError('capture/probe-certificate', `TSID on: the certificate the TSID probe recorded in this capture read (frame ${probed.frame}${other})`));
       return this.apply(this.m.certificate({ ok: true, chain: probed.chain, cache: 'miss' }), p);
     }
     switch (r.kind) {
@@ -438,53 +454,6 @@ class FlowReplay implements FlowConsumer {
     out.push(`${prefix}Result: ${event.action}${event.reason ? ` (${event.reason})` : ''}${event.accessControlRule ? ` by '${event.accessControlRule}'` : ''}`);
     return out;
   }
-}
-
-const probeKey = (server: Endpoint, sni: string | null): string => `${server.ip}:${server.port}/${sni ?? ''}`;
-
-/** A TSID probe recorded by the proxy: its hello's SNI and the chain its server sent. */
-class ProbeRecord implements FlowConsumer {
-  private readonly flight = new ServerFlightReader();
-  private hello: Buffer = Buffer.alloc(0);
-  private sni: string | null | undefined;
-  private done = false;
-
-  constructor(
-    private readonly run: Replay,
-    private readonly start: FlowStart,
-  ) {}
-
-  wants(side: Side): boolean {
-    return !this.done && (side === 'server' || this.sni === undefined);
-  }
-
-  data(side: Side, bytes: Buffer, p: PacketMeta): void {
-    if (side === 'client') {
-      if (this.hello.length > 64 * 1024) return;
-      this.hello = Buffer.concat([this.hello, bytes]);
-      const h = readClientHello(this.hello);
-      if (h.kind === 'hello') this.sni = h.hello.sni;
-      else if (h.kind !== 'need-more') this.done = true;
-      return;
-    }
-    const r = this.flight.push(bytes);
-    if (r.kind === 'need-more') return;
-    this.done = true;
-    if (r.kind !== 'certificate' || r.chain.length === 0 || this.sni === undefined) return;
-    const chain: CertificateFacts[] = [];
-    for (const der of r.chain) {
-      const f = this.run.facts(der);
-      if (f.ok) chain.push(f.value);
-      else if (chain.length === 0) return;
-    }
-    this.run.probeRead(probeKey(this.start.server, this.sni), chain, p.frame);
-  }
-
-  end(): void {}
-
-  note(): void {}
-
-  close(): void {}
 }
 
 function isoTime(ms: number): string {

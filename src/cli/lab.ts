@@ -1,10 +1,11 @@
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { renderEventsTable } from '../events/index.js';
 import { findScenario, renderLabRun, SCENARIOS, serveLab } from '../lab/index.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
+import { fromRoot } from '../util/paths.js';
 import { EXIT_OK, EXIT_PROBLEM, parseCommandArgs, writeJson, type Subcommand } from './command.js';
 
-const usage = `Usage: peekwall lab [--scenario NAME|list] [--json] [--wide]
+const usage = `Usage: peekwall lab [--scenario NAME|list] [--json] [--wide] [--capture FILE.pcapng]
        peekwall lab serve [--policy FILE] [--tsid on|off] [--port N] [--explicit-port N] [--tls13]
 
 Reproduces the Smart Licensing field case end to end on loopback, without root: a simulated
@@ -24,6 +25,10 @@ Options:
   --json            {scenario, acts: [{title, policy, tsid, events, clients, checks, ok}], ok}
   --wide            wider events table (reason, identity source, SNI, ...)
   --timeout MS      the devices' call deadline (default 8000)
+  --capture FILE.pcapng
+                    record each act's inspected connections and TSID probes as pcapng, one
+                    file per act (FILE.act1.pcapng, ...), and print the replay command that
+                    gives the act's events again
 serve options:
   --policy FILE     policy peekwall applies (default policies/smart-licensing.yaml)
   --tsid on|off     override the policy's TSID setting
@@ -62,6 +67,7 @@ const lab: Subcommand = {
       port: { type: 'string' },
       'explicit-port': { type: 'string' },
       tls13: { type: 'boolean' },
+      capture: { type: 'string' },
     }, io);
     if (!parsed) return EXIT_OK;
     const { values, positionals } = parsed;
@@ -116,9 +122,18 @@ const lab: Subcommand = {
     if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 100 && timeoutMs <= 60_000)) {
       throw new PeekwallFailure(peekwallError('cli/usage', `--timeout must be 100..60000 ms, not '${values.timeout}'`));
     }
-    const run = await scenario.run(timeoutMs !== undefined ? { timeoutMs } : {});
+    const capture = values.capture === undefined ? undefined : resolve(io.cwd, values.capture);
+    const run = await scenario.run({ ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(capture ? { capture } : {}) });
     if (values.json) writeJson(io, run);
-    else io.stdout.write(renderLabRun(run, values.wide ? { wide: true } : {}));
+    else {
+      io.stdout.write(renderLabRun(run, values.wide ? { wide: true } : {}));
+      for (const [i, a] of run.acts.entries()) {
+        if (a.capture === undefined) continue;
+        const rel = relative(io.cwd, a.capture);
+        const shown = rel === '' || rel.startsWith('..') ? a.capture : rel;
+        io.stdout.write(`capture of act ${i + 1}: ${shown} — its events again: peekwall replay ${shown} --policy ${relative(io.cwd, fromRoot(a.policy))} --tsid ${a.tsid.enabled ? 'on' : 'off'} --profile ${a.tsid.profile}\n`);
+      }
+    }
     return run.ok ? EXIT_OK : EXIT_PROBLEM;
   },
 };

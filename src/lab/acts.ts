@@ -36,6 +36,8 @@ export interface LabAct {
   readonly ok: boolean;
   /** Extra text for people (e.g. a device's `show license`). */
   readonly notes: string[];
+  /** The act's capture (--capture), written. */
+  readonly capture?: string;
 }
 
 export interface LabRun {
@@ -59,6 +61,8 @@ export interface ScenarioOptions {
   readonly timeoutMs?: number;
   /** Folder holding certs/ and policies/lab/tokens.txt (default: the package root). */
   readonly root?: string;
+  /** Record each act as pcapng (world.ts actCapturePath names the files). */
+  readonly capture?: string;
 }
 
 export async function loadLabPolicy(rel: string, tsid?: boolean, profile?: TsidProfile): Promise<Policy> {
@@ -105,6 +109,7 @@ export async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
   await w.startProxy(policy);
   const { value: clients, events } = await w.collect(() => (a.run ?? renewAll)(w.devices), a.expectEvents ?? w.devices.length);
   const checks = a.checks(events, clients);
+  const capture = w.flushCapture();
   return {
     title: a.title,
     policy: a.policy,
@@ -115,12 +120,13 @@ export async function runAct(w: LabWorld, a: ActSpec): Promise<LabAct> {
     checks,
     ok: checks.every((c) => c.ok),
     notes: a.notes?.(w) ?? [],
+    ...(capture !== null ? { capture } : {}),
   };
 }
 
 /** The world options every scenario passes on from its caller. */
 export function worldOptions(o: ScenarioOptions): Partial<WorldOptions> {
-  return { ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.root ? { root: o.root } : {}) };
+  return { ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.root ? { root: o.root } : {}), ...(o.capture ? { capture: o.capture } : {}) };
 }
 
 export async function withWorld<T>(o: WorldOptions, fn: (w: LabWorld) => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import type { ConnectionEvent } from '../events/index.js';
 import { trustStoreFromPem } from '../identity/index.js';
 import type { Policy } from '../policy/index.js';
 import type { ListenerConfig, ProxyOptions, RunningProxy } from '../proxy/index.js';
-import { startProxy } from '../proxy/index.js';
+import { CaptureFile, startProxy } from '../proxy/index.js';
 import { fromRoot } from '../util/paths.js';
 import { peekwallError, PeekwallFailure } from '../util/errors.js';
 import { readBoundedFileSync } from '../util/files.js';
@@ -26,6 +26,9 @@ export const LAB_DEVICES: readonly { name: string; kind: 'FMC' | 'ASA' | 'router
 export const LAB_PROXY_SEED = '192.0.2.10';
 export const LAB_PROXY_PORT_SEED = 80;
 export const LAB_TOKEN = 'LAB-TOKEN-VALID-0001';
+
+/** A lab act is a few dozen connections: far below this. */
+const LAB_CAPTURE_BYTES = 64 * 1024 * 1024;
 
 export interface WorldOptions {
   /** certs/<name>.crt.pem + .key.pem presented by the cloud (default smart-licensing). */
@@ -49,6 +52,14 @@ export interface WorldOptions {
   readonly cloudPort?: number;
   readonly trust?: ProxyOptions['trust'];
   readonly root?: string;
+  /** Record each act's inspected connections and TSID probes: FILE.pcapng -> FILE.act1.pcapng, ... */
+  readonly capture?: string;
+}
+
+/** `lab.pcapng` -> `lab.act2.pcapng`: one capture per act, as each act has its own policy. */
+export function actCapturePath(file: string, act: number): string {
+  const m = /^(.*?)(\.pcapng)?$/i.exec(file) as RegExpExecArray;
+  return `${m[1]}.act${act}${m[2] ?? '.pcapng'}`;
 }
 
 export interface LabPaths {
@@ -115,6 +126,8 @@ export class LabWorld {
   #ports = new Map<string, number>();
   #explicitPort = 0;
   #trust: ProxyOptions['trust'];
+  #capture: CaptureFile | null = null;
+  #captures = 0;
   readonly o: WorldOptions;
 
   constructor(o: WorldOptions = {}) {
@@ -199,6 +212,7 @@ export class LabWorld {
       resolve: async (host: string) => (host === LICENSING_HOST ? this.cloud!.host : host),
       // The lab CA as peekwall's trust store: events carry certStatus (valid, expired, ...).
       ...(this.#trust ? { trust: this.#trust } : {}),
+      ...(this.#nextCapture() ?? {}),
     };
     // Both server aliases on one port (like 443 in the field) when it is free.
     const port1 = first || (await freePort(this.map.toLab(s1)));
@@ -277,8 +291,25 @@ export class LabWorld {
     return { cn, sans, notAfter: c.validTo, subject: c.subject.replace(/\n/g, ', ') };
   }
 
+  /** A fresh capture for the proxy about to start (each act's policy is its own). */
+  #nextCapture(): { capture: CaptureFile } | null {
+    this.flushCapture();
+    if (this.o.capture === undefined) return null;
+    this.#capture = new CaptureFile(actCapturePath(this.o.capture, ++this.#captures), LAB_CAPTURE_BYTES);
+    return { capture: this.#capture };
+  }
+
+  /** Write the current act's capture; its path, or null when not capturing. */
+  flushCapture(): string | null {
+    const c = this.#capture;
+    if (c === null) return null;
+    c.flush();
+    return c.path;
+  }
+
   async close(): Promise<void> {
     await this.proxy?.close();
+    this.flushCapture();
     await this.cloud?.close();
     this.proxy = null;
     this.cloud = null;
