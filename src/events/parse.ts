@@ -1,5 +1,6 @@
 // Reading an events file back (for `peekwall events`, `peekwall test --from-events`).
 // Lines that are not connection events are reported with their line number, not fatal.
+import { isIP } from 'node:net';
 import { peekwallError, type PeekwallError } from '../util/errors.js';
 import type { ConnectionEvent } from './types.js';
 
@@ -64,8 +65,13 @@ export function parseEventLines(
   return { events, errors };
 }
 
+/** The actions a connection event can carry, spelled as FMC shows them (--action takes any case). */
+export const EVENT_ACTIONS: readonly string[] = ['Allow', 'Trust', 'Monitor', 'Block', 'Block with reset', 'Interactive Block', 'Interactive Block with reset'];
+
 export interface EventFilter {
   readonly action?: string;
+  readonly srcPort?: number;
+  readonly dstPort?: number;
   readonly rule?: string;
   readonly src?: string;
   readonly dst?: string;
@@ -76,6 +82,24 @@ export interface EventFilter {
   readonly fmcLogged?: boolean;
 }
 
+/**
+ * What is wrong with filter values as typed (a filter that can never match is a typo, not an
+ * empty answer): an unknown action, an address that is not an IP, a port outside 0..65535.
+ */
+export function eventFilterErrors(f: { action?: string; src?: string; dst?: string; srcPort?: string; dstPort?: string }): string[] {
+  const out: string[] = [];
+  if (f.action !== undefined && !EVENT_ACTIONS.some((a) => a.toLowerCase() === f.action!.toLowerCase())) {
+    out.push(`--action '${f.action}' is not an action; valid: ${EVENT_ACTIONS.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(', ')}`);
+  }
+  for (const [flag, v] of [['--src', f.src], ['--dst', f.dst]] as const) {
+    if (v !== undefined && isIP(v) === 0) out.push(`${flag} '${v}' is not an IP address (e.g. 10.12.1.8 or 2001:db8::1)`);
+  }
+  for (const [flag, v] of [['--src-port', f.srcPort], ['--dst-port', f.dstPort]] as const) {
+    if (v !== undefined && !(/^\d{1,5}$/.test(v) && Number(v) <= 65535)) out.push(`${flag} '${v}' is not a port (0..65535)`);
+  }
+  return out;
+}
+
 export function filterEvents(events: readonly ConnectionEvent[], f: EventFilter): ConnectionEvent[] {
   const lc = (s: string | undefined) => (s ?? '').toLowerCase();
   return events.filter(
@@ -84,6 +108,8 @@ export function filterEvents(events: readonly ConnectionEvent[], f: EventFilter)
       (f.rule === undefined || e.accessControlRule === f.rule) &&
       (f.src === undefined || e.srcIp === f.src) &&
       (f.dst === undefined || e.dstIp === f.dst) &&
+      (f.srcPort === undefined || e.srcPort === f.srcPort) &&
+      (f.dstPort === undefined || e.dstPort === f.dstPort) &&
       (f.url === undefined || lc(e.url ?? '').includes(lc(f.url))) &&
       (f.reason === undefined || lc(e.reason) === lc(f.reason)) &&
       (f.fmcLogged !== true || e.fmcLogged !== false),
