@@ -147,3 +147,23 @@ t.test('feeds need a reader: parsePolicy stays pure without one', async (t) => {
   t.equal(r.ok, false);
   if (!r.ok) t.equal(r.error[0].code, 'policy/no-reader');
 });
+
+t.test("the schema's findings in the policy's words, each at its node", async (t) => {
+  t.same(where('settings: {timeouts: {peekMs: 0, zz: 1}, tsid: {sessionCheck: y}, oddHellos: []}\nrules: []\n'), [
+    'test.yaml:1:31: settings.timeouts.peekMs must be an integer from 1 to 3600000 [policy/schema]',
+    "test.yaml:1:34: unknown key 'zz' in settings.timeouts (allowed: peekMs, probeMs, connectMs, idleMs) [policy/unknown-key]",
+    "test.yaml:1:63: settings.tsid.sessionCheck must be one of 'off', 'log', 'redecide', not 'y' [policy/schema]",
+    'test.yaml:1:78: settings.oddHellos must be a map, not a list [policy/schema]',
+  ]);
+  t.same(where('securityIntelligence:\n  url:\n    - {name: L, action: block}\n    - {name: M, action: blok, entries: [{a: 1}]}\nrules: []\n'), [
+    "test.yaml:3:7: Security Intelligence list 'L' needs 'entries' or 'feed' [policy/missing-key]",
+    "test.yaml:4:25: SI list action must be one of 'block', 'do-not-block', 'monitor', not 'blok' [policy/schema]",
+    'test.yaml:4:41: securityIntelligence.url.entries entries must be strings or numbers, not a map [policy/schema]',
+  ]);
+  t.same(where('rules:\n  - {name: A, action: Block, enabled: yes, tsid: 5, urls: {categories: [{category: N, reputation: 9}]}}\n'), [
+    'test.yaml:2:39: enabled must be true or false, not string [policy/schema]',
+    'test.yaml:2:50: rule tsid must be a map, not number [policy/schema]',
+    "test.yaml:2:99: reputation must be 'Any', 'Unknown', 1-5 or one of Untrusted, Questionable, Neutral, Favorable, Trusted [policy/schema]",
+  ]);
+  t.same(where('- a\n'), ['test.yaml:1:1: the policy must be a map, not a list [policy/schema]']);
+});
