@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { makeParentsSync } from '../util/files.js';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createEventLog, parseEventLines, type ConnectionEvent } from '../events/index.js';
 import { Replay } from '../capture/index.js';
@@ -16,6 +17,7 @@ import {
   render,
   renderCompareText,
   renderJunit,
+  renderJunitInvalid,
   REPORTERS,
   runSuites,
   suiteFromEvents,
@@ -236,7 +238,16 @@ const test: Subcommand = {
     }
     const paths = positionals.length > 0 ? positionals : defaultSuites(io.cwd);
     if (paths.length === 0) throw new UsageError('no suites given and no policies/tests/*.test.yaml found');
-    const suites = await loadSuites(paths, io, new Map());
+    let suites: LoadedSuite[];
+    try {
+      suites = await loadSuites(paths, io, new Map());
+    } catch (e) {
+      // CI reads the JUnit file: an invalid suite is an error testcase there, not a missing file.
+      if (typeof values.junit === 'string' && e instanceof PeekwallFailure) {
+        await writeOutput(resolve(io.cwd, values.junit), renderJunitInvalid(e.errors, { hostname: hostname(), startedAt: new Date().toISOString() }), io);
+      }
+      throw e;
+    }
 
     let live: LiveCaseRunner | undefined;
     let closeLive: (() => Promise<void>) | undefined;
@@ -261,7 +272,7 @@ const test: Subcommand = {
     io.stdout.write(render(report, reporter));
     if (typeof values.junit === 'string') {
       const file = resolve(io.cwd, values.junit);
-      await writeOutput(file, renderJunit(report), io);
+      await writeOutput(file, renderJunit(report, { hostname: hostname() }), io);
     }
     let code = report.counts.total === report.counts.passed ? EXIT_OK : EXIT_PROBLEM;
     if (minCoverage !== null) {

@@ -6,7 +6,7 @@ export { evaluateCase } from './run.js';
 export { runSuites, type LiveCaseRunner } from './runner.js';
 export { comparePolicies, flowFromEvent, type ComparedFlow } from './compare.js';
 export { suiteFromEvents } from './generate.js';
-export { render, renderText, renderJunit, renderCompareText, REPORTERS, type ReporterName } from './report.js';
+export { render, renderText, renderJunit, renderJunitInvalid, renderCompareText, REPORTERS, type JunitOptions, type ReporterName } from './report.js';
 
 /** `--live` runs each case through a real proxy with the lab PKI: loaded only when asked for. */
 export async function createLiveRunner(o: import('./live.js').LiveOptions = {}): Promise<import('./live.js').LiveRunner> {

@@ -125,22 +125,44 @@ export function xmlEscape(s: string): string {
 
 const attr = (name: string, value: string | number): string => ` ${name}="${xmlEscape(String(value))}"`;
 
-export function renderJunit(r: RunReport): string {
+/** Seconds with millisecond precision, as JUnit's xs:decimal `time`. */
+const seconds = (ms: number | undefined): string => ((ms ?? 0) / 1000).toFixed(3);
+
+export interface JunitOptions {
+  /** testsuite/@hostname ('localhost' when unknown, as the schema asks). */
+  readonly hostname?: string;
+}
+
+/** The common JUnit XSD's timestamp: ISO 8601 without milliseconds or time zone. */
+const junitTimestamp = (iso: string | undefined): string => (iso ?? new Date(0).toISOString()).slice(0, 19);
+
+/**
+ * JUnit XML with only what the common (Ant/windyroad) JUnit XSD allows, which CI servers read:
+ * per testsuite id, package, name, timestamp, hostname, tests, failures, errors, skipped, time,
+ * then properties, the testcases (name, classname, time), system-out and system-err. Where a case
+ * is in its suite file goes into the failure text and the suite's properties, not attributes the
+ * schema does not know.
+ */
+export function renderJunit(r: RunReport, o: JunitOptions = {}): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const failures = r.counts.failed + r.counts.liveMismatch;
-  out.push(`<testsuites${attr('name', 'peekwall test')}${attr('tests', r.counts.total)}${attr('failures', failures)}${attr('errors', r.counts.liveError)}>`);
-  for (const s of r.suites) {
+  const total = r.suites.reduce((n, s) => n + s.cases.reduce((m, c) => m + (c.timeMs ?? 0), 0), 0);
+  out.push(`<testsuites${attr('name', 'peekwall test')}${attr('tests', r.counts.total)}${attr('failures', failures)}${attr('errors', r.counts.liveError)}${attr('time', seconds(total))}>`);
+  r.suites.forEach((s, id) => {
     const f = s.cases.filter((c) => c.status === 'fail' || c.status === 'live-mismatch').length;
     const e = s.cases.filter((c) => c.status === 'live-error').length;
-    out.push(`  <testsuite${attr('name', s.file)}${attr('tests', s.cases.length)}${attr('failures', f)}${attr('errors', e)}${attr('skipped', 0)}>`);
+    const time = s.cases.reduce((m, c) => m + (c.timeMs ?? 0), 0);
+    out.push(
+      `  <testsuite${attr('id', id)}${attr('package', 'peekwall')}${attr('name', s.file)}${attr('timestamp', junitTimestamp(r.startedAt))}${attr('hostname', o.hostname || 'localhost')}${attr('tests', s.cases.length)}${attr('failures', f)}${attr('errors', e)}${attr('skipped', 0)}${attr('time', seconds(time))}>`,
+    );
     out.push(`    <properties><property${attr('name', 'policy')}${attr('value', s.policy)}/></properties>`);
     for (const c of s.cases) {
-      const open = `    <testcase${attr('classname', s.file)}${attr('name', c.name)}${attr('file', c.at.file)}${attr('line', c.at.line)}`;
+      const open = `    <testcase${attr('classname', s.file)}${attr('name', c.name)}${attr('time', seconds(c.timeMs))}`;
       if (c.status === 'pass') {
         out.push(`${open}/>`);
         continue;
       }
-      const detail = xmlEscape(failureDetail(c).join('\n'));
+      const detail = xmlEscape([`at ${where(c)}`, ...failureDetail(c)].join('\n'));
       const first = c.diffs[0] ?? c.live?.diffs[0];
       const message = c.live?.error ?? (first ? `${first.field}: expected ${show(first.expected)}, got ${show(first.actual)}` : c.status);
       const tag = c.status === 'live-error' ? 'error' : 'failure';
@@ -148,8 +170,37 @@ export function renderJunit(r: RunReport): string {
       out.push(`      <${tag}${attr('message', message)}${attr('type', c.status)}>${detail}</${tag}>`);
       out.push('    </testcase>');
     }
-    out.push('  </testsuite>');
+    out.push('    <system-out/>', '    <system-err/>', '  </testsuite>');
+  });
+  out.push('</testsuites>');
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * A run that could not start because a suite is invalid: one testsuite per file with one error
+ * testcase saying why, so CI shows the broken suite instead of finding no report at all.
+ */
+export function renderJunitInvalid(errors: readonly { file?: string; line?: number; column?: number; message: string; code: string }[], o: JunitOptions & { startedAt?: string } = {}): string {
+  const byFile = new Map<string, string[]>();
+  for (const e of errors) {
+    const file = e.file ?? '(suites)';
+    const at = e.line !== undefined ? `${file}:${e.line}${e.column !== undefined ? `:${e.column}` : ''}: ` : '';
+    byFile.set(file, [...(byFile.get(file) ?? []), `${at}${e.message} [${e.code}]`]);
   }
+  const out = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  out.push(`<testsuites${attr('name', 'peekwall test')}${attr('tests', byFile.size)}${attr('failures', 0)}${attr('errors', byFile.size)}${attr('time', seconds(0))}>`);
+  [...byFile].forEach(([file, lines], id) => {
+    out.push(
+      `  <testsuite${attr('id', id)}${attr('package', 'peekwall')}${attr('name', file)}${attr('timestamp', junitTimestamp(o.startedAt))}${attr('hostname', o.hostname || 'localhost')}${attr('tests', 1)}${attr('failures', 0)}${attr('errors', 1)}${attr('skipped', 0)}${attr('time', seconds(0))}>`,
+      '    <properties/>',
+      `    <testcase${attr('classname', file)}${attr('name', 'the suite is valid')}${attr('time', seconds(0))}>`,
+      `      <error${attr('message', lines[0])}${attr('type', 'invalid-suite')}>${xmlEscape(lines.join('\n'))}</error>`,
+      '    </testcase>',
+      '    <system-out/>',
+      '    <system-err/>',
+      '  </testsuite>',
+    );
+  });
   out.push('</testsuites>');
   return `${out.join('\n')}\n`;
 }

@@ -12,22 +12,31 @@ export type LiveCaseRunner = (
 ) => Promise<{ actual: ActualVerdict } | { error: string } | { skipped: string }>;
 
 function runOffline(suites: readonly LoadedSuite[]): CaseResult[][] {
-  return suites.map((s) => s.cases.map((c) => runCase(c.compiled, s.spec.file, c)));
+  return suites.map((s) =>
+    s.cases.map((c) => {
+      const t0 = performance.now();
+      const r = runCase(c.compiled, s.spec.file, c);
+      return { ...r, timeMs: performance.now() - t0 };
+    }),
+  );
 }
 
 export async function runSuites(suites: readonly LoadedSuite[], o: { live?: LiveCaseRunner } = {}): Promise<RunReport> {
+  const startedAt = new Date().toISOString();
   const offline = runOffline(suites);
   const results: CaseResult[][] = [];
   for (let i = 0; i < suites.length; i++) {
     const s = suites[i];
     const out: CaseResult[] = [];
     for (let j = 0; j < s.cases.length; j++) {
-      const r = offline[i][j];
+      let r = offline[i][j];
       if (!o.live) {
         out.push(r);
         continue;
       }
+      const t0 = performance.now();
       const l = await o.live(s, s.cases[j]);
+      r = { ...r, timeMs: (r.timeMs ?? 0) + (performance.now() - t0) };
       if ('skipped' in l) {
         // Not reproducible live (e.g. a pinned identity): the offline result stands, said so.
         out.push({ ...r, live: { actual: null, diffs: [], skipped: l.skipped } });
@@ -44,7 +53,7 @@ export async function runSuites(suites: readonly LoadedSuite[], o: { live?: Live
     }
     results.push(out);
   }
-  return buildReport(suites, results, Boolean(o.live));
+  return { ...buildReport(suites, results, Boolean(o.live)), startedAt };
 }
 
 function buildReport(suites: readonly LoadedSuite[], results: readonly (readonly CaseResult[])[], live: boolean): RunReport {

@@ -139,6 +139,8 @@ export interface CaseResult {
   readonly siMatched: readonly string[];
   /** Trace of the offline evaluation, shown for failures. */
   readonly trace: readonly string[];
+  /** Milliseconds the case took (offline evaluation plus its live run); JUnit's `time`. */
+  readonly timeMs?: number;
 }
 
 export interface PolicyCoverage {
@@ -164,6 +166,8 @@ export interface RunReport {
   };
   readonly coverage: readonly PolicyCoverage[];
   readonly live: boolean;
+  /** When the run started (ISO 8601, UTC); JUnit's `timestamp`. */
+  readonly startedAt?: string;
 }
 
 /** Loaded flow: the certificate read and parsed, ready for the pure runner. */

@@ -83,12 +83,14 @@ t.test('JUnit XML is well-formed and has the JUnit structure', async (t) => {
   const failing = tcs[1];
   // The control character cannot be carried by XML 1.0: it becomes U+FFFD; the rest is exact.
   t.equal(failing.attrs.name, `fails ${HOSTILE.replace('\u0001', '\uFFFD')}`);
-  t.equal(failing.attrs.line, '3');
+  t.equal(failing.attrs.line, undefined, 'no attribute the JUnit XSD does not know');
+  t.match(failing.attrs.time, /^\d+\.\d{3}$/, 'time in seconds on every testcase');
   t.equal(failing.children.length, 1);
   const f = failing.children[0];
   t.equal(f.name, 'failure');
   t.equal(f.attrs.type, 'fail');
   t.equal(f.attrs.message, 'action: expected Allow, got Block');
+  t.match(f.text, /^at policies\/tests\/x\.test\.yaml:3:5\n/, 'where the case is: in the failure text');
   t.match(f.text, /action\s+expected Allow\n\s+actual\s+Block/);
   t.ok(f.text.includes(HOSTILE.replace('\u0001', '\uFFFD')), 'failure body round-trips hostile text');
   t.ok(f.text.includes('URL Block <toos>'), 'trace included');

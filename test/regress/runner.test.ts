@@ -1,11 +1,13 @@
 // `peekwall test` end to end (in process, real files): failing suites fail with the right diff
 // and exit code, invalid suites exit 2 with file:line:column, reporters, --junit, coverage
 // thresholds, TSID on/off/TLS 1.3 identity derivation through the real core.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { fixturePath } from '../helpers/fixtures.js';
+import { fromRoot } from '../../src/util/paths.js';
 import { runCli } from '../helpers/io.js';
 import { parseXml } from './xml.js';
 
@@ -209,4 +211,39 @@ t.test('an inline PEM certificate works like a file; a broken one is a positione
   const b = await runCli(['test', 'broken.test.yaml'], { cwd: dir });
   t.equal(b.code, 2);
   t.match(b.stderr, /broken\.test\.yaml:3:5: case 'broken': inline certificate: .* \[suite\/bad-cert\]/);
+});
+
+// The JUnit file against the strict JUnit XSD (test/fixtures/junit/junit.xsd) with a real
+// validator, Debian's xmllint; skipped where it is missing (.ci/run installs libxml2-utils).
+const XMLLINT = ['/usr/bin/xmllint', '/bin/xmllint'].find((p) => existsSync(p)) ?? null;
+const xsdValid = (file: string) => spawnSync(XMLLINT!, ['--noout', '--schema', fromRoot('test', 'fixtures', 'junit', 'junit.xsd'), file], { encoding: 'utf8' });
+
+t.test('the JUnit file validates against the JUnit XSD: time on every suite and case, no unknown attributes', { skip: XMLLINT ? false : 'xmllint is not installed (apt-get install libxml2-utils)' }, async (t) => {
+  const dir = workspace(t, { 'small.yaml': POLICY, 'bad.test.yaml': FAILING, 'ok.test.yaml': PASSING });
+  const r = await runCli(['test', 'ok.test.yaml', 'bad.test.yaml', '--junit', 'junit.xml'], { cwd: dir });
+  t.equal(r.code, 1);
+  const v = xsdValid(join(dir, 'junit.xml'));
+  t.equal(v.status, 0, `xmllint: ${v.stderr}`);
+  const root = parseXml(readFileSync(join(dir, 'junit.xml'), 'utf8'));
+  for (const s of root.children) {
+    t.match(s.attrs.time, /^\d+\.\d{3}$/, `suite ${s.attrs.name}: time`);
+    for (const c of s.children.filter((x) => x.name === 'testcase')) t.match(c.attrs.time, /^\d+\.\d{3}$/, `${c.attrs.name}: time`);
+  }
+});
+
+t.test('an invalid suite still writes a JUnit file: one error testcase saying why, valid against the XSD', { skip: XMLLINT ? false : 'xmllint is not installed' }, async (t) => {
+  const dir = workspace(t, { 'small.yaml': POLICY, 'broken.test.yaml': 'policy: small.yaml\ncases:\n  - name: no flow\n    expect: {action: Allow}\n' });
+  const r = await runCli(['test', 'broken.test.yaml', '--junit', 'junit.xml'], { cwd: dir });
+  t.equal(r.code, 2);
+  t.ok(existsSync(join(dir, 'junit.xml')), 'written');
+  const v = xsdValid(join(dir, 'junit.xml'));
+  t.equal(v.status, 0, `xmllint: ${v.stderr}`);
+  const root = parseXml(readFileSync(join(dir, 'junit.xml'), 'utf8'));
+  t.equal(root.attrs.errors, '1');
+  t.equal(root.children.length, 1);
+  const cases = root.children[0].children.filter((c) => c.name === 'testcase');
+  t.equal(cases.length, 1);
+  t.equal(cases[0].children[0].name, 'error');
+  t.equal(cases[0].children[0].attrs.type, 'invalid-suite');
+  t.match(cases[0].children[0].text, /broken\.test\.yaml:\d+/, 'says where and why');
 });
