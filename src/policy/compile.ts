@@ -17,7 +17,7 @@ import { readSecurityIntelligence } from './silists.js';
 import type { DefaultAction, Policy } from './types.js';
 import { readYaml, type YNode } from '../schema/index.js';
 
-export const DEFAULT_ACTIONS: readonly DefaultAction[] = ['Block all traffic', 'Trust all traffic', 'Intrusion Prevention'];
+export { DEFAULT_ACTIONS } from './schema.js';
 
 export interface ParseOptions extends AuxFiles {
   /** The policy's file name, as errors and the policy's `file` show it. */

@@ -10,15 +10,7 @@ import { bool, entries, forEachItem, listOf, str, word, type Located, type Reade
 import type { RuleAction, UrlMatchingMode } from './types.js';
 import type { Pos, YEntry, YNode } from '../schema/index.js';
 
-export const RULE_ACTIONS: readonly RuleAction[] = [
-  'Allow',
-  'Trust',
-  'Monitor',
-  'Block',
-  'Block with reset',
-  'Interactive Block',
-  'Interactive Block with reset',
-];
+export { RULE_ACTIONS } from './schema.js';
 
 export function isBlockAction(a: RuleAction): boolean {
   return a === 'Block' || a === 'Block with reset' || a === 'Interactive Block' || a === 'Interactive Block with reset';

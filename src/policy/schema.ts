@@ -8,8 +8,20 @@
 // steps' work.
 import { factsOf, formatSchema, issuesOf, toPlain, valueAt, type Path, type SchemaIssue, type YNode } from '../schema/index.js';
 import type { Reader } from './reader.js';
+import type { DefaultAction, RuleAction } from './types.js';
 
 export const POLICY_SCHEMA = formatSchema('policy');
+
+type Closed = { readonly enum: readonly string[] };
+const DOC = POLICY_SCHEMA.schema() as unknown as {
+  readonly properties: { readonly defaultAction: Closed };
+  readonly definitions: { readonly rule: { readonly properties: { readonly action: Closed } } };
+};
+
+/** The rule actions, as the schema lists them. */
+export const RULE_ACTIONS = DOC.definitions.rule.properties.action.enum as readonly RuleAction[];
+/** The default actions, as the schema lists them. */
+export const DEFAULT_ACTIONS = DOC.properties.defaultAction.enum as readonly DefaultAction[];
 
 /** A plain value as the policy's messages name its kind. */
 function describe(v: unknown): string {
