@@ -18,6 +18,7 @@ export const subcommands: readonly SubcommandEntry[] = [
   { name: 'trace', summary: 'evaluate one flow against a policy offline, FTD system-support-trace style', load: () => import('./trace.js').then((m) => m.default) },
   { name: 'diff', summary: 'every class of flows two policies decide differently, with a witness flow each', load: () => import('./diff.js').then((m) => m.default) },
   { name: 'import', summary: 'write an FMC access policy bundle (REST API JSON) as the equivalent YAML policy', load: () => import('./import.js').then((m) => m.default) },
+  { name: 'fmc', summary: 'pull an access policy from a live FMC (REST API) as an FMC bundle', load: () => import('./fmc.js').then((m) => m.default) },
   { name: 'export', summary: 'write a YAML policy as an FMC access policy bundle (REST API JSON)', load: () => import('./export.js').then((m) => m.default) },
   { name: 'lint', summary: 'check a policy: errors, shadowed/redundant rules, object overlap', load: () => import('./lint.js').then((m) => m.default) },
   { name: 'events', summary: 'render connection events as the FMC table (filters, --follow)', load: () => import('./events.js').then((m) => m.default) },

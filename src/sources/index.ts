@@ -9,3 +9,4 @@ export { UNSUPPORTED_MODES, FMC_ACTIONS, FMC_REPUTATIONS, type UnsupportedMode }
 export type { FmcOptions, MappedPolicy } from './fmc/map.js';
 export { policyYaml } from './fmc/yaml-out.js';
 export { exportBundle } from './fmc/export.js';
+export { pullBundle, PULL_INPUT_ERRORS, type PullOptions } from './fmc/pull.js';

@@ -10,7 +10,7 @@ export interface Captured {
   stderr: string;
 }
 
-export async function runCli(argv: string[], opts: { stdin?: Buffer | string; cwd?: string } = {}): Promise<Captured> {
+export async function runCli(argv: string[], opts: { stdin?: Buffer | string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
   const out = new PassThrough();
   const errs = new PassThrough();
   const chunksOut: Buffer[] = [];
@@ -22,7 +22,7 @@ export async function runCli(argv: string[], opts: { stdin?: Buffer | string; cw
     stderr: errs,
     stdin: Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]),
     cwd: opts.cwd ?? repoRoot,
-    env: process.env,
+    env: opts.env ?? process.env,
   };
   const code = await main(argv, io);
   return { code, stdout: Buffer.concat(chunksOut).toString('utf8'), stderr: Buffer.concat(chunksErr).toString('utf8') };

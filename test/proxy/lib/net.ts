@@ -26,14 +26,13 @@ async function keyPem(k: webcrypto.CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
 }
 
-/** A self-signed ECDSA leaf (TEST ONLY) with the given subject CN and DNS SANs. */
-export async function makeCert(o: { cn?: string; sans?: string[] }): Promise<TestCert> {
+/** A self-signed ECDSA leaf (TEST ONLY) with the given subject CN, DNS SANs and IP SANs. */
+export async function makeCert(o: { cn?: string; sans?: string[]; ips?: string[] }): Promise<TestCert> {
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const now = Date.now();
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(false, undefined, true)];
-  if (o.sans && o.sans.length > 0) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(o.sans.map((value) => ({ type: 'dns' as const, value }))));
-  }
+  const names = [...(o.sans ?? []).map((value) => ({ type: 'dns' as const, value })), ...(o.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: o.cn ? `O=peekwall TEST, CN=${o.cn}` : 'O=peekwall TEST',
     notBefore: new Date(now - 86_400_000),
