@@ -4,8 +4,8 @@
 // refreshtoken taking both tokens; 401 without a valid token; paging by offset and limit
 // (default 25, at most 1000) with {links, items, paging}, `items` left out when empty; items
 // reduced to {links, type, id, name} without ?expanded=true; 404 for what it does not hold.
-// Faults are injected by the number of the data GET: a 429 (with or without Retry-After), or
-// the tokens expiring.
+// Faults are injected by the number of the data GET: a 429 (with or without Retry-After), a
+// 500, or the tokens expiring.
 import { randomUUID } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,7 @@ export interface DomainData {
   /** Object kind -> items (a kind left out answers 404, as on an older FMC). */
   readonly objects: Record<string, Json[]>;
 }
-export type Fault = '429' | '429-bare' | 'expire';
+export type Fault = '429' | '429-bare' | 'expire' | '500';
 export interface StandinOptions {
   readonly user: string;
   readonly password: string;
@@ -82,6 +82,7 @@ export async function startStandin(t: Test, cert: TestCert, o: StandinOptions): 
       const fault = o.faults?.[++gets];
       if (fault === 'expire') tokens.clear();
       if (!tokens.has(String(req.headers['x-auth-access-token'] ?? ''))) return error(401, 'Access token invalid.');
+      if (fault === '500') return error(500, 'Internal server error: database unavailable');
       if (fault === '429' || fault === '429-bare') {
         if (fault === '429') res.setHeader('Retry-After', '0');
         return error(429, 'Too Many Requests');

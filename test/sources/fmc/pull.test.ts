@@ -171,3 +171,13 @@ t.test('pullBundle: a refused refresh logs in again', async (t) => {
   t.ok(lines.includes('token expired: logged in again'));
   t.equal(fmc.log.filter((l) => l.path.endsWith('/generatetoken')).length, 2);
 });
+
+t.test('fmc pull: an FMC failure is exit 1 naming the HTTP status, the endpoint and what FMC said; nothing is written', async (t) => {
+  const { fmc, dir, ca, args } = await setup(t, { faults: { 6: '500' } }); // the second page of hosts
+  const out = join(dir, 'never.json');
+  const r = await runCli(args('--policy', 'smart-licensing', '--ca', ca, '-o', out), { env: ENV });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /peekwall: GET \/api\/fmc_config\/v1\/domain\/e276abec-e0f2-11e3-8169-6d9ed49b625f\/object\/hosts\?offset=1000&limit=1000&expanded=true answered HTTP 500: Internal server error: database unavailable \[fmc\/pull-http\]\n/);
+  t.notOk(existsSync(out), 'nothing written');
+  noSecrets(t, [r.stdout, r.stderr], fmc.secrets());
+});
