@@ -43,11 +43,13 @@ export async function startPeekwallRun(o: {
   drainMs: number;
   stdout: 'ignore' | 'pipe';
   policyYaml?: string;
+  /** More run-config lines (e.g. `eventsFormat: ftd-syslog`). */
+  configYaml?: string;
 }): Promise<RunningPeekwall> {
   writeFileSync(join(o.dir, 'policy.yaml'), o.policyYaml ?? BLOCK_ALL_POLICY);
   writeFileSync(
     join(o.dir, 'run.yaml'),
-    `policy: policy.yaml\nevents: ${JSON.stringify(o.events)}\nwatch: false\ndrainMs: ${o.drainMs}\nadmin: { host: 127.0.0.1, port: 0 }\nlisteners:\n  - mode: transparent\n    host: 127.0.0.1\n    port: 0\n    upstream: { host: 127.0.0.1, port: 9 }\n`,
+    `policy: policy.yaml\nevents: ${JSON.stringify(o.events)}\nwatch: false\ndrainMs: ${o.drainMs}\nadmin: { host: 127.0.0.1, port: 0 }\nlisteners:\n  - mode: transparent\n    host: 127.0.0.1\n    port: 0\n    upstream: { host: 127.0.0.1, port: 9 }\n${o.configYaml ?? ''}`,
   );
   const child = spawn(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(mainJs)}); process.exitCode = await m.main(['run', '--config', ${JSON.stringify(join(o.dir, 'run.yaml'))}]);`], {
     stdio: ['ignore', o.stdout, 'pipe'],

@@ -37,20 +37,36 @@ function linesOf(data: Buffer): Buffer[] {
   return out;
 }
 
-/** One datagram per line. UDP says nothing of loss: a send error (no route, too large) is all we see. */
+/**
+ * One datagram per line, all of a batch handed to the kernel at once. The socket is connected
+ * (no address lookup per datagram); UDP says nothing of loss: a send error (no route, too large,
+ * or the port refused by ICMP on a connected socket) is all we see, and the sink retries.
+ */
 export function udpTarget(d: NetDestination): Target {
   const socket: UdpSocket = createSocket(isIP(d.host) === 6 ? 'udp6' : 'udp4');
   socket.on('error', () => undefined);
   socket.unref();
-  const send = (b: Buffer) => new Promise<Error | null>((r) => socket.send(b, d.port, d.host, (e) => r(e ?? null)));
+  let connected: Promise<Error | null> | null = null;
+  const connectOnce = () =>
+    (connected ??= new Promise((r) => {
+      socket.connect(d.port, d.host, () => r(null));
+      socket.once('error', (e) => r(e));
+    }));
   return {
     kind: 'stream',
     async write(data): Promise<WriteResult> {
+      const c = await connectOnce();
+      if (c) {
+        connected = null;
+        return { written: 0, error: c as NodeJS.ErrnoException };
+      }
+      const lines = linesOf(data);
+      const results = await Promise.all(lines.map((line) => new Promise<Error | null>((r) => socket.send(line, (e) => r(e ?? null)))));
+      // Lines up to the first failed one count as written; the rest are retried.
       let written = 0;
-      for (const line of linesOf(data)) {
-        const e = await send(line);
-        if (e) return { written, error: e as NodeJS.ErrnoException };
-        written += line.length + 1;
+      for (let i = 0; i < lines.length; i++) {
+        if (results[i]) return { written, error: results[i] as NodeJS.ErrnoException };
+        written += lines[i].length + 1;
       }
       return { written: data.length, error: null };
     },
