@@ -7,7 +7,7 @@
 // measures that build's src/, not this one's.
 import cluster from 'node:cluster';
 import { createEventLog, type EventLog } from '../src/events/index.js';
-import { startProxy, type RunningProxy } from '../src/proxy/index.js';
+import { CaptureFile, startProxy, type RunningProxy } from '../src/proxy/index.js';
 import { loadPolicyFile } from '../src/sources/index.js';
 
 interface ProxyChildConfig {
@@ -16,6 +16,8 @@ interface ProxyChildConfig {
   upstream: { host: string; port: number };
   /** Optional JSON-lines event log file (off by default: the hot path measured bare). */
   eventLogFile?: string;
+  /** Optional pcapng capture (a 64 MiB ring, written at close) to measure what recording costs. */
+  captureFile?: string;
   workers?: number;
   port?: number;
 }
@@ -28,12 +30,20 @@ async function startOne(cfg: ProxyChildConfig, port: number): Promise<{ proxy: R
   const loaded = await loadPolicyFile(cfg.policyFile);
   if (!loaded.ok) throw new Error(`policy: ${loaded.error.map((e) => `${e.code} ${e.message}`).join('; ')}`);
   const eventLog: EventLog | undefined = cfg.eventLogFile ? createEventLog({ destination: cfg.eventLogFile }) : undefined;
+  const capture = cfg.captureFile ? new CaptureFile(cfg.captureFile, 64 * 1024 * 1024) : undefined;
   const proxy = await startProxy({
     policy: loaded.value,
     listeners: [{ mode: 'transparent', host: cfg.host, port, upstream: cfg.upstream }],
     ...(eventLog ? { eventLog } : {}),
+    ...(capture ? { capture } : {}),
   });
-  return { proxy, closeLog: async () => { if (eventLog) await eventLog.close(); } };
+  return {
+    proxy,
+    closeLog: async () => {
+      if (eventLog) await eventLog.close();
+      capture?.flush();
+    },
+  };
 }
 
 async function main(): Promise<void> {

@@ -20,6 +20,10 @@ export interface BenchOptions {
   cpuProfDir: string | null;
   workers: number;
   eventLog: boolean;
+  /** peekwall records what it inspects as pcapng (--capture), to compare its cost. */
+  capture: boolean;
+  /** A/B in the same rounds: peekwall-b is this build with --capture on. */
+  compareCapture: boolean;
   settleMs: number;
   /** Extra node flags for the peekwall children (e.g. --max-semi-space-size=32). */
   proxyNodeArgs: string[];
@@ -51,6 +55,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --splice-mode pipe|onread  the reference Node splice's read path (default pipe)
   --workers N          peekwall cluster workers (default 1)
   --event-log          peekwall writes its JSON event log (to a temp file)
+  --capture            peekwall records what it inspects as pcapng (run capture, 64 MiB ring)
+  --compare-capture    A/B: this build again as target peekwall-b, capturing, interleaved
   --cpu-prof DIR       run peekwall children with --cpu-prof, profiles in DIR
   --proxy-node-args S  node flags for the peekwall children, e.g. "--max-semi-space-size=32"
   --compare-build DIR  A/B: also run peekwall from another build dir (DIR/bench/proxy-child.js)
@@ -76,6 +82,8 @@ export function parseArgs(argv: string[]): BenchOptions | string {
     cpuProfDir: null,
     workers: 1,
     eventLog: false,
+    capture: false,
+    compareCapture: false,
     settleMs: quick ? 20 : 300,
     proxyNodeArgs: [],
     compareBuild: null,
@@ -103,6 +111,12 @@ export function parseArgs(argv: string[]): BenchOptions | string {
         break;
       case '--event-log':
         o.eventLog = true;
+        break;
+      case '--capture':
+        o.capture = true;
+        break;
+      case '--compare-capture':
+        o.compareCapture = true;
         break;
       case '--wrk':
         o.wrk = true;

@@ -96,10 +96,11 @@ async function startProxies(
   const policies = writePolicies(work, needed, { blockedSni: BLOCKED_SNI, siEntries: o.siEntries });
   const proxyConfigs: BenchResults['proxyConfigs'] = {};
   // Started side by side: loading the 1M-entry policy dominates, the others are quick.
-  const builds: { label: 'peekwall' | 'peekwall-b'; dir: string; args: string[]; into: Map<ProxyConfigName, Running> }[] = [
-    { label: 'peekwall', dir: benchDir, args: o.proxyNodeArgs, into: stack.proxies },
+  const builds: { label: 'peekwall' | 'peekwall-b'; dir: string; args: string[]; into: Map<ProxyConfigName, Running>; capture: boolean }[] = [
+    { label: 'peekwall', dir: benchDir, args: o.proxyNodeArgs, into: stack.proxies, capture: o.capture },
   ];
-  if (o.compareBuild) builds.push({ label: 'peekwall-b', dir: join(o.compareBuild, 'bench'), args: o.compareNodeArgs, into: stack.proxiesB });
+  if (o.compareBuild) builds.push({ label: 'peekwall-b', dir: join(o.compareBuild, 'bench'), args: o.compareNodeArgs, into: stack.proxiesB, capture: o.capture });
+  else if (o.compareCapture) builds.push({ label: 'peekwall-b', dir: benchDir, args: o.proxyNodeArgs, into: stack.proxiesB, capture: true });
   await Promise.all(
     builds.flatMap((b) => needed.map((name) => ({ b, name }))).map(async ({ b, name }) => {
       const execArgv = [
@@ -112,6 +113,7 @@ async function startProxies(
         upstream: { host: HOST, port: stack.upstream.port },
         workers: o.workers,
         ...(o.eventLog ? { eventLogFile: join(work, `events-${name}.jsonl`) } : {}),
+        ...(b.capture ? { captureFile: join(work, `capture-${b.label}-${name}.pcapng`) } : {}),
       };
       const ts = Date.now();
       // A big SI feed may take long to compile: its start is bounded separately (and reported).
