@@ -44,8 +44,19 @@ export class ProxyMetrics {
 
   constructor(counters: () => Record<string, number>, sink?: EventSinkStats, build?: BuildInfo) {
     const registers = [this.registry];
-    // The Node process (CPU, memory, event-loop lag, GC, handles) in this proxy's own registry.
-    collectDefaultMetrics({ register: this.registry });
+    // The Node process (CPU, memory, event-loop lag, GC, handles) in this proxy's own registry,
+    // from the first scrape on: prom-client's collectors (an event-loop delay monitor, a GC
+    // observer) live as long as the process, so a proxy nobody scrapes (tests, the lab) gets none.
+    let processMetrics = false;
+    const withProcess = (): void => {
+      if (processMetrics) return;
+      processMetrics = true;
+      collectDefaultMetrics({ register: this.registry });
+    };
+    const text = this.registry.metrics.bind(this.registry);
+    const json = this.registry.getMetricsAsJSON.bind(this.registry);
+    this.registry.metrics = () => (withProcess(), text());
+    this.registry.getMetricsAsJSON = () => (withProcess(), json());
     new Gauge({
       name: 'peekwall_build_info',
       help: 'Always 1; the labels say which peekwall and which Node.js serve',
