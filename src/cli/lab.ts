@@ -7,6 +7,7 @@ import { EXIT_OK, EXIT_PROBLEM, parseCommandArgs, writeJson, type Subcommand } f
 
 const usage = `Usage: peekwall lab [--scenario NAME|list] [--json] [--wide] [--capture FILE.pcapng]
        peekwall lab serve [--policy FILE] [--tsid on|off] [--port N] [--explicit-port N] [--tls13]
+                          [--capture FILE.pcapng]
 
 Reproduces the Smart Licensing field case end to end on loopback, without root: a simulated
 licensing cloud (certificate CN tools.cisco.com, first SAN toos.cisco.com, TLS 1.2), peekwall
@@ -35,6 +36,8 @@ serve options:
   --port N          transparent listeners on 127.163.4.38 and 127.37.145.8 (default 8443)
   --explicit-port N explicit (CONNECT) listener on 127.0.2.10 (default 3128)
   --tls13           the cloud speaks TLS 1.3
+  --capture FILE.pcapng
+                    record what peekwall inspected (and its TSID probes), written at stop
 Exit: 0 the lab showed what the field case predicts (serve: stopped cleanly),
       1 an act's outcome differs, 2 bad options or missing policies/certs.`;
 
@@ -90,6 +93,7 @@ const lab: Subcommand = {
           ...(p !== undefined ? { port: p } : {}),
           ...(ep !== undefined ? { explicitPort: ep } : {}),
           ...(values.tls13 ? { tls13: true } : {}),
+          ...(values.capture ? { capture: resolve(io.cwd, values.capture) } : {}),
           signal: ac.signal,
           print: (t) => io.stdout.write(t),
           onEvent: (e) => {
@@ -97,6 +101,7 @@ const lab: Subcommand = {
             else io.stdout.write(`${renderEventsTable([e], { format: 'tsv' }).split('\n')[1]}\n`);
           },
         });
+        if (values.capture) io.stdout.write(`peekwall lab serve: capture written to ${values.capture}\n`);
         io.stdout.write('peekwall lab serve: stopped, everything closed\n');
         return EXIT_OK;
       } finally {

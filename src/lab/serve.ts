@@ -20,6 +20,8 @@ export interface ServeOptions {
   readonly tls13?: boolean;
   /** Folder holding certs/ and policies/lab/tokens.txt (default: the package root). */
   readonly root?: string;
+  /** Record the inspected connections and TSID probes as pcapng, written when serve stops. */
+  readonly capture?: string;
   readonly signal: AbortSignal;
   readonly print: (text: string) => void;
   readonly onEvent?: (e: ConnectionEvent) => void;
@@ -47,6 +49,7 @@ export async function serveLab(o: ServeOptions): Promise<ServeInfo> {
     ...(o.cloudPort !== undefined ? { cloudPort: o.cloudPort } : {}),
     ...(o.tls13 ? { tls13: true } : {}),
     ...(o.root ? { root: o.root } : {}),
+    ...(o.capture ? { capture: o.capture, captureExact: true } : {}),
   });
   try {
     const cloud = await w.startCloud();

@@ -54,6 +54,8 @@ export interface WorldOptions {
   readonly root?: string;
   /** Record each act's inspected connections and TSID probes: FILE.pcapng -> FILE.act1.pcapng, ... */
   readonly capture?: string;
+  /** One proxy for the whole run (serve): the capture is FILE itself. */
+  readonly captureExact?: boolean;
 }
 
 /** `lab.pcapng` -> `lab.act2.pcapng`: one capture per act, as each act has its own policy. */
@@ -295,7 +297,8 @@ export class LabWorld {
   #nextCapture(): { capture: CaptureFile } | null {
     this.flushCapture();
     if (this.o.capture === undefined) return null;
-    this.#capture = new CaptureFile(actCapturePath(this.o.capture, ++this.#captures), LAB_CAPTURE_BYTES);
+    const n = ++this.#captures;
+    this.#capture = new CaptureFile(this.o.captureExact ? this.o.capture : actCapturePath(this.o.capture, n), LAB_CAPTURE_BYTES);
     return { capture: this.#capture };
   }
 

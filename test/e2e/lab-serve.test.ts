@@ -1,7 +1,10 @@
 // `peekwall lab serve` (through serveLab): up for a client, printing how, closed on abort.
 import t from 'tap';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CaptureWalk } from '../../src/capture/index.js';
 import type { ConnectionEvent } from '../../src/events/index.js';
 import { LabClock, LicensingDevice, serveLab, type ServeInfo } from '../../src/lab/index.js';
 import { fromRoot } from '../../src/util/paths.js';
@@ -14,7 +17,10 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
   const gotEvent = new Promise<void>((r) => (firstEvent = r));
   let ready!: (i: ServeInfo) => void;
   const up = new Promise<ServeInfo>((r) => (ready = r));
+  const dir = mkdtempSync(join(tmpdir(), 'peekwall-serve-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const done = serveLab({
+    capture: join(dir, 'serve.pcapng'),
     policy: 'policies/smart-licensing-remedy-allow-toos.yaml',
     port: 0,
     explicitPort: 0,
@@ -60,4 +66,13 @@ t.test('serve keeps cloud and proxy up until aborted, then closes everything', a
     s.once('error', () => res(true));
   });
   t.equal(refused, true, 'the listener is gone');
+  // --capture: written at stop, the connection and its TSID probe in it.
+  const seen: { probe: boolean; port: number }[] = [];
+  const walk = new CaptureWalk((s) => {
+    seen.push({ probe: s.first.probe === true, port: s.client.port });
+    return { wants: () => false, data: () => undefined, end: () => undefined, note: () => undefined, close: () => undefined };
+  });
+  walk.push(readFileSync(join(dir, 'serve.pcapng')));
+  walk.end();
+  t.ok(seen.some((s) => s.probe) && seen.some((s) => !s.probe && s.port === events[0].srcPort), 'the capture holds the probe and the inspected connection');
 });
