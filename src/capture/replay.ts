@@ -43,7 +43,8 @@ export interface ReplayOptions {
 }
 
 /** Where the certificate TSID judged came from. */
-export type CertificateOrigin = 'capture' | 'certs';
+/** 'probe': a TSID probe recorded in the capture (one peekwall wrote) read it. */
+export type CertificateOrigin = 'capture' | 'certs' | 'probe';
 
 export interface FlowResult {
   /** Wireshark's tcp.stream. */
@@ -330,7 +331,7 @@ class FlowReplay implements FlowConsumer {
     const hello = this.m.hello;
     const probed = hello === null ? undefined : this.run.probeAnswer(this.start.server, hello.sni);
     if (probed !== undefined) {
-      this.origin = 'capture';
+      this.origin = 'probe';
       this.flightFrame = probed.frame;
       const s = probed.server;
       const other = s.ip === this.start.server.ip ? '' : ` to ${s.ip}:${s.port}, the same upstream for the proxy's TSID cache`;
@@ -424,12 +425,12 @@ class FlowReplay implements FlowConsumer {
     const tsid = report.tsid;
     if (tsid && hello) {
       if (tsid.enabled) {
-        const how =
-          this.origin === 'capture'
-            ? `the certificate seen in the capture (frame ${this.flightFrame}) stands for what the probe would have read`
-            : this.origin === 'certs'
-              ? `the certificate supplied for ${s.server.ip} (--certs) stands for what the probe would have read`
-              : 'no certificate for the probe';
+        const hows: Record<CertificateOrigin, string> = {
+          capture: `the certificate seen in the capture (frame ${this.flightFrame}) stands for what the probe would have read`,
+          probe: `the TSID probe recorded in the capture read the certificate (frame ${this.flightFrame})`,
+          certs: `the certificate supplied for ${s.server.ip} (--certs) stands for what the probe would have read`,
+        };
+        const how = this.origin === null ? 'no certificate for the probe' : hows[this.origin];
         out.push(`${prefix}SSL: TSID enabled (profile ${tsid.profile}), ${how}`);
       } else if (hello.sni === null) {
         const chain = report.chain();

@@ -198,7 +198,7 @@ const replay: Subcommand = {
     let firstFlow = true;
     const unevaluated: FlowResult[] = [];
     const noted: FlowResult[] = [];
-    const origins = { capture: 0, certs: 0 };
+    const origins = { capture: 0, certs: 0, probe: 0 };
     let flows = 0;
     let evaluatedCount = 0;
     const tsidForced = v.tsid === undefined ? null : v.tsid === 'on';
@@ -274,6 +274,7 @@ const replay: Subcommand = {
       for (const r of noted) for (const n of r.notes) if (n.code !== 'capture/probe-certificate') out += `  ${flowName(r)}: ${formatError(n)}\n`;
     }
     if (origins.capture > 0) out += `\nTSID on: the certificate seen in the capture stands for what the probe would have read (${origins.capture} flow(s)).\n`;
+    if (origins.probe > 0) out += `${origins.capture > 0 ? '' : '\n'}TSID on: the TSID probe peekwall recorded in the capture answered (${origins.probe} flow(s)).\n`;
     if (origins.certs > 0) out += `TSID on: a certificate from --certs stands for what the probe would have read (${origins.certs} flow(s), TLS 1.3).\n`;
     out += `\n${summaryLine(input.name, summary)}: ${evaluatedCount} evaluated, ${unevaluated.length} not evaluated\n`;
     await drain();

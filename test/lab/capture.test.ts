@@ -58,6 +58,7 @@ t.test('lab --capture: each act replayed from its capture gives the events the l
       act.events.map(verdictOf).sort(byPort),
       `act ${i + 1} (TSID ${act.tsid.enabled ? 'on' : 'off'}, ${act.policy}): replay gives the lab's events`,
     );
+    if (act.tsid.enabled) t.ok(out.every((r) => r.certificateOrigin === 'probe'), `act ${i + 1}: the recorded TSID probe answered every flow`);
     tsidSettings.add(act.tsid.enabled);
   }
   t.same([...tsidSettings].sort(), [false, true], 'both TSID settings were proved');
