@@ -61,11 +61,22 @@ export function udpTarget(d: NetDestination): Target {
         return { written: 0, error: c as NodeJS.ErrnoException };
       }
       const lines = linesOf(data);
-      const results = await Promise.all(lines.map((line) => new Promise<Error | null>((r) => socket.send(line, (e) => r(e ?? null)))));
+      // One promise per batch, not per datagram: the callbacks only count down.
+      const failed: (Error | null)[] = new Array(lines.length).fill(null);
+      await new Promise<void>((resolve) => {
+        let left = lines.length;
+        if (left === 0) return resolve();
+        lines.forEach((line, i) =>
+          socket.send(line, (e) => {
+            if (e) failed[i] = e;
+            if (--left === 0) resolve();
+          }),
+        );
+      });
       // Lines up to the first failed one count as written; the rest are retried.
       let written = 0;
       for (let i = 0; i < lines.length; i++) {
-        if (results[i]) return { written, error: results[i] as NodeJS.ErrnoException };
+        if (failed[i]) return { written, error: failed[i] as NodeJS.ErrnoException };
         written += lines[i].length + 1;
       }
       return { written: data.length, error: null };
