@@ -41,6 +41,9 @@ function outcomeText(o: DiffChange['old']): string {
   }
 }
 
+/** Address/port regions printed per class; --json has them all. */
+const PRODUCTS_SHOWN = 4;
+
 function printText(io: CliIo, oldFile: string, newFile: string, r: DiffReport, limit: number): void {
   const w = (s: string) => io.stdout.write(`${s}\n`);
   const n = r.changes.length;
@@ -59,8 +62,10 @@ function printText(io: CliIo, oldFile: string, newFile: string, r: DiffReport, l
     const sp = c.space;
     const wt = c.witness;
     const sources = sp.nameSources.old.join(', ') === sp.nameSources.new.join(', ') ? sp.nameSources.old.join(', ') : `old ${sp.nameSources.old.join(', ')}; new ${sp.nameSources.new.join(', ')}`;
-    w(`  ${i + 1}. src ${sp.summary.src} · dst ${sp.summary.dst} · port ${sp.summary.dport}`);
-    w(`     name ${sp.names.join(' | ')}`);
+    w(`  ${i + 1}. name ${sp.names.join(' | ')}`);
+    const shown = sp.products.slice(0, PRODUCTS_SHOWN);
+    for (const p of shown) w(`     src ${p.summary.src} · dst ${p.summary.dst} · port ${p.summary.dport}`);
+    if (sp.products.length > shown.length) w(`     ... and ${sp.products.length - shown.length} more address/port regions (--json lists them)`);
     const dst = wt.dst.includes(':') ? `[${wt.dst}]` : wt.dst;
     w(`     e.g. ${wt.src} -> ${dst}:${wt.dport}, name ${wt.name} (from ${sources}), ${wt.category}, reputation ${wt.reputation}`);
   });

@@ -118,8 +118,11 @@ export class AddressAtoms {
     return this.family === 4 ? BigInt(V4_MAX) : V6_MAX;
   }
 
-  /** The segments [lo, hi] of an atom, ascending. */
-  segments(atom: number): [bigint, bigint][] {
+  private readonly segCache = new Map<number, [bigint, bigint][]>();
+  private sizes: Float64Array | null = null;
+
+  /** The global segment indexes of an atom, ascending. */
+  private segmentIndexes(atom: number): Int32Array {
     if (this.segsOf === null) {
       const counts = new Int32Array(this.count);
       for (let i = 0; i < this.atomOf.length; i++) if (this.atomOf[i] >= 0) counts[this.atomOf[i]]++;
@@ -131,14 +134,110 @@ export class AddressAtoms {
       }
       this.segsOf = lists;
     }
-    return Array.from(this.segsOf[atom], (i) => [this.starts[i], i + 1 < this.starts.length ? this.starts[i + 1] - 1n : this.max()] as [bigint, bigint]);
+    return this.segsOf[atom];
+  }
+
+  /**
+   * A set of atoms as runs of consecutive segments, [first, last] segment index pairs: the
+   * first `max` runs in address order and how many there are, and the same of the gaps
+   * between them (the complement, leaving out segments outside the space). Numbers only and
+   * no sort: an atom's segments are in order already, and a set of atoms carved by a big SI
+   * feed has tens of thousands of them.
+   */
+  describeSet(atoms: readonly number[], max: number): { runs: [number, number][]; runCount: number; gaps: [number, number][]; gapCount: number } {
+    const inSet = new Uint8Array(this.count);
+    for (const a of atoms) inSet[a] = 1;
+    const isIn = (seg: number) => seg >= 0 && seg < this.atomOf.length && this.atomOf[seg] >= 0 && inSet[this.atomOf[seg]] === 1;
+    const isGap = (seg: number) => seg >= 0 && seg < this.atomOf.length && !isIn(seg) && this.inSpace(this.atomOf[seg]);
+    let runCount = 0;
+    for (const a of atoms) for (const seg of this.segmentIndexes(a)) if (!isIn(seg - 1)) runCount++;
+    // The first runs in order: step through each atom's sorted segments at once.
+    const lists = atoms.map((a) => this.segmentIndexes(a));
+    const at = new Int32Array(lists.length);
+    const runs: [number, number][] = [];
+    let from = 0;
+    while (runs.length < max) {
+      let start = -1;
+      for (let k = 0; k < lists.length; k++) {
+        const l = lists[k];
+        while (at[k] < l.length && l[at[k]] < from) at[k]++;
+        if (at[k] < l.length && (start < 0 || l[at[k]] < start)) start = l[at[k]];
+      }
+      if (start < 0) break;
+      let end = start;
+      while (isIn(end + 1)) end++;
+      runs.push([start, end]);
+      from = end + 1;
+    }
+    // Gaps: segments neither in the set nor outside the space, between and around the runs.
+    this.outsideSegs ??= Array.from(this.atomOf.keys()).filter((i) => !this.inSpace(this.atomOf[i]));
+    let gapCount = runCount === 0 ? 0 : runCount - 1;
+    if (runCount > 0 && !isIn(0)) gapCount++;
+    if (runCount > 0 && !isIn(this.atomOf.length - 1)) gapCount++;
+    if (runCount === 0) gapCount = 1;
+    // Each block of outside segments splits the gap it sits in, or ends one that is only it.
+    for (let k = 0; k < this.outsideSegs.length; k++) {
+      const x = this.outsideSegs[k];
+      if (k > 0 && this.outsideSegs[k - 1] === x - 1) continue;
+      let y = x;
+      while (k + 1 < this.outsideSegs.length && this.outsideSegs[k + 1] === y + 1) y = this.outsideSegs[++k];
+      const left = isGap(x - 1);
+      const right = isGap(y + 1);
+      if (left && right) gapCount++;
+      else if (!left && !right) gapCount--;
+    }
+    const gaps: [number, number][] = [];
+    const push = (lo: number, hi: number) => {
+      for (let seg = lo; seg <= hi && gaps.length < max; ) {
+        if (!isGap(seg)) {
+          seg++;
+          continue;
+        }
+        let end = seg;
+        while (end + 1 <= hi && isGap(end + 1)) end++;
+        gaps.push([seg, end]);
+        seg = end + 1;
+      }
+    };
+    let next = 0;
+    for (const [lo, hi] of runs) {
+      if (gaps.length >= max) break;
+      if (lo > next) push(next, lo - 1);
+      next = hi + 1;
+    }
+    if (gaps.length < max && runs.length < max) push(next, this.atomOf.length - 1);
+    return { runs, runCount, gaps, gapCount };
+  }
+
+  private outsideSegs: number[] | null = null;
+
+  /** The addresses [lo, hi] from the start of segment i to the end of segment j. */
+  range(i: number, j: number): [bigint, bigint] {
+    return [this.starts[i], j + 1 < this.starts.length ? this.starts[j + 1] - 1n : this.max()];
+  }
+
+  /** The segments [lo, hi] of an atom, ascending (do not change the array). */
+  segments(atom: number): [bigint, bigint][] {
+    const got = this.segCache.get(atom);
+    if (got) return got;
+    const segs = Array.from(this.segmentIndexes(atom), (i) => [this.starts[i], i + 1 < this.starts.length ? this.starts[i + 1] - 1n : this.max()] as [bigint, bigint]);
+    this.segCache.set(atom, segs);
+    return segs;
   }
 
   /** Number of addresses in an atom (a float for IPv6). */
   size(atom: number): number {
-    let n = 0;
-    for (const [lo, hi] of this.segments(atom)) n += Number(hi - lo + 1n);
-    return n;
+    if (this.sizes === null) {
+      const sizes = new Float64Array(this.count);
+      for (let i = 0; i < this.atomOf.length; i++) {
+        const a = this.atomOf[i];
+        if (a < 0) continue;
+        const hi = i + 1 < this.starts.length ? this.starts[i + 1] : this.max() + 1n;
+        sizes[a] += Number(hi - this.starts[i]);
+      }
+      this.sizes = sizes;
+    }
+    return this.sizes[atom];
   }
 
   /** The atom's share of its family's space, 0..1. */

@@ -1,37 +1,47 @@
 // `peekwall diff OLD NEW`: every class of flows whose action or deciding rule differs between
-// two policies, each as a product region (sources x destinations x ports x names) with a
-// concrete witness flow, biggest first. Each witness is checked with the ordinary evaluator
-// before it is reported. `complete` is true only when the whole space was walked and nothing
-// in either policy is outside the model (the reasons say what is).
+// two policies. A class is a set of name groups and the address/port region where both
+// policies decide them the same way, differently from each other: it carries a concrete
+// witness flow (checked with the ordinary evaluator before it is reported), the region as
+// exact products (sources x destinations x ports), biggest first. `complete` is true only when
+// the whole space was walked and nothing in either policy is outside the model (the reasons
+// say what is).
 import { evaluate } from '../evaluate.js';
 import type { Policy, VerdictAction } from '../types.js';
 import type { FamilyPart } from './engine.js';
 import { Analysis } from './engine.js';
-import { addressList, addressSummary, portList, portSummary, type Range } from './format.js';
+import { portList, portSummary } from './format.js';
 import type { Outcome } from './model.js';
+import { AtomTexts, Regions, type Product } from './regions.js';
 import { describeFlow, nameSourcesOf, witnessFlow, type FlowWitness } from './witness.js';
 
 export interface SideOutcome {
   readonly action: VerdictAction;
   readonly rule: string;
   readonly by: Outcome['by'];
+  /** What this policy's URL database says of the witness name. */
   readonly category: string;
   readonly reputation: string;
 }
 
-export interface ChangeSpace {
+/** One product of a change's region: every source x every destination x every port. */
+export interface SpaceProduct {
   readonly family: 4 | 6;
   readonly src: readonly string[];
   readonly dst: readonly string[];
   readonly dport: readonly string[];
-  /** Name classes of the region (a few described; `nameClasses` counts them all). */
-  readonly names: readonly string[];
-  readonly nameClasses: number;
-  /** Where a name of the region can come from under each policy's TSID setting. */
-  readonly nameSources: { readonly old: readonly string[]; readonly new: readonly string[] };
   /** Short texts for people: 'any IPv4 except ...', '80, 443'. */
   readonly summary: { readonly src: string; readonly dst: string; readonly dport: string };
-  /** A rough measure of the region's breadth, for ordering: address and port shares x name breadth. */
+}
+
+export interface ChangeSpace {
+  /** The region's products (all of them; a person reads the first few). */
+  readonly products: readonly SpaceProduct[];
+  /** Name classes of the class (a few described; `nameClasses` counts them all). */
+  readonly names: readonly string[];
+  readonly nameClasses: number;
+  /** Where a name can come from under each policy's TSID setting. */
+  readonly nameSources: { readonly old: readonly string[]; readonly new: readonly string[] };
+  /** A rough measure of breadth, for ordering: address and port shares x name breadth. */
   readonly measure: number;
 }
 
@@ -62,47 +72,43 @@ export interface DiffOptions {
   readonly maxWork?: number;
 }
 
-interface Box {
-  readonly f: number;
-  readonly s: number;
-  readonly d: number;
-  readonly q: number;
+/** Where a concrete flow falls in a diff: each policy's outcome for it, and its reported change. */
+export interface DiffProbe {
+  /** Each policy's outcome (as the analysis computed it); null when the flow is outside the walked space. */
+  outcomes(src: string, dst: string, dport: number, name: string | null): readonly [Outcome, Outcome] | null;
+  /** The reported change holding the flow, or null when none does. */
+  changeOf(src: string, dst: string, dport: number, name: string | null): DiffChange | null;
 }
 
-const LIST_CAP = 256;
+/** Ranges written out per address list of a product (the count says the rest). */
+const LIST_CAP = 16;
 
-function capList(xs: string[]): string[] {
-  return xs.length <= LIST_CAP ? xs : [...xs.slice(0, LIST_CAP), `... (${xs.length - LIST_CAP} more)`];
+interface Name {
+  readonly sig: number;
+  readonly via: boolean;
 }
 
-/** Boxes of one region as products: union over ports, then destinations, then sources. */
-function products(boxes: readonly Box[]): { f: number; s: number[]; d: number[]; q: number[] }[] {
-  const group = <T>(items: readonly T[], key: (x: T) => string) => {
-    const m = new Map<string, T[]>();
-    for (const x of items) {
-      const k = key(x);
-      const l = m.get(k);
-      if (l) l.push(x);
-      else m.set(k, [x]);
-    }
-    return [...m.values()];
-  };
-  const sorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
-  const byPair = group(boxes, (b) => `${b.f}|${b.s}|${b.d}`).map((l) => ({ f: l[0].f, s: l[0].s, d: l[0].d, q: sorted(l.map((b) => b.q)) }));
-  const byDst = group(byPair, (x) => `${x.f}|${x.s}|${x.q.join(',')}`).map((l) => ({ f: l[0].f, s: l[0].s, d: sorted(l.map((x) => x.d)), q: l[0].q }));
-  return group(byDst, (x) => `${x.f}|${x.d.join(',')}|${x.q.join(',')}`).map((l) => ({ f: l[0].f, s: sorted(l.map((x) => x.s)), d: l[0].d, q: l[0].q }));
+interface Region {
+  readonly o: number;
+  readonly n: number;
+  readonly states: number[];
+  readonly names: Name[];
 }
 
 export function diffPolicies(oldPolicy: Policy, newPolicy: Policy, opts: DiffOptions = {}): DiffReport {
-  const a = new Analysis([oldPolicy, newPolicy], { maxWork: opts.maxWork });
-  // (old outcome, new outcome, name group, via address) -> states
-  const leaves = new Map<string, { o: number; n: number; sig: number; via: boolean; states: number[] }>();
-  let lastState = -1;
-  let leafCount = 0;
+  return diffWithProbe(oldPolicy, newPolicy, opts).report;
+}
+
+/** Leaves whose outcomes differ, grouped: names with the same outcomes over the same states are one class. */
+function changedRegions(a: Analysis): { regions: Region[]; leaves: number } {
+  const byLeaf = new Map<number, { o: number; n: number; name: Name; states: number[] }>();
+  const O = a.outcomes.list.length;
+  let last = -1;
+  let leaves = 0;
   a.walk((st, sig, via, out) => {
-    leafCount++;
-    if (st !== lastState) {
-      lastState = st;
+    leaves++;
+    if (st !== last) {
+      last = st;
       const to = a.tsidOf(st, 0);
       const tn = a.tsidOf(st, 1);
       if (to !== null && tn !== null && to !== tn) {
@@ -110,35 +116,53 @@ export function diffPolicies(oldPolicy: Policy, newPolicy: Policy, opts: DiffOpt
       }
     }
     if (out[0] === out[1]) return;
-    const k = `${out[0]}|${out[1]}|${sig}|${via ? 1 : 0}`;
-    const l = leaves.get(k);
+    const k = ((out[0] * O + out[1]) * a.sigs.count + sig) * 2 + (via ? 1 : 0);
+    const l = byLeaf.get(k);
     if (l) l.states.push(st);
-    else leaves.set(k, { o: out[0], n: out[1], sig, via, states: [st] });
+    else byLeaf.set(k, { o: out[0], n: out[1], name: { sig, via }, states: [st] });
   });
-  // Names with the same outcomes over the same states are one region.
-  const regions = new Map<string, { o: number; n: number; states: number[]; names: { sig: number; via: boolean }[] }>();
-  for (const l of leaves.values()) {
-    const k = `${l.o}|${l.n}|${l.states.join(',')}`;
-    const r = regions.get(k);
-    if (r) r.names.push({ sig: l.sig, via: l.via });
-    else regions.set(k, { o: l.o, n: l.n, states: l.states, names: [{ sig: l.sig, via: l.via }] });
+  // States arrive ascending, so equal sets are equal arrays.
+  const buckets = new Map<string, Region[]>();
+  const regions: Region[] = [];
+  for (const l of byLeaf.values()) {
+    let h = 0;
+    for (const st of l.states) h = Math.imul(h ^ st, 0x9e3779b1) ^ (h >>> 13);
+    const k = `${l.o}|${l.n}|${l.states.length}|${h}`;
+    const bucket = buckets.get(k) ?? [];
+    const r = bucket.find((x) => x.states.every((st, i) => st === l.states[i]));
+    if (r) r.names.push(l.name);
+    else {
+      const nr = { o: l.o, n: l.n, states: l.states, names: [l.name] };
+      bucket.push(nr);
+      regions.push(nr);
+      buckets.set(k, bucket);
+    }
   }
+  return { regions, leaves };
+}
+
+/** The diff, and a probe that places concrete flows in it (for the cross-check test). */
+export function diffWithProbe(oldPolicy: Policy, newPolicy: Policy, opts: DiffOptions = {}): { report: DiffReport; probe: DiffProbe } {
+  const a = new Analysis([oldPolicy, newPolicy], { maxWork: opts.maxWork });
+  const { regions, leaves } = changedRegions(a);
   const all = new Set<number>();
-  for (const r of regions.values()) for (const s of r.states) all.add(s);
-  const byState = new Map<number, Box[]>();
-  a.boxes(all, (f, s, d, q, st) => {
-    const fi = a.families.indexOf(f);
-    let l = byState.get(st);
-    if (!l) byState.set(st, (l = []));
-    l.push({ f: fi, s, d, q });
-  });
+  for (const r of regions) for (const st of r.states) all.add(st);
+  const cellsOf = a.cellsOf(all);
+  const ctx = new ChangeContext(a, oldPolicy, newPolicy, cellsOf);
   const changes: DiffChange[] = [];
-  for (const r of regions.values()) {
-    const boxes = r.states.flatMap((st) => byState.get(st) ?? []);
-    for (const p of products(boxes)) changes.push(change(a, oldPolicy, newPolicy, r, p, r.states[0]));
+  const byName = new Map<string, { c: DiffChange; states: Set<number> }[]>();
+  for (const r of regions) {
+    const c = ctx.change(r);
+    changes.push(c);
+    const states = new Set(r.states);
+    for (const n of r.names) {
+      const k = `${n.sig}|${n.via ? 1 : 0}`;
+      const l = byName.get(k);
+      if (l) l.push({ c, states });
+      else byName.set(k, [{ c, states }]);
+    }
   }
-  // Grouped by (old, new) outcome, the broadest group first; in a group the broadest class
-  // first, IPv4 before IPv6 when equal.
+  // Grouped by (old, new) outcome, the broadest group first; in a group the broadest class first.
   const groupKey = (c: DiffChange) => `${c.old.action}\u0000${c.old.rule}\u0000${c.new.action}\u0000${c.new.rule}`;
   const totals = new Map<string, number>();
   for (const c of changes) totals.set(groupKey(c), (totals.get(groupKey(c)) ?? 0) + c.space.measure);
@@ -146,12 +170,24 @@ export function diffPolicies(oldPolicy: Policy, newPolicy: Policy, opts: DiffOpt
     const gx = groupKey(x);
     const gy = groupKey(y);
     if (gx !== gy) return totals.get(gy)! - totals.get(gx)! || (gx < gy ? -1 : 1);
-    return y.space.measure - x.space.measure || x.space.family - y.space.family;
+    return y.space.measure - x.space.measure;
   });
   for (const c of changes) if (!c.verified) a.limits.add(`internal: the witness ${describeFlow(c.witness)} did not reproduce the change when evaluated`);
-  const f4 = a.families[0];
-  const f6 = a.families[1];
-  return {
+  const probe: DiffProbe = {
+    outcomes(src, dst, dport, name) {
+      const loc = a.locate(src, dst, dport, name);
+      if (!loc) return null;
+      return [a.outcomes.list[a.outcomeOf(loc.state, loc.sig, 0)], a.outcomes.list[a.outcomeOf(loc.state, loc.sig, 1)]];
+    },
+    changeOf(src, dst, dport, name) {
+      const loc = a.locate(src, dst, dport, name);
+      if (!loc) return null;
+      for (const { c, states } of byName.get(`${loc.sig}|${loc.viaAddress ? 1 : 0}`) ?? []) if (states.has(loc.state)) return c;
+      return null;
+    },
+  };
+  const [f4, f6] = a.families;
+  const report: DiffReport = {
     complete: a.complete,
     reasons: a.limits.reasons,
     changes,
@@ -161,62 +197,138 @@ export function diffPolicies(oldPolicy: Policy, newPolicy: Policy, opts: DiffOpt
       nameClasses: a.nameClasses,
       nameGroups: a.nameSigs.length,
       states: a.states,
-      leaves: leafCount,
+      leaves,
     },
   };
+  return { report, probe };
 }
 
-function change(
-  a: Analysis,
-  oldPolicy: Policy,
-  newPolicy: Policy,
-  r: { o: number; n: number; names: { sig: number; via: boolean }[] },
-  p: { f: number; s: number[]; d: number[]; q: number[] },
-  state: number,
-): DiffChange {
-  const fam: FamilyPart = a.families[p.f];
-  const biggest = (xs: number[], size: (x: number) => number) => xs.reduce((b, x) => (size(x) > size(b) ? x : b), xs[0]);
-  const s = biggest(p.s, (x) => fam.src.size(x));
-  const d = biggest(p.d, (x) => fam.dst.size(x));
-  const q = biggest(p.q, (x) => a.ports.size(x));
-  const weightOf = (n: { sig: number; via: boolean }) => (n.via ? 1 / 256 : a.sigs.info[n.sig].weight);
-  const name = r.names.reduce((b, n) => (weightOf(n) > weightOf(b) ? n : b), r.names[0]);
-  const wf = witnessFlow(a, fam, s, d, q, name.sig, name.via);
-  const vOld = evaluate(oldPolicy, wf.flow, wf.identity, { trace: false });
-  const vNew = evaluate(newPolicy, wf.flow, wf.identity, { trace: false });
-  const oo = a.outcomes.list[r.o];
-  const on = a.outcomes.list[r.n];
-  const verified = vOld.action === oo.action && vOld.rule === oo.rule && vNew.action === on.action && vNew.rule === on.rule;
-  const srcRanges: Range[] = p.s.flatMap((x) => fam.src.segments(x));
-  const dstRanges: Range[] = p.d.flatMap((x) => fam.dst.segments(x));
-  const portRanges = p.q.flatMap((x) => a.ports.segments(x));
-  const share = (atoms: number[], part: (x: number) => number) => atoms.reduce((n, x) => n + part(x), 0);
-  const nameWeight = r.names.reduce((n, x) => n + weightOf(x), 0);
-  const measure = share(p.s, (x) => fam.src.share(x)) * share(p.d, (x) => fam.dst.share(x)) * (share(p.q, (x) => a.ports.size(x)) / 65535) * nameWeight;
-  const described = [...r.names].sort((x, y) => weightOf(y) - weightOf(x));
-  const names = described.slice(0, 6).map((n) => {
-    if (n.via) return 'no name known: the destination address stands in';
-    const info = a.sigs.info[n.sig];
-    const more = info.classes - info.samples.length;
-    return info.samples.map((c) => c.description).join('; ') + (more > 0 ? `; ... (${more} more name classes)` : '');
-  });
-  if (described.length > 6) names.push(`... (${described.length - 6} more name groups)`);
-  const nameClasses = r.names.reduce((n, x) => n + (x.via ? 1 : a.sigs.info[x.sig].classes), 0);
-  return {
-    witness: wf.witness,
-    old: { action: oo.action, rule: oo.rule, by: oo.by, category: vOld.urlCategory, reputation: `${vOld.urlReputation.level} ${vOld.urlReputation.label}` },
-    new: { action: on.action, rule: on.rule, by: on.by, category: vNew.urlCategory, reputation: `${vNew.urlReputation.level} ${vNew.urlReputation.label}` },
-    space: {
-      family: fam.family,
-      src: capList(addressList(fam.family, srcRanges)),
-      dst: capList(addressList(fam.family, dstRanges)),
-      dport: capList(portList(portRanges)),
-      names,
-      nameClasses,
-      nameSources: { old: nameSourcesOf(a.tsidOf(state, 0), name.via), new: nameSourcesOf(a.tsidOf(state, 1), name.via) },
-      summary: { src: addressSummary(fam.family, srcRanges), dst: addressSummary(fam.family, dstRanges), dport: portSummary(portRanges) },
-      measure,
-    },
-    verified,
-  };
+/** What every change of one diff shares: the analysis, cached texts and measures. */
+class ChangeContext {
+  private readonly regions: Regions;
+  private readonly texts = new AtomTexts(LIST_CAP);
+  /** Per sd class: its best (source, destination) pair and the sum of its pairs' shares. */
+  private readonly classes = new Map<number, { f: number; s: number; d: number; best: number; total: number }>();
+
+  constructor(
+    private readonly a: Analysis,
+    private readonly oldPolicy: Policy,
+    private readonly newPolicy: Policy,
+    private readonly cellsOf: Map<number, [number, number][]>,
+  ) {
+    this.regions = new Regions(a);
+    this.regions.addStates(cellsOf);
+  }
+
+  private sdClass(c: number): { f: number; s: number; d: number; best: number; total: number } {
+    let got = this.classes.get(c);
+    if (got) return got;
+    const t = this.a.pairsOf(c);
+    got = { f: t[0], s: t[1], d: t[2], best: -1, total: 0 };
+    for (let o = 0; o < t.length; o += 3) {
+      const fam = this.a.families[t[o]];
+      const m = fam.src.share(t[o + 1]) * fam.dst.share(t[o + 2]);
+      got.total += m;
+      if (m > got.best) Object.assign(got, { f: t[o], s: t[o + 1], d: t[o + 2], best: m });
+    }
+    this.classes.set(c, got);
+    return got;
+  }
+
+  private weightOf(n: Name): number {
+    return n.via ? 1 / 256 : this.a.sigs.info[n.sig].weight;
+  }
+
+  change(r: Region): DiffChange {
+    const a = this.a;
+    // The witness: the broadest pair of the broadest cell (IPv4 when there is one, the
+    // family people read first), the broadest name group.
+    let measure = 0;
+    let best = this.cellsOf.get(r.states[0])![0];
+    let bestM = -1;
+    for (const st of r.states) for (const cell of this.cellsOf.get(st)!) {
+      const sd = this.sdClass(cell[0]);
+      const m = sd.total * (a.ports.size(cell[1]) / 65535);
+      measure += m;
+      const rank = a.families[sd.f].family === 4 ? m + 2 : m;
+      if (rank > bestM) [best, bestM] = [cell, rank];
+    }
+    const names = [...r.names].sort((x, y) => this.weightOf(y) - this.weightOf(x));
+    measure *= names.reduce((n, x) => n + this.weightOf(x), 0);
+    const sd = this.sdClass(best[0]);
+    const fam: FamilyPart = a.families[sd.f];
+    const wf = witnessFlow(a, fam, sd.s, sd.d, best[1], names[0].sig, names[0].via);
+    const vOld = evaluate(this.oldPolicy, wf.flow, wf.identity, { trace: false });
+    const vNew = evaluate(this.newPolicy, wf.flow, wf.identity, { trace: false });
+    const oo = a.outcomes.list[r.o];
+    const on = a.outcomes.list[r.n];
+    const state = a.stateOf(best[0], best[1]);
+    let products: SpaceProduct[] | null = null;
+    const self = this;
+    return {
+      witness: wf.witness,
+      old: { action: oo.action, rule: oo.rule, by: oo.by, category: vOld.urlCategory, reputation: `${vOld.urlReputation.level} ${vOld.urlReputation.label}` },
+      new: { action: on.action, rule: on.rule, by: on.by, category: vNew.urlCategory, reputation: `${vNew.urlReputation.level} ${vNew.urlReputation.label}` },
+      space: {
+        // Products and their texts are made when read (printing, JSON): a big diff has
+        // thousands of classes and a reader sees the first few.
+        get products(): SpaceProduct[] {
+          return (products ??= self.products(r.states));
+        },
+        names: this.nameTexts(names),
+        nameClasses: r.names.reduce((n, x) => n + (x.via ? 1 : a.sigs.info[x.sig].classes), 0),
+        nameSources: { old: nameSourcesOf(a.tsidOf(state, 0), names[0].via), new: nameSourcesOf(a.tsidOf(state, 1), names[0].via) },
+        measure,
+      },
+      verified: vOld.action === oo.action && vOld.rule === oo.rule && vNew.action === on.action && vNew.rule === on.rule,
+    };
+  }
+
+  private nameTexts(names: readonly Name[]): string[] {
+    const out = names.slice(0, 6).map((n) => {
+      if (n.via) return 'no name known: the destination address stands in';
+      const info = this.a.sigs.info[n.sig];
+      const more = info.classes - info.samples.length;
+      return info.samples.map((c) => c.description).join('; ') + (more > 0 ? `; ... (${more} more name classes)` : '');
+    });
+    if (names.length > 6) out.push(`... (${names.length - 6} more name groups)`);
+    return out;
+  }
+
+  private products(states: readonly number[]): SpaceProduct[] {
+    const a = this.a;
+    const share = (p: Product) => {
+      const fam = a.families[p.f];
+      const sum = (xs: readonly number[], f: (x: number) => number) => xs.reduce((n, x) => n + f(x), 0);
+      return sum(p.s, (x) => fam.src.share(x)) * sum(p.d, (x) => fam.dst.share(x)) * sum(p.q, (x) => a.ports.size(x));
+    };
+    return this.regions
+      .products(states)
+      .map((p) => ({ p, m: share(p) }))
+      .sort((x, y) => a.families[x.p.f].family - a.families[y.p.f].family || y.m - x.m)
+      .map(({ p }) => {
+        const fam = a.families[p.f];
+        const texts = this.texts;
+        const ports = p.q.flatMap((x) => a.ports.segments(x));
+        return {
+          family: fam.family,
+          get src() {
+            return texts.list(fam, 'src', p.s);
+          },
+          get dst() {
+            return texts.list(fam, 'dst', p.d);
+          },
+          dport: portList(ports),
+          summary: {
+            get src() {
+              return texts.summary(fam, 'src', p.s);
+            },
+            get dst() {
+              return texts.summary(fam, 'dst', p.d);
+            },
+            dport: portSummary(ports),
+          },
+        };
+      });
+  }
 }

@@ -10,16 +10,15 @@
 // Every (state, name group) is a leaf with one outcome per policy: the verdict is the same for
 // every flow in it. The name is also the destination address itself when nothing else names
 // the server (TLS 1.3 without SNI, TSID off): that leaf is marked `viaAddress`.
-import { DomainSet, parseDomainEntry } from '../domains.js';
 import type { IpSet } from '../ip.js';
 import { parseAddress } from '../ip.js';
 import type { Policy } from '../types.js';
-import { Interner, bitsOf, firstBit, hasBit } from './bitset.js';
-import { partitionAddresses, toBig, type AddressAtoms, type AddressTrack } from './addresses.js';
-import { addressNames, Limits, Outcomes, PolicyView } from './model.js';
-import { domainPattern, partitionNames, type NamePattern } from './names.js';
-import { partitionPorts, type PortAtoms, type PortTrack } from './ports.js';
-import { Signatures } from './signatures.js';
+import { Interner, bitsOf, hasBit } from './bitset.js';
+import { toBig, type AddressAtoms } from './addresses.js';
+import { Limits, Outcomes, PolicyView } from './model.js';
+import type { PortAtoms } from './ports.js';
+import type { Signatures } from './signatures.js';
+import { partitionSpace } from './space.js';
 
 /** A region the caller restricts the walk to (search): flows outside it are not visited. */
 export interface Restriction {
@@ -35,12 +34,49 @@ export interface AnalysisOptions {
   readonly restrict?: Restriction;
   /** Bound on the classes walked (pairs, states, leaves); beyond it the analysis stops, incomplete. */
   readonly maxWork?: number;
+  /**
+   * How many rules without name conditions a state keeps (1: enough for every verdict; 2: also
+   * the rule that would decide if the first were removed, for lint's redundancy).
+   */
+  readonly deciders?: 1 | 2;
 }
 
 export const DEFAULT_MAX_WORK = 300_000_000;
 
+/** The first bit at or after `from` set in both a and b, or -1. */
+function firstSetFrom(a: Uint32Array, b: Uint32Array, from: number): number {
+  for (let w = from >>> 5; w < a.length; w++) {
+    let x = a[w] & b[w];
+    if (w === from >>> 5) x &= ~lowMask(w, from);
+    if (x !== 0) return w * 32 + (31 - Math.clz32(x & -x));
+  }
+  return -1;
+}
+
+/** Bits of word w below bit index `below` (all of them when `below` is past the word). */
+function lowMask(w: number, below: number): number {
+  const n = below - w * 32;
+  if (n <= 0) return 0;
+  if (n >= 32) return -1;
+  return (1 << n) - 1;
+}
+
 /** Visit one leaf; return true to stop the walk. `outcomes[i]` is policy i's outcome id. */
 export type LeafVisitor = (state: number, sig: number, viaAddress: boolean, outcomes: Int32Array) => boolean | void;
+
+/** How one policy decides the names of a state. */
+interface Plan {
+  /** The outcome when decided before names (prefilter, SI network), else -1. */
+  decided: number;
+  /** Rules with name conditions that come before the kept unconditional rules, ascending. */
+  cond: number[];
+  /** The first unconditional rules left (as many as `deciders`), ascending. */
+  uncond: number[];
+  /** The outcome when no conditional rule takes the name: the first unconditional rule, or the default action. */
+  fallback: number;
+}
+
+const newPlan = (): Plan => ({ decided: -1, cond: [], uncond: [], fallback: -1 });
 
 interface FamilyPart {
   readonly family: 4 | 6;
@@ -87,86 +123,30 @@ export class Analysis {
   private readonly restrictWord: number;
   private readonly portRestrictBit: number;
   private readonly maxWork: number;
+  private readonly deciders: number;
   private work = 0;
   /** False when a bound stopped the walk. */
   bounded = true;
 
   constructor(policies: readonly Policy[], opts: AnalysisOptions = {}) {
     this.maxWork = opts.maxWork ?? DEFAULT_MAX_WORK;
-    const r = opts.restrict ?? {};
+    this.deciders = opts.deciders ?? 1;
     this.views = policies.map((p) => new PolicyView(p, this.outcomes));
-    let aw = 0;
-    let qw = 0;
-    for (const v of this.views) {
-      this.aBase.push(aw);
-      this.qBase.push(qw);
-      aw += v.pW + v.lW + v.rW;
-      qw += v.pW + v.rW;
-    }
-    this.restrictWord = aw;
-    const aWidth = aw + 1;
-    const qWidth = qw + 1;
-    const restrictBit = aw * 32;
-
-    // Names first: the destination partition needs the addresses some name entry spells.
-    const patterns = new Map<string, NamePattern>();
-    for (const v of this.views) v.patterns(patterns, this.limits);
-    let namePattern: ((host: string) => boolean) | null = null;
-    if (r.name !== undefined) {
-      const e = parseDomainEntry(r.name);
-      if (typeof e === 'string') throw new Error(e);
-      const set = new DomainSet();
-      set.add(e, 0);
-      namePattern = (h) => set.first(h, null) !== null;
-      patterns.set(`restrict|${r.name}`, domainPattern(e.host, e.exact));
-    }
-    const singles = new Set<bigint>();
-    addressNames(patterns.values(), this.limits, singles);
-    this.sigs = new Signatures(this.views, namePattern);
-    const part = partitionNames([...patterns.values()], (c) => {
-      const id = this.sigs.add(c);
-      if (!this.nameSigSet.has(id)) {
-        this.nameSigSet.add(id);
-        this.nameSigs.push(id);
-      }
-    });
-    this.nameClasses = part.classes;
-    if (part.unwitnessed > 0) this.limits.add(`${part.unwitnessed} name class(es) have no witness name within the search bound`);
-
-    const tracks = (side: 'src' | 'dst'): AddressTrack[] => {
-      const out: AddressTrack[] = [];
-      this.views.forEach((v, i) => {
-        const b = this.aBase[i] * 32;
-        v.p.prefilter.forEach((pf, k) => out.push({ set: pf[side], bit: b + k }));
-        v.p.siLists.forEach((l, k) => l.ips && out.push({ set: l.ips, bit: b + v.pW * 32 + k }));
-        v.p.rules.forEach((rule, k) => rule.enabled && out.push({ set: rule[side], bit: b + (v.pW + v.lW) * 32 + k }));
-      });
-      out.push({ set: r[side] ?? null, bit: restrictBit });
-      return out;
-    };
-    const portTracks: PortTrack[] = [];
-    this.views.forEach((v, i) => {
-      const b = this.qBase[i] * 32;
-      v.p.prefilter.forEach((pf, k) => portTracks.push({ ranges: pf.ports, bit: b + k }));
-      v.p.rules.forEach((rule, k) => rule.enabled && portTracks.push({ ranges: rule.ports, bit: b + v.pW * 32 + k }));
-    });
-    this.portRestrictBit = qw * 32;
-    portTracks.push({ ranges: r.ports ?? null, bit: this.portRestrictBit });
-    this.ports = partitionPorts(qWidth, portTracks);
-
+    const sp = partitionSpace(this.views, this.limits, opts.restrict ?? {});
+    this.sigs = sp.sigs;
+    this.ports = sp.ports;
+    this.nameClasses = sp.nameClasses;
+    this.restrictWord = sp.restrictWord;
+    this.portRestrictBit = sp.portRestrictBit;
+    this.aBase.push(...sp.aBase);
+    this.qBase.push(...sp.qBase);
+    this.nameSigs.push(...sp.nameSigs);
+    for (const g of sp.nameSigs) this.nameSigSet.add(g);
+    for (const f of sp.families) this.families.push({ ...f, sdOf: new Int32Array(0) });
     this.sdPolicy = this.views.map((v) => new Interner(v.pW + 1 + v.rW));
-    this.sdpPolicy = this.views.map((v) => new Interner(2 + v.rW));
+    this.sdpPolicy = this.views.map((v) => new Interner(2 + this.deciders + v.rW));
     this.sdJoint = new Interner(this.views.length + 1);
     this.sdpJoint = new Interner(this.views.length + 1);
-    const srcT = tracks('src');
-    const dstT = tracks('dst');
-    for (const family of [4, 6] as const) {
-      const src = partitionAddresses(family, aWidth, srcT);
-      const dst = partitionAddresses(family, aWidth, dstT, family === 4 ? [...singles] : []);
-      const ipSig = new Int32Array(dst.count).fill(-1);
-      for (let d = 0; d < dst.count; d++) if (dst.inSpace(d)) ipSig[d] = this.sigs.addressGroup(dst.witnessText(d));
-      this.families.push({ family, src, dst, sdOf: new Int32Array(0), ipSig });
-    }
   }
 
   get complete(): boolean {
@@ -214,7 +194,7 @@ export class Analysis {
     const Q = this.ports.count;
     if (!this.spend(C * Q, 'address classes x port classes')) return false;
     this.sdpOf = new Int32Array(C * Q).fill(-1);
-    const sbufs = this.views.map((v) => new Uint32Array(2 + v.rW));
+    const sbufs = this.views.map((v) => new Uint32Array(2 + this.deciders + v.rW));
     for (let c = 0; c < C; c++) {
       const jw = this.sdJoint.words(c).slice();
       for (let q = 0; q < Q; q++) {
@@ -274,20 +254,46 @@ export class Analysis {
       buf[0] = decided + 1;
       return this.sdpPolicy[i].intern(buf);
     }
+    // Names pick among the rules left: the conditional ones (URL, application) up to the first
+    // rules without such conditions, which take every name the earlier ones leave. Only that
+    // much is kept, so rule sets that differ beyond it are one state.
     let tsidRule = -1;
+    const left = this.scratch(v.rW);
     for (let w = 0; w < v.rW; w++) {
       const x = w0[v.pW + 1 + w] & qb[q + v.pW + w];
       if (tsidRule < 0 && (x & v.tsidMask[w]) !== 0) {
         const t = x & v.tsidMask[w];
         tsidRule = w * 32 + (31 - Math.clz32(t & -t));
       }
-      buf[2 + w] = x & v.decMask[w];
+      left[w] = x & v.decMask[w];
     }
+    // Keep cond rules up to the last kept unconditional rule (all of them when fewer were found).
+    let last = v.rW * 32;
+    let from = 0;
+    for (let k = 0; k < this.deciders; k++) {
+      const f = firstSetFrom(left, v.uncondMask, from);
+      buf[2 + k] = f + 1;
+      if (f < 0) {
+        last = v.rW * 32;
+        break;
+      }
+      last = f;
+      from = f + 1;
+    }
+    const c = 2 + this.deciders;
+    for (let w = 0; w < v.rW; w++) buf[c + w] = left[w] & v.condMask[w] & lowMask(w, last);
     const t = v.tsidOf(tsidRule);
     let ti = this.tsids.indexOf(t);
     if (ti < 0) ti = this.tsids.push(t) - 1;
     buf[1] = ti + 1;
     return this.sdpPolicy[i].intern(buf);
+  }
+
+  private readonly sigTables: { si: Int32Array; match: Uint32Array; rW: number }[] = [];
+  private scratchBuf = new Uint32Array(0);
+  private scratch(n: number): Uint32Array {
+    if (this.scratchBuf.length < n) this.scratchBuf = new Uint32Array(n);
+    return this.scratchBuf;
   }
 
   /** The TSID setting ('off' or 'on/<profile>') policy i applies in a state; null when decided before names. */
@@ -310,7 +316,7 @@ export class Analysis {
     const N = this.nameSigs.length;
     if (!this.spend(this.states * (N + 1), 'states x name groups')) return false;
     const out = new Int32Array(k);
-    const plans = this.views.map(() => ({ decided: -1, cond: [] as number[], fallback: -1 }));
+    const plans = this.views.map(newPlan);
     for (let st = 0; st < this.states; st++) {
       const jw = this.sdpJoint.words(st);
       for (let i = 0; i < k; i++) this.plan(i, jw[i], plans[i]);
@@ -324,36 +330,58 @@ export class Analysis {
     return true;
   }
 
-  private plan(i: number, sdp: number, into: { decided: number; cond: number[]; fallback: number }): void {
+  private plan(i: number, sdp: number, into: Plan): void {
     const v = this.views[i];
     const w = this.sdpPolicy[i].words(sdp);
     into.decided = w[0] - 1;
     into.cond = [];
+    into.uncond = [];
     if (into.decided >= 0) return;
-    const rdec = w.subarray(2);
-    const un = new Uint32Array(v.rW);
-    const co = new Uint32Array(v.rW);
-    for (let x = 0; x < v.rW; x++) {
-      un[x] = rdec[x] & v.uncondMask[x];
-      co[x] = rdec[x] & v.condMask[x];
-    }
-    const f0 = firstBit(un);
-    into.fallback = f0 >= 0 ? v.ruleOutcome[f0] : v.defaultOutcome;
-    into.cond = bitsOf(co).filter((r) => f0 < 0 || r < f0);
+    for (let k = 0; k < this.deciders && w[2 + k] !== 0; k++) into.uncond.push(w[2 + k] - 1);
+    into.cond = bitsOf(w, 2 + this.deciders, 2 + this.deciders + v.rW);
+    into.fallback = into.uncond.length > 0 ? v.ruleOutcome[into.uncond[0]] : v.defaultOutcome;
   }
 
-  private decide(i: number, plan: { decided: number; cond: number[]; fallback: number }, sig: number): number {
+  /** Per policy: each name group's SI outcome (-1: none) and which conditional rules it meets. */
+  private sigTable(i: number): { si: Int32Array; match: Uint32Array; rW: number } {
+    const got = this.sigTables[i];
+    if (got && got.si.length === this.sigs.count) return got;
+    const rW = this.views[i].rW;
+    const n = this.sigs.count;
+    const si = new Int32Array(n);
+    const match = new Uint32Array(n * rW);
+    for (let g = 0; g < n; g++) {
+      const part = this.sigs.part(g, i);
+      si[g] = part[0] - 1;
+      match.set(part.subarray(3, 3 + rW), g * rW);
+    }
+    return (this.sigTables[i] = { si, match, rW });
+  }
+
+  /** The first rule deciding among the plan's for a name group, or -1 (then the fallback). */
+  private firstRule(i: number, plan: Plan, sig: number, after = -1): number {
+    const t = this.sigTable(i);
+    const base = sig * t.rW * 32;
+    const stop = plan.uncond.length > 0 ? plan.uncond[0] : Infinity;
+    for (const r of plan.cond) {
+      if (r <= after) continue;
+      if (r > stop) break;
+      if (((t.match[(base + r) >>> 5] >>> (r & 31)) & 1) === 1) return r;
+    }
+    return -1;
+  }
+
+  private decide(i: number, plan: Plan, sig: number): number {
     if (plan.decided >= 0) return plan.decided;
-    const part = this.sigs.part(sig, i);
-    if (part[0] !== 0) return part[0] - 1;
-    const v = this.views[i];
-    for (const r of plan.cond) if (hasBit(part, 3 * 32 + r)) return v.ruleOutcome[r];
-    return plan.fallback;
+    const t = this.sigTable(i);
+    if (t.si[sig] >= 0) return t.si[sig];
+    const r = this.firstRule(i, plan, sig);
+    return r >= 0 ? this.views[i].ruleOutcome[r] : plan.fallback;
   }
 
   /** The outcome policy i gives a leaf (what walk() reports for it). */
   outcomeOf(state: number, sig: number, i: number): number {
-    const plan = { decided: -1, cond: [] as number[], fallback: -1 };
+    const plan = newPlan();
     this.plan(i, this.sdpJoint.words(state)[i], plan);
     return this.decide(i, plan, sig);
   }
@@ -381,29 +409,52 @@ export class Analysis {
     return { family: f.family, s, d, q, state, sig, viaAddress: name === null };
   }
 
-  /** Every (family, source atom, destination atom, port atom) box of the given states. */
-  boxes(states: ReadonlySet<number>, visit: (f: FamilyPart, s: number, d: number, q: number, state: number) => void): void {
-    if (!this.build()) return;
+  /** The state of a cell (sd class c, port atom q), -1 outside the walked space. */
+  stateOf(c: number, q: number): number {
+    return this.build() ? this.sdpOf[c * this.ports.count + q] : -1;
+  }
+
+  /** The (sd class, port atom) cells of each of the given states. */
+  cellsOf(states: ReadonlySet<number>): Map<number, [number, number][]> {
+    const out = new Map<number, [number, number][]>();
+    if (!this.build()) return out;
     const Q = this.ports.count;
-    const byClass = new Map<number, [number, number][]>();
-    for (let c = 0; c < this.sdJoint.size; c++) {
-      for (let q = 0; q < Q; q++) {
-        const st = this.sdpOf[c * Q + q];
-        if (st >= 0 && states.has(st)) {
-          let l = byClass.get(c);
-          if (!l) byClass.set(c, (l = []));
-          l.push([q, st]);
+    for (let x = 0; x < this.sdpOf.length; x++) {
+      const st = this.sdpOf[x];
+      if (st < 0 || !states.has(st)) continue;
+      let l = out.get(st);
+      if (!l) out.set(st, (l = []));
+      l.push([Math.floor(x / Q), x % Q]);
+    }
+    return out;
+  }
+
+  private pairIndex: { start: Int32Array; items: Int32Array } | null = null;
+
+  /** The (family index, source atom, destination atom) pairs of an sd class, as triples. */
+  pairsOf(c: number): Int32Array {
+    if (this.pairIndex === null) {
+      const C = this.sdJoint.size;
+      const start = new Int32Array(C + 1);
+      for (const f of this.families) for (const x of f.sdOf) if (x >= 0) start[x + 1]++;
+      for (let k = 0; k < C; k++) start[k + 1] += start[k];
+      const items = new Int32Array(start[C] * 3);
+      const at = start.slice(0, C);
+      this.families.forEach((f, fi) => {
+        const D = f.dst.count;
+        for (let x = 0; x < f.sdOf.length; x++) {
+          const c = f.sdOf[x];
+          if (c < 0) continue;
+          const o = at[c]++ * 3;
+          items[o] = fi;
+          items[o + 1] = Math.floor(x / D);
+          items[o + 2] = x % D;
         }
-      }
+      });
+      this.pairIndex = { start, items };
     }
-    if (byClass.size === 0) return;
-    for (const f of this.families) {
-      const D = f.dst.count;
-      for (let x = 0; x < f.sdOf.length; x++) {
-        const l = byClass.get(f.sdOf[x]);
-        if (l) for (const [q, st] of l) visit(f, Math.floor(x / D), x % D, q, st);
-      }
-    }
+    const { start, items } = this.pairIndex;
+    return items.subarray(start[c] * 3, start[c + 1] * 3);
   }
 }
 

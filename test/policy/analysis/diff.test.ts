@@ -38,7 +38,11 @@ t.test('remedy allow-toos: exactly the toos.cisco.com classes change, with witne
     t.ok(c.verified && reproduces(old, neu, c), `witness ${c.witness.src} -> ${c.witness.dst}:${c.witness.dport} ${c.witness.name} reproduces`);
   }
   const fmc = r.changes.find((c) => c.new.rule === 'ALLOW_FMC_ASA_SNT_CISCO');
-  t.same(fmc && { src: fmc.space.src, dst: fmc.space.dst, dport: fmc.space.dport }, { src: ['10.12.1.8'], dst: ['72.163.4.38', '173.37.145.8'], dport: ['443'] }, 'the licensing flow now reaches its allow rule');
+  t.same(fmc?.space.products.map((p) => ({ src: p.src, dst: p.dst, dport: p.dport })), [{ src: ['10.12.1.8'], dst: ['72.163.4.38', '173.37.145.8'], dport: ['443'] }], 'the licensing flow now reaches its allow rule');
+  const dflt = r.changes.find((c) => c.new.rule === 'Default Action');
+  t.equal(dflt?.space.products.length, 5, 'the rest of the space, as products');
+  t.same(dflt?.space.products[0].summary, { src: 'any IPv4 except 10.10.0.0/16, 10.12.1.8, 198.51.100.0/24, 203.0.113.66, ... (5 ranges)', dst: 'any IPv4 except 198.51.100.0/24, 203.0.113.66, 203.0.113.200-203.0.113.210', dport: 'any' });
+  t.equal(r.changes.length, 3, 'one class per new outcome');
   t.same([...new Set(r.changes.map((c) => c.new.rule))].sort(), ['ALLOW_ALL_CLIENTS_80_443', 'ALLOW_FMC_ASA_SNT_CISCO', 'Default Action']);
   // And back: the reverse diff is the same classes, sides swapped.
   const back = diffPolicies(neu, old);
@@ -127,7 +131,7 @@ defaultAction: Trust all traffic
   t.equal(r.complete, true, r.reasons.join('; '));
   const via = r.changes.filter((c) => c.witness.nameSource === 'ip');
   t.equal(via.length, 1, 'one class: no name known, destination 203.0.113.9');
-  t.same(via[0].space.dst, ['203.0.113.9']);
+  t.same(via[0].space.products.map((p) => p.dst), [['203.0.113.9']]);
   t.equal(via[0].witness.name, '203.0.113.9');
   t.ok(r.changes.every((c) => c.verified));
 });
@@ -146,7 +150,7 @@ t.test('peekwall diff: text, --json, --limit, exit codes', async (t) => {
   t.ok(o.total > 2);
   t.same(Object.keys(o.changes[0].witness).sort(), ['category', 'dport', 'dst', 'name', 'nameSource', 'reputation', 'src']);
   t.same(Object.keys(o.changes[0].old).sort(), ['action', 'by', 'category', 'reputation', 'rule']);
-  t.ok(Array.isArray(o.changes[0].space.src));
+  t.ok(Array.isArray(o.changes[0].space.products[0].src));
   const same = await runCli(['diff', BASE, BASE]);
   t.equal(same.code, 0, 'no change: exit 0');
   t.match(same.stdout, /no flow changes verdict/);
