@@ -22,6 +22,11 @@ export interface FtdSyslogOptions {
   readonly acPolicy: () => string;
   /** DeviceUUID in the 7.x header. */
   readonly deviceUuid?: string;
+  /**
+   * InstanceID in the 7.x header: FTD's Snort instance, whose ConnectionIDs are its own. peekwall
+   * workers are the instances (each numbers its connections), so the pair stays unique. Default 1.
+   */
+  readonly instanceId?: number;
 }
 
 /** FTD logs to LOCAL4 by default; 430002/430003 are severity 1 (alert): <20*8+1>. */
@@ -61,7 +66,7 @@ function pairs(e: ConnectionEvent, id: '430002' | '430003', o: FtdSyslogOptions,
   if (o.style === 7) {
     add('EventPriority', 'Low');
     add('DeviceUUID', o.deviceUuid ?? DEFAULT_UUID);
-    add('InstanceID', 1);
+    add('InstanceID', o.instanceId ?? 1);
     add('FirstPacketSecond', iso(firstMs));
     add('ConnectionID', connectionId);
   }

@@ -128,7 +128,7 @@ async function serveWith(o: ServiceOptions, signals: ReturnType<typeof takeSigna
   const eventLog = createEventLog({
     destination: cfg.events,
     ...(cfg.eventsFormat === 'ftd-syslog'
-      ? { format: ftdSyslogFormatter({ style: cfg.syslog.style, rfc: cfg.syslog.rfc, hostname: cfg.syslog.host ?? hostname(), acPolicy: () => policyName }) }
+      ? { format: ftdSyslogFormatter({ style: cfg.syslog.style, rfc: cfg.syslog.rfc, hostname: cfg.syslog.host ?? hostname(), acPolicy: () => policyName, instanceId: cluster.worker?.id ?? 1 }) }
       : {}),
     onError: (error) => notify({ kind: 'event-log-error', error }),
     onNotice: (message) => notify({ kind: 'event-log-notice', message }),

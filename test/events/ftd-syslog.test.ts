@@ -72,6 +72,12 @@ t.test('Security Intelligence blocks name their category by feed kind', async (t
   t.equal(one(si('DNS Block'), 'DNSSICategory'), 'Lookalike-Domains');
 });
 
+t.test('InstanceID names the worker whose ConnectionIDs these are', async (t) => {
+  const kv = elasticFtdKv(ftdSyslogLines(base, { ...opts, instanceId: 3 }, 9)[0])!.kv;
+  t.equal(one(kv, 'InstanceID'), '3');
+  t.equal(one(kv, 'ConnectionID'), '9');
+});
+
 t.test('pre-7 style and RFC 3164 header', async (t) => {
   const [l] = ftdSyslogLines(base, { ...opts, style: 6, rfc: 3164 }, 7);
   t.equal(l.slice(0, l.indexOf('%')), '<161>Dec  7 00:10:05 ftd-lab ');
