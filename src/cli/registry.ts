@@ -20,6 +20,7 @@ export const subcommands: readonly SubcommandEntry[] = [
   { name: 'import', summary: 'write an FMC access policy bundle (REST API JSON) as the equivalent YAML policy', load: () => import('./import.js').then((m) => m.default) },
   { name: 'fmc', summary: 'pull an access policy from a live FMC (REST API) as an FMC bundle', load: () => import('./fmc.js').then((m) => m.default) },
   { name: 'export', summary: 'write a YAML policy as an FMC access policy bundle (REST API JSON)', load: () => import('./export.js').then((m) => m.default) },
+  { name: 'search', summary: 'one flow a policy decides with an action in a region, or the proof there is none', load: () => import('./search.js').then((m) => m.default) },
   { name: 'lint', summary: 'check a policy: errors, shadowed/redundant rules, object overlap', load: () => import('./lint.js').then((m) => m.default) },
   { name: 'events', summary: 'render connection events as the FMC table (filters, --follow)', load: () => import('./events.js').then((m) => m.default) },
   { name: 'replay', summary: 'replay a pcap/pcapng capture through the policy: the event FMC would log per TCP flow', load: () => import('./replay.js').then((m) => m.default) },

@@ -19,7 +19,7 @@ export interface SigInfo {
   readonly inPattern: boolean;
 }
 
-const SAMPLES = 3;
+const SAMPLES = 4;
 
 export class Signatures {
   readonly interner: Interner;
