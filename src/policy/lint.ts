@@ -1,15 +1,20 @@
 // Rule analysis (FMC "rule conflicts") and hygiene checks over a compiled policy. Loading
 // already rejects unknown objects and invalid entries (errors with file:line:column); lint
 // adds what a valid policy can still get wrong:
-//   shadowed rule    a later rule that can never match because an earlier rule with a
-//                    different action matches everything it would (error);
-//   redundant rule   same, but the earlier rule has the same action: removing it changes
-//                    nothing (warning);
+//   shadowed rule    no flow can reach it: earlier rules, SI lists or prefilter rules with
+//                    another verdict take all its flows (error);
+//   redundant rule   removing it changes no flow's verdict (action and logging) (warning);
+//   matches nothing  no flow meets all its conditions (warning);
+//                    all three exact (analysis/shadow.ts: the whole flow space walked); past
+//                    the analysis's bound, or with what its model leaves out, an earlier rule
+//                    that covers a later one alone is found by pairwise comparison, and lint
+//                    says it fell back;
 //   after catch-all  every rule below an enabled rule without conditions (error);
 //   object overlap   two entries of one condition share addresses (warning, from loading);
 //   unused objects, disabled rules, empty SI lists, Interactive Block on HTTPS-only rules.
 import type { DomainSet } from './domains.js';
 import { asCompiled, type CompiledRule } from './compiled.js';
+import { exactRuleLint } from './analysis/shadow.js';
 import type { LintFinding, Policy } from './types.js';
 
 function netsCover(a: CompiledRule['src'], b: CompiledRule['src']): boolean {
@@ -68,6 +73,17 @@ export function lintPolicy(policy: Policy): LintFinding[] {
   const enabled = p.rules.filter((r) => r.enabled);
   for (const r of p.rules) if (!r.enabled) out.push({ severity: 'warning', code: 'lint/disabled-rule', message: `rule '${r.name}' is disabled`, ...at(r) });
 
+  // Rules after a catch-all are reported as such; the exact analysis speaks for the others.
+  const afterCatchAll = new Set<number>();
+  let seenCatchAll = false;
+  for (const r of enabled) {
+    if (seenCatchAll) afterCatchAll.add(r.index);
+    if (isCatchAll(r) && r.action !== 'Monitor') seenCatchAll = true;
+  }
+  const exact = exactRuleLint(p, afterCatchAll);
+  if ('skipped' in exact) {
+    out.push({ severity: 'warning', code: 'lint/pairwise-only', message: `shadowed and redundant rules are found by comparing rules pairwise only: the exact analysis was skipped (${exact.skipped})` });
+  }
   let catchAll: CompiledRule | null = null;
   for (let j = 0; j < enabled.length; j++) {
     const b = enabled[j];
@@ -75,7 +91,10 @@ export function lintPolicy(policy: Policy): LintFinding[] {
       out.push({ severity: 'error', code: 'lint/after-catch-all', message: `rule '${b.name}' comes after catch-all rule '${catchAll.name}' (no conditions, action ${catchAll.action}) and can never match`, ...at(b) });
       continue;
     }
-    for (let i = 0; i < j; i++) {
+    const found = 'byRule' in exact ? exact.byRule.get(b.index) : undefined;
+    if (found) out.push(found);
+    // Monitor rules decide nothing, so the exact analysis leaves them to the pairwise check.
+    for (let i = 0; i < j && ('skipped' in exact || b.action === 'Monitor'); i++) {
       const a = enabled[i];
       // Monitor rules never stop evaluation, so they shadow nothing.
       if (a.action === 'Monitor') continue;

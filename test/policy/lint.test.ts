@@ -3,6 +3,7 @@ import { lintPolicy } from '../../src/policy/index.js';
 import { loadPolicyFile } from '../../src/sources/index.js';
 import { fromRoot } from '../../src/util/paths.js';
 import { mustCompile } from './helpers/policy.js';
+import { exactRuleLint } from '../../src/policy/analysis/shadow.js';
 
 const codes = (yaml: string) => lintPolicy(mustCompile(yaml)).map((f) => `${f.severity} ${f.code} ${f.rule ?? ''}`.trim());
 
@@ -105,4 +106,84 @@ t.test('the shipped policies lint clean', async (t) => {
     t.ok(r.ok, `${name} loads`);
     if (r.ok) t.same(lintPolicy(r.value), [], `${name} has no findings`);
   }
+});
+
+t.test('exact: a rule two earlier rules shadow together (no single one covers it)', async (t) => {
+  const findings = lintPolicy(mustCompile(`
+rules:
+  - {name: WEB_TLS, action: Allow, sourceNetworks: [10.0.0.0/8], destinationPorts: [443]}
+  - {name: WEB_PLAIN, action: Allow, sourceNetworks: [10.0.0.0/8], destinationPorts: [80]}
+  - {name: BLOCK_WEB, action: Block, sourceNetworks: [10.0.0.0/8], destinationPorts: [80, 443]}
+`));
+  const f = findings.find((x) => x.rule === 'BLOCK_WEB');
+  t.match(f, { severity: 'error', code: 'lint/shadowed-rule', message: /taken by 'WEB_TLS' \(Allow\), 'WEB_PLAIN' \(Allow\)/ });
+});
+
+t.test('exact: Security Intelligence and prefilter take a rule\'s flows too', async (t) => {
+  const f = lintPolicy(mustCompile(`
+securityIntelligence:
+  network:
+    - {name: BAD_NETS, action: block, entries: [10.66.0.0/16]}
+prefilter:
+  - {name: FAST_BACKUP, action: Fastpath, sourceNetworks: [10.77.0.0/16]}
+rules:
+  - {name: ALLOW_BAD, action: Allow, sourceNetworks: [10.66.0.0/16]}
+  - {name: BLOCK_BACKUP, action: Block, sourceNetworks: [10.77.0.0/16]}
+`));
+  t.match(f.find((x) => x.rule === 'ALLOW_BAD'), { code: 'lint/shadowed-rule', message: /SI list 'BAD_NETS'/ });
+  t.match(f.find((x) => x.rule === 'BLOCK_BACKUP'), { code: 'lint/shadowed-rule', message: /prefilter rule 'FAST_BACKUP'/ });
+});
+
+t.test('exact: redundant when a LATER rule would give every flow the same verdict; logging counts', async (t) => {
+  const f = codes(`
+rules:
+  - {name: ALLOW_LAB, action: Allow, sourceNetworks: [10.1.0.0/16]}
+  - {name: ALLOW_CORP, action: Allow, sourceNetworks: [10.0.0.0/8]}
+  - {name: LOGGED_LAB, action: Block, sourceNetworks: [10.2.0.0/16], logging: {beginning: true}}
+  - {name: QUIET_LAB, action: Block, sourceNetworks: [10.3.0.0/16]}
+  - {name: ALLOW_REST, action: Allow, sourceNetworks: [10.0.0.0/8, 192.168.0.0/16]}
+defaultAction: Block all traffic
+`);
+  // ALLOW_LAB's flows would be ALLOW_CORP's; LOGGED_LAB and QUIET_LAB's are shadowed
+  // (ALLOW_CORP allows them). The default action blocks and logs at the beginning.
+  t.same(f, ['warning lint/redundant-rule ALLOW_LAB', 'error lint/shadowed-rule LOGGED_LAB', 'error lint/shadowed-rule QUIET_LAB']);
+  t.same(codes(`
+rules:
+  - {name: LOGGED, action: Block, sourceNetworks: [10.2.0.0/16], logging: {beginning: true}}
+  - {name: QUIET, action: Block, sourceNetworks: [10.3.0.0/16]}
+defaultAction: Block all traffic
+`), ['warning lint/redundant-rule LOGGED'], 'a block logged like the default action changes nothing; one not logged does');
+});
+
+t.test('exact: a rule no flow meets; a category rule is not dead for want of listed names', async (t) => {
+  t.same(codes(`
+rules:
+  - {name: MIXED, action: Block, sourceNetworks: [10.0.0.0/8], destinationNetworks: ['2001:db8::/32']}
+  - {name: GAMBLING, action: Block, urls: {categories: [{category: Gambling}]}}
+`), ['warning lint/matches-nothing MIXED']);
+  t.same(codes(`
+rules:
+  - {name: RISKY, action: Block, urls: {categories: [{category: Any, reputation: Questionable}]}}
+  - {name: MALWARE, action: Block with reset, urls: {categories: [{category: Malware Sites, reputation: Untrusted}]}}
+`), ['error lint/shadowed-rule MALWARE'], 'every Untrusted name is Questionable or worse');
+});
+
+t.test('outside the model or past its bound, lint falls back to pairwise and says so', async (t) => {
+  const legacy = lintPolicy(mustCompile(`
+settings: {urlMatching: legacy-substring}
+rules:
+  - {name: WEB_TLS, action: Allow, sourceNetworks: [10.0.0.0/8], destinationPorts: [443]}
+  - {name: WEB_PLAIN, action: Allow, sourceNetworks: [10.0.0.0/8], destinationPorts: [80]}
+  - {name: BLOCK_WEB, action: Block, sourceNetworks: [10.0.0.0/8], destinationPorts: [80, 443]}
+  - {name: BLOCK_TLS, action: Block, sourceNetworks: [10.1.0.0/16], destinationPorts: [443], urls: {literals: [example.com]}}
+`));
+  t.match(legacy.find((x) => x.code === 'lint/pairwise-only'), { severity: 'warning', message: /legacy-substring/ });
+  t.same(legacy.filter((x) => x.rule).map((x) => `${x.code} ${x.rule}`), ['lint/shadowed-rule BLOCK_TLS'], 'pairwise: one rule covering another, not two together');
+  const p = mustCompile(`
+rules:
+  - {name: A, action: Allow, sourceNetworks: [10.0.0.0/8]}
+  - {name: B, action: Block, sourceNetworks: [10.1.0.0/16]}
+`);
+  t.match(exactRuleLint(p, new Set(), 10), { skipped: /bound of 10 classes/ });
+  t.ok('byRule' in exactRuleLint(p, new Set()));
 });

@@ -47,6 +47,24 @@ export function isZero(b: Uint32Array, from = 0, to = b.length): boolean {
   return true;
 }
 
+/** The first bit at or after `from` set in both a and b, or -1. */
+export function firstSetFrom(a: Uint32Array, b: Uint32Array, from: number): number {
+  for (let w = from >>> 5; w < a.length; w++) {
+    let x = a[w] & b[w];
+    if (w === from >>> 5) x &= ~lowMask(w, from);
+    if (x !== 0) return w * 32 + (31 - Math.clz32(x & -x));
+  }
+  return -1;
+}
+
+/** Bits of word w below bit index `below` (all of them when `below` is past the word). */
+export function lowMask(w: number, below: number): number {
+  const n = below - w * 32;
+  if (n <= 0) return 0;
+  if (n >= 32) return -1;
+  return (1 << n) - 1;
+}
+
 function hashWords(b: Uint32Array, from: number, to: number, seed: number): number {
   let h = seed | 0;
   for (let w = from; w < to; w++) {

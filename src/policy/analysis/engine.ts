@@ -13,7 +13,7 @@
 import type { IpSet } from '../ip.js';
 import { parseAddress } from '../ip.js';
 import type { Policy } from '../types.js';
-import { Interner, bitsOf, hasBit } from './bitset.js';
+import { Interner, bitsOf, firstSetFrom, hasBit, lowMask } from './bitset.js';
 import { toBig, type AddressAtoms } from './addresses.js';
 import { Limits, Outcomes, PolicyView } from './model.js';
 import type { PortAtoms } from './ports.js';
@@ -35,31 +35,15 @@ export interface AnalysisOptions {
   /** Bound on the classes walked (pairs, states, leaves); beyond it the analysis stops, incomplete. */
   readonly maxWork?: number;
   /**
-   * How many rules without name conditions a state keeps (1: enough for every verdict; 2: also
-   * the rule that would decide if the first were removed, for lint's redundancy).
+   * Keep every rule a state's flows meet, decided or not (lint: which rules take a rule's flows,
+   * and which would decide without it). By default a state keeps only what decides its names.
    */
-  readonly deciders?: 1 | 2;
+  readonly keepAllRules?: boolean;
+  /** Let names the URL database does not list have any category and reputation (lint, one policy). */
+  readonly unlistedAnyCategory?: boolean;
 }
 
 export const DEFAULT_MAX_WORK = 300_000_000;
-
-/** The first bit at or after `from` set in both a and b, or -1. */
-function firstSetFrom(a: Uint32Array, b: Uint32Array, from: number): number {
-  for (let w = from >>> 5; w < a.length; w++) {
-    let x = a[w] & b[w];
-    if (w === from >>> 5) x &= ~lowMask(w, from);
-    if (x !== 0) return w * 32 + (31 - Math.clz32(x & -x));
-  }
-  return -1;
-}
-
-/** Bits of word w below bit index `below` (all of them when `below` is past the word). */
-function lowMask(w: number, below: number): number {
-  const n = below - w * 32;
-  if (n <= 0) return 0;
-  if (n >= 32) return -1;
-  return (1 << n) - 1;
-}
 
 /** Visit one leaf; return true to stop the walk. `outcomes[i]` is policy i's outcome id. */
 export type LeafVisitor = (state: number, sig: number, viaAddress: boolean, outcomes: Int32Array) => boolean | void;
@@ -70,7 +54,7 @@ interface Plan {
   decided: number;
   /** Rules with name conditions that come before the kept unconditional rules, ascending. */
   cond: number[];
-  /** The first unconditional rules left (as many as `deciders`), ascending. */
+  /** The unconditional rules left (the first only, unless keepAllRules), ascending. */
   uncond: number[];
   /** The outcome when no conditional rule takes the name: the first unconditional rule, or the default action. */
   fallback: number;
@@ -123,16 +107,16 @@ export class Analysis {
   private readonly restrictWord: number;
   private readonly portRestrictBit: number;
   private readonly maxWork: number;
-  private readonly deciders: number;
+  private readonly keepAll: boolean;
   private work = 0;
   /** False when a bound stopped the walk. */
   bounded = true;
 
   constructor(policies: readonly Policy[], opts: AnalysisOptions = {}) {
     this.maxWork = opts.maxWork ?? DEFAULT_MAX_WORK;
-    this.deciders = opts.deciders ?? 1;
+    this.keepAll = opts.keepAllRules === true;
     this.views = policies.map((p) => new PolicyView(p, this.outcomes));
-    const sp = partitionSpace(this.views, this.limits, opts.restrict ?? {});
+    const sp = partitionSpace(this.views, this.limits, opts.restrict ?? {}, opts.unlistedAnyCategory === true);
     this.sigs = sp.sigs;
     this.ports = sp.ports;
     this.nameClasses = sp.nameClasses;
@@ -144,7 +128,7 @@ export class Analysis {
     for (const g of sp.nameSigs) this.nameSigSet.add(g);
     for (const f of sp.families) this.families.push({ ...f, sdOf: new Int32Array(0) });
     this.sdPolicy = this.views.map((v) => new Interner(v.pW + 1 + v.rW));
-    this.sdpPolicy = this.views.map((v) => new Interner(2 + this.deciders + v.rW));
+    this.sdpPolicy = this.views.map((v) => new Interner(this.sdpHead + v.rW));
     this.sdJoint = new Interner(this.views.length + 1);
     this.sdpJoint = new Interner(this.views.length + 1);
   }
@@ -194,7 +178,7 @@ export class Analysis {
     const Q = this.ports.count;
     if (!this.spend(C * Q, 'address classes x port classes')) return false;
     this.sdpOf = new Int32Array(C * Q).fill(-1);
-    const sbufs = this.views.map((v) => new Uint32Array(2 + this.deciders + v.rW));
+    const sbufs = this.views.map((v) => new Uint32Array(this.sdpHead + v.rW));
     for (let c = 0; c < C; c++) {
       const jw = this.sdJoint.words(c).slice();
       for (let q = 0; q < Q; q++) {
@@ -229,7 +213,8 @@ export class Analysis {
     const si = block >= 0 && dnb === 0 ? block : -1;
     buf[v.pW] = si + 1;
     const rr = l + v.lW;
-    for (let w = 0; w < v.rW; w++) buf[v.pW + 1 + w] = si >= 0 ? 0 : sb[rr + w] & db[rr + w];
+    const drop = si >= 0 && !this.keepAll;
+    for (let w = 0; w < v.rW; w++) buf[v.pW + 1 + w] = drop ? 0 : sb[rr + w] & db[rr + w];
     return this.sdPolicy[i].intern(buf);
   }
 
@@ -250,13 +235,8 @@ export class Analysis {
     }
     const si = w0[v.pW] - 1;
     if (decided < 0 && si >= 0) decided = v.listOutcome[si];
-    if (decided >= 0) {
-      buf[0] = decided + 1;
-      return this.sdpPolicy[i].intern(buf);
-    }
-    // Names pick among the rules left: the conditional ones (URL, application) up to the first
-    // rules without such conditions, which take every name the earlier ones leave. Only that
-    // much is kept, so rule sets that differ beyond it are one state.
+    buf[0] = decided + 1;
+    if (decided >= 0 && !this.keepAll) return this.sdpPolicy[i].intern(buf);
     let tsidRule = -1;
     const left = this.scratch(v.rW);
     for (let w = 0; w < v.rW; w++) {
@@ -267,26 +247,27 @@ export class Analysis {
       }
       left[w] = x & v.decMask[w];
     }
-    // Keep cond rules up to the last kept unconditional rule (all of them when fewer were found).
-    let last = v.rW * 32;
-    let from = 0;
-    for (let k = 0; k < this.deciders; k++) {
-      const f = firstSetFrom(left, v.uncondMask, from);
-      buf[2 + k] = f + 1;
-      if (f < 0) {
-        last = v.rW * 32;
-        break;
-      }
-      last = f;
-      from = f + 1;
-    }
-    const c = 2 + this.deciders;
-    for (let w = 0; w < v.rW; w++) buf[c + w] = left[w] & v.condMask[w] & lowMask(w, last);
     const t = v.tsidOf(tsidRule);
     let ti = this.tsids.indexOf(t);
     if (ti < 0) ti = this.tsids.push(t) - 1;
     buf[1] = ti + 1;
+    if (this.keepAll) {
+      buf.set(left.subarray(0, v.rW), 2);
+      return this.sdpPolicy[i].intern(buf);
+    }
+    // Names pick among the rules left: the conditional ones (URL, application) up to the first
+    // rule without such conditions, which takes every name the earlier ones leave. Only that
+    // much is kept, so rule sets that differ beyond it are one state.
+    const f0 = firstSetFrom(left, v.uncondMask, 0);
+    buf[2] = f0 + 1;
+    const last = f0 >= 0 ? f0 : v.rW * 32;
+    for (let w = 0; w < v.rW; w++) buf[3 + w] = left[w] & v.condMask[w] & lowMask(w, last);
     return this.sdpPolicy[i].intern(buf);
+  }
+
+  /** Words before the rule bits in a state: decided, TSID, and the first unconditional rule unless all are kept. */
+  private get sdpHead(): number {
+    return this.keepAll ? 2 : 3;
   }
 
   private readonly sigTables: { si: Int32Array; match: Uint32Array; rW: number }[] = [];
@@ -336,9 +317,20 @@ export class Analysis {
     into.decided = w[0] - 1;
     into.cond = [];
     into.uncond = [];
-    if (into.decided >= 0) return;
-    for (let k = 0; k < this.deciders && w[2 + k] !== 0; k++) into.uncond.push(w[2 + k] - 1);
-    into.cond = bitsOf(w, 2 + this.deciders, 2 + this.deciders + v.rW);
+    if (this.keepAll) {
+      const left = w.subarray(2, 2 + v.rW);
+      const un = new Uint32Array(v.rW);
+      const co = new Uint32Array(v.rW);
+      for (let x = 0; x < v.rW; x++) {
+        un[x] = left[x] & v.uncondMask[x];
+        co[x] = left[x] & v.condMask[x];
+      }
+      into.uncond = bitsOf(un);
+      into.cond = bitsOf(co);
+    } else if (into.decided < 0) {
+      if (w[2] !== 0) into.uncond.push(w[2] - 1);
+      into.cond = bitsOf(w, 3, 3 + v.rW);
+    }
     into.fallback = into.uncond.length > 0 ? v.ruleOutcome[into.uncond[0]] : v.defaultOutcome;
   }
 
@@ -359,16 +351,51 @@ export class Analysis {
   }
 
   /** The first rule deciding among the plan's for a name group, or -1 (then the fallback). */
-  private firstRule(i: number, plan: Plan, sig: number, after = -1): number {
+  private matchesRule(i: number, sig: number, r: number): boolean {
     const t = this.sigTable(i);
-    const base = sig * t.rW * 32;
+    const bit = sig * t.rW * 32 + r;
+    return ((t.match[bit >>> 5] >>> (bit & 31)) & 1) === 1;
+  }
+
+  /** The first conditional rule before the first unconditional one that takes a name group, or -1. */
+  private firstRule(i: number, plan: Plan, sig: number): number {
     const stop = plan.uncond.length > 0 ? plan.uncond[0] : Infinity;
     for (const r of plan.cond) {
-      if (r <= after) continue;
       if (r > stop) break;
-      if (((t.match[(base + r) >>> 5] >>> (r & 31)) & 1) === 1) return r;
+      if (this.matchesRule(i, sig, r)) return r;
     }
     return -1;
+  }
+
+  /**
+   * Walk every leaf of policy 0 with every deciding rule its flows meet, for lint (built with
+   * keepAllRules): `before` is the prefilter or SI outcome that decides ahead of the rules (-1:
+   * none), `rules` the rules whose conditions hold, ascending. False when the bound stopped it.
+   */
+  walkRules(visit: (state: number, sig: number, viaAddress: boolean, before: number, rules: readonly number[]) => void): boolean {
+    if (!this.keepAll) throw new Error('walkRules needs keepAllRules');
+    if (!this.build()) return false;
+    const N = this.nameSigs.length;
+    const plan = newPlan();
+    for (let st = 0; st < this.states; st++) {
+      this.plan(0, this.sdpJoint.words(st)[0], plan);
+      if (!this.spend((N + 1) * (plan.uncond.length + plan.cond.length + 1), 'states x name groups x rules')) return false;
+      const ipSig = this.sdpJoint.words(st)[1];
+      const si = this.sigTable(0).si;
+      for (let n = 0; n <= N; n++) {
+        const sig = n < N ? this.nameSigs[n] : ipSig;
+        const rules: number[] = [];
+        let u = 0;
+        for (const r of plan.cond) {
+          if (!this.matchesRule(0, sig, r)) continue;
+          while (u < plan.uncond.length && plan.uncond[u] < r) rules.push(plan.uncond[u++]);
+          rules.push(r);
+        }
+        while (u < plan.uncond.length) rules.push(plan.uncond[u++]);
+        visit(st, sig, n === N, plan.decided >= 0 ? plan.decided : si[sig], rules);
+      }
+    }
+    return true;
   }
 
   private decide(i: number, plan: Plan, sig: number): number {

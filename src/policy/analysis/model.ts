@@ -157,6 +157,13 @@ export class PolicyView {
     }
   }
 
+  /** Categories the rules' URL conditions name ('Any' aside). */
+  ruleCategories(): string[] {
+    const out = new Set<string>();
+    for (const r of this.p.rules) for (const c of r.url?.categories ?? []) if (c.category !== 'Any') out.add(c.category);
+    return [...out];
+  }
+
   private recId(rec: UrlDbRecord): number {
     let id = this.recIds.get(rec);
     if (id === undefined) this.recIds.set(rec, (id = this.recIds.size));
@@ -220,10 +227,13 @@ export class PolicyView {
     return 3 + this.rW;
   }
 
-  /** Write the signature of `name` at out[o..]; returns the URL database record. */
-  signature(name: string, out: Uint32Array, o: number): UrlDbRecord {
+  /**
+   * Write the signature of `name` at out[o..]; returns the URL database record. `assumed`
+   * stands for the record of a name the database does not list (lint: Talos may know it).
+   */
+  signature(name: string, out: Uint32Array, o: number, assumed?: UrlDbRecord): UrlDbRecord {
     const host = lowerHost(name);
-    const rec = this.p.urlDb.lookup(host);
+    const rec = assumed ?? this.p.urlDb.lookup(host);
     const app = this.appOf(host);
     out[o] = this.siNameOutcome(host) + 1;
     out[o + 1] = this.recId(rec);
@@ -240,6 +250,24 @@ export class PolicyView {
     const apps = this.appMask(app);
     for (let w = 0; w < this.rW; w++) m[w] = (m[w] | this.noUrlMask[w]) & apps[w] & this.condMask[w];
     return rec;
+  }
+
+  /**
+   * What a signature takes from the name besides its URL database record: SI outcome + 1,
+   * application + 1, and the rules whose host or substring entries match (out[o..o+2+rW)).
+   * Equal facts mean equal signatures under any record.
+   */
+  nameFacts(name: string, out: Uint32Array, o: number): void {
+    const host = lowerHost(name);
+    out[o] = this.siNameOutcome(host) + 1;
+    out[o + 1] = this.appOf(host) + 1;
+    const m = out.subarray(o + 2, o + 2 + this.rW);
+    m.fill(0);
+    this.ruleHosts.forEach(host, null, (ids) => {
+      for (const id of ids) setBit(m, id);
+    });
+    const subject = `${host}/`;
+    for (const { rule, subs } of this.substringRules) if (subs.some((s) => subject.includes(s))) setBit(m, rule);
   }
 }
 

@@ -1,7 +1,7 @@
 // Name classes merged by signature: the partition's classes (one per label path, often
 // hundreds of thousands with big feeds) fall into far fewer groups that every policy of the
 // analysis treats alike. A group keeps a few of its classes as samples to show and witness.
-import { lowerHost, type UrlDbRecord } from '../domains.js';
+import { lowerHost, UNKNOWN_URL, type UrlDbRecord } from '../domains.js';
 import { Interner } from './bitset.js';
 import type { PolicyView } from './model.js';
 import type { NameClass } from './names.js';
@@ -26,35 +26,60 @@ export class Signatures {
   readonly info: SigInfo[] = [];
   private readonly buf: Uint32Array;
 
+  /** Records a name the URL database does not list may have (lint), or none. */
+  private readonly assumed: readonly UrlDbRecord[];
+  /** Name facts already expanded into the assumed records' groups. */
+  private readonly facts: Interner | null;
+  private readonly factBuf: Uint32Array;
+
   constructor(
     private readonly views: readonly PolicyView[],
     /** A --name restriction: true when the name is in it (null: no restriction). */
     private readonly pattern: ((host: string) => boolean) | null,
+    /** Let names the URL database does not list have any category and reputation (one policy). */
+    unlistedAnyCategory = false,
   ) {
     const width = views.reduce((n, v) => n + v.sigWidth, 0) + 1;
     this.interner = new Interner(width);
     this.buf = new Uint32Array(width);
+    const cats = unlistedAnyCategory && views.length === 1 ? [...views[0].ruleCategories(), 'Uncategorized'] : [];
+    this.assumed = cats.flatMap((c) => [0, 1, 2, 3, 4, 5].map((reputation) => ({ categories: [c], reputation }) as UrlDbRecord));
+    this.factBuf = new Uint32Array(this.assumed.length > 0 ? 2 + views[0].rW : 0);
+    this.facts = this.assumed.length > 0 ? new Interner(this.factBuf.length) : null;
   }
 
   get count(): number {
     return this.interner.size;
   }
 
-  private compute(name: string): UrlDbRecord[] {
+  private compute(name: string, assumed?: UrlDbRecord): UrlDbRecord[] {
     const recs: UrlDbRecord[] = [];
     this.buf.fill(0);
     let o = 0;
     for (const v of this.views) {
-      recs.push(v.signature(name, this.buf, o));
+      recs.push(v.signature(name, this.buf, o, assumed));
       o += v.sigWidth;
     }
     this.buf[o] = this.pattern === null || this.pattern(lowerHost(name)) ? 1 : 0;
     return recs;
   }
 
-  /** The group of a partition class (created when new). */
-  add(c: NameClass): number {
+  /**
+   * The groups of a partition class (created when new): its own, and when names the URL
+   * database does not list may have any category, one per category and reputation they may have.
+   */
+  add(c: NameClass): number[] {
     const recs = this.compute(c.witness);
+    const id = this.group(c, recs);
+    if (this.facts === null || recs[0] !== UNKNOWN_URL) return [id];
+    // Names with equal facts have equal groups under every assumed record: expand once.
+    this.views[0].nameFacts(c.witness, this.factBuf, 0);
+    const known = this.facts.size;
+    if (this.facts.intern(this.factBuf) < known) return [id];
+    return [id, ...this.assumed.map((rec) => this.group(c, this.compute(c.witness, rec)))];
+  }
+
+  private group(c: NameClass, recs: UrlDbRecord[]): number {
     const id = this.interner.intern(this.buf);
     if (id === this.info.length) this.info.push({ samples: [], classes: 0, weight: 0, recs, inPattern: this.buf[this.buf.length - 1] === 1 });
     const s = this.info[id];

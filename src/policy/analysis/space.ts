@@ -27,7 +27,7 @@ export interface Space {
   readonly portRestrictBit: number;
 }
 
-export function partitionSpace(views: readonly PolicyView[], limits: Limits, r: Restriction): Space {
+export function partitionSpace(views: readonly PolicyView[], limits: Limits, r: Restriction, unlistedAnyCategory = false): Space {
   const aBase: number[] = [];
   const qBase: number[] = [];
   let aw = 0;
@@ -53,14 +53,15 @@ export function partitionSpace(views: readonly PolicyView[], limits: Limits, r: 
   }
   const singles = new Set<bigint>();
   addressNames(patterns.values(), limits, singles);
-  const sigs = new Signatures(views, namePattern);
+  const sigs = new Signatures(views, namePattern, unlistedAnyCategory);
   const nameSigs: number[] = [];
   const seen = new Set<number>();
   const part = partitionNames([...patterns.values()], (c) => {
-    const id = sigs.add(c);
-    if (!seen.has(id)) {
-      seen.add(id);
-      nameSigs.push(id);
+    for (const id of sigs.add(c)) {
+      if (!seen.has(id)) {
+        seen.add(id);
+        nameSigs.push(id);
+      }
     }
   });
   if (part.unwitnessed > 0) limits.add(`${part.unwitnessed} name class(es) have no witness name within the search bound`);
