@@ -6,7 +6,7 @@ export { overrideTsid } from './compiled.js';
 export { RULE_ACTIONS, isBlockAction } from './rules.js';
 export { evaluate, tsidFor, traceLines } from './evaluate.js';
 export { lintPolicy } from './lint.js';
-export { diffPolicies, type DiffChange, type DiffReport, type DiffOptions } from './analysis/diff.js';
+export { diffPolicies, diffWithProbe, type DiffChange, type DiffReport, type DiffOptions, type DiffProbe } from './analysis/diff.js';
 export { searchPolicy, reputationLevel, ACTION_WORDS, type SearchQuery, type SearchResult } from './analysis/search.js';
 export { policyTransferList, revivePolicy } from './snapshot.js';
 export { DEFAULT_SETTINGS, MAX_FEED_BYTES } from './defaults.js';

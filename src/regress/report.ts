@@ -236,5 +236,17 @@ export function renderCompareText(c: CompareReport): string {
     );
     for (const d of ch.fields) lines.push(`      ${d.field}: ${show(d.expected)} -> ${show(d.actual)}`);
   }
+  const x = c.exact;
+  const untested = x.changes.filter((e) => e.flows.length === 0).length;
+  lines.push(`every flow (peekwall diff): ${x.changes.length} class${x.changes.length === 1 ? '' : 'es'} of flows change, ${untested} with no flow above in it; complete: ${x.complete}`);
+  x.changes.forEach((e, i) => {
+    const w = e.witness;
+    lines.push(
+      `  ${i + 1}. ${e.old.action} by ${e.old.rule} -> ${e.new.action} by ${e.new.rule}; name ${e.names.join(' | ')}`,
+      `     e.g. ${w.src} -> ${w.dst.includes(':') ? `[${w.dst}]` : w.dst}:${w.dport}, name ${w.name} (${w.nameSource})`,
+      `     ${e.flows.length === 0 ? 'no flow above falls in this class' : `flows above in it: ${e.flows.length <= 3 ? e.flows.join('; ') : `${e.flows.slice(0, 3).join('; ')} and ${e.flows.length - 3} more`}`}`,
+    );
+  });
+  for (const r of x.reasons) lines.push(`  not covered: ${r}`);
   return `${lines.join('\n')}\n`;
 }

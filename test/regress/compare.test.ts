@@ -70,6 +70,22 @@ t.test('comparePolicies lists exactly the changed flows, with the changed fields
   t.equal(comparePolicies(compile(OLD, 'old.yaml'), compile(OLD, 'old2.yaml'), flows).changes.length, 0, 'same policy: no change');
 });
 
+t.test('beside the cases, every class of flows that changes, and the cases inside each', async (t) => {
+  const r = comparePolicies(compile(OLD, 'old.yaml'), compile(NEW, 'new.yaml'), flows);
+  t.equal(r.exact.complete, true);
+  const classes = r.exact.changes.map((c) => `${c.old.rule} -> ${c.new.rule}: ${c.flows.join(', ') || '(no case)'}`).sort();
+  // toos.cisco.com on 443 is tested; on 8443 and other ports no case reaches it, and port
+  // 8443's new rule changes every name there, one case of which is tested.
+  t.same(classes, [
+    'Default Action -> BLOCK_8443: port 8443 (changes rule)',
+    'Lookalikes -> ALLOW_WEB: licensing no SNI (changes)',
+    'Lookalikes -> BLOCK_8443: (no case)',
+    'Lookalikes -> Default Action: (no case)',
+  ]);
+  for (const c of r.exact.changes) t.ok(c.witness.src && c.witness.name, 'each class has a witness');
+  t.equal(comparePolicies(compile(OLD, 'old.yaml'), compile(OLD, 'old2.yaml'), flows).exact.changes.length, 0);
+});
+
 function workspace(t: Test, files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'peekwall-compare-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
