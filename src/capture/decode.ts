@@ -2,6 +2,7 @@
 // with (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2 from `tcpdump -i any`, raw
 // IP, BSD loopback), then IPv4 or IPv6 (extension headers walked), then TCP. Pure; allocates
 // one small object per TCP segment, the payload is a view.
+import { ipv6GroupsText } from '../identity/index.js';
 
 /** LINKTYPE_* values read (tcpdump.org/linktypes.html); DLT_RAW is 12 or 14 on some systems. */
 export const LINK_TYPES: Readonly<Record<number, string>> = {
@@ -180,22 +181,5 @@ export function ipv6Text(b: Uint8Array, o: number): string {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
     return `::ffff:${b[o + 12]}.${b[o + 13]}.${b[o + 14]}.${b[o + 15]}`;
   }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number, z: number) => w.slice(a, z).map((x) => x.toString(16)).join(':');
-  if (bestAt < 0) return hex(0, 8);
-  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
+  return ipv6GroupsText(w);
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { err, ok, peekwallError, type Result } from '../util/errors.js';
 import { DerError, expect, oid, time, tlv, type Tlv } from './der.js';
+import { ipv6GroupsText } from './ip-text.js';
 import {
   ATTR_NAMES,
   KEY_ALGS,
@@ -96,22 +97,7 @@ function ipText(b: Uint8Array, t: Tlv): string {
   if (n !== 16) return hexOf(b, t.start, t.end);
   const g: number[] = [];
   for (let i = t.start; i < t.end; i += 2) g.push((b[i] << 8) | b[i + 1]);
-  // RFC 5952: compress the longest run (>= 2) of zero groups, lower-case hex.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const h = g.map((x) => x.toString(16));
-  if (best < 0) return h.join(':');
-  return `${h.slice(0, best).join(':')}::${h.slice(best + bestLen).join(':')}`;
+  return ipv6GroupsText(g);
 }
 
 function readSans(b: Uint8Array, ext: Tlv): SanEntry[] {

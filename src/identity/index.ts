@@ -6,3 +6,4 @@ export { certificateFacts, certificatesFromPem, pemBlocks } from './facts.js';
 export { certificateMatchesName, canonicalIp, dnsNameMatches, ipFamily, type MatchOptions } from './match.js';
 export { resolveIdentity, TSID_PROFILES, TSID_PROFILE_SPECS, type IdentityStep, type TsidProfileSpec } from './resolve.js';
 export { certificateStatus, trustStoreFromPem, trustStoreFromPemFiles } from './status.js';
+export { ipv6GroupsText } from './ip-text.js';

@@ -9,10 +9,8 @@ import type { YNode } from '../../schema/index.js';
 import { pathStep } from './json.js';
 import { field, fieldText, list, text } from './tree.js';
 
-export const FMC_RESOURCES = [
-  'accesspolicies',
-  'accessrules',
-  'securityintelligencepolicies',
+/** The object kinds (fetched under /object/ by fmc pull). */
+export const FMC_OBJECT_RESOURCES = [
   'networks',
   'hosts',
   'ranges',
@@ -26,6 +24,8 @@ export const FMC_RESOURCES = [
   'sinetworklists',
   'urlcategories',
 ] as const;
+
+export const FMC_RESOURCES = ['accesspolicies', 'accessrules', 'securityintelligencepolicies', ...FMC_OBJECT_RESOURCES] as const;
 export type FmcResource = (typeof FMC_RESOURCES)[number];
 
 /** The key (single file) or file name (folder, `x-peekwall.json`) of peekwall's own additions. */

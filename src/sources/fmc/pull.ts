@@ -11,26 +11,13 @@
 // makes passes through `redact`, and none quotes a header.
 import * as https from 'node:https';
 import { peekwallError, type PeekwallError, type Result } from '../../util/errors.js';
-import type { FmcResource } from './bundle.js';
+import { FMC_OBJECT_RESOURCES } from './bundle.js';
 
 const AUTH = '/api/fmc_platform/v1/auth';
 /** FMC's largest page. */
 export const FMC_MAX_LIMIT = 1000;
 /** Object kinds the bundle reader understands, fetched under /object/. */
-export const PULLED_OBJECTS = [
-  'networks',
-  'hosts',
-  'ranges',
-  'fqdns',
-  'networkgroups',
-  'urls',
-  'urlgroups',
-  'protocolportobjects',
-  'portobjectgroups',
-  'siurllists',
-  'sinetworklists',
-  'urlcategories',
-] as const satisfies readonly FmcResource[];
+export const PULLED_OBJECTS = FMC_OBJECT_RESOURCES;
 
 /** Largest answer body read (one page of 1000 expanded rules is a few MB). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
