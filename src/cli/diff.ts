@@ -67,7 +67,13 @@ function printText(io: CliIo, oldFile: string, newFile: string, r: DiffReport, l
     for (const p of shown) w(`     src ${p.summary.src} · dst ${p.summary.dst} · port ${p.summary.dport}`);
     if (sp.products.length > shown.length) w(`     ... and ${sp.products.length - shown.length} more address/port regions (--json lists them)`);
     const dst = wt.dst.includes(':') ? `[${wt.dst}]` : wt.dst;
-    w(`     e.g. ${wt.src} -> ${dst}:${wt.dport}, name ${wt.name} (from ${sources}), ${wt.category}, reputation ${wt.reputation}`);
+    if (wt.connection) {
+      // The TSID settings differ: one connection, a name per policy.
+      const z = wt.connection.certificate;
+      const cert = `certificate CN ${z.cn ?? '-'}, SANs ${z.sans.join(' ') || '-'}, OU ${z.ou ?? '-'}`;
+      w(`     e.g. ${wt.src} -> ${dst}:${wt.dport}, SNI ${wt.connection.sni ?? '-'}, ${cert}, ${wt.connection.tls}:`);
+      w(`          old names it ${wt.name} (${wt.nameSource}), new ${wt.newName} (${wt.newNameSource})`);
+    } else w(`     e.g. ${wt.src} -> ${dst}:${wt.dport}, name ${wt.name} (from ${sources}), ${wt.category}, reputation ${wt.reputation}`);
   });
   w('');
   const s = r.stats;

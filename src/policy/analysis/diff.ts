@@ -5,14 +5,16 @@
 // exact products (sources x destinations x ports), biggest first. `complete` is true only when
 // the whole space was walked and nothing in either policy is outside the model (the reasons
 // say what is).
-import { evaluate } from '../evaluate.js';
-import type { Policy, VerdictAction } from '../types.js';
+import { evaluate, tsidFor } from '../evaluate.js';
+import type { Flow, FlowIdentity, Policy, VerdictAction } from '../types.js';
 import type { FamilyPart } from './engine.js';
 import { Analysis } from './engine.js';
 import { portList, portSummary } from './format.js';
 import type { Outcome } from './model.js';
 import { AtomTexts, Regions, type Product } from './regions.js';
-import { describeFlow, nameSourcesOf, witnessFlow, type FlowWitness } from './witness.js';
+import { connectionWitness, describeFlow, nameSourcesOf, witnessFlow, type FlowWitness } from './witness.js';
+import { combos, identityInput, sourceOf, walkCombo, type Combo, type Slot } from './tsid.js';
+import { resolveIdentity } from '../../identity/index.js';
 
 export interface SideOutcome {
   readonly action: VerdictAction;
@@ -78,6 +80,13 @@ export interface DiffProbe {
   outcomes(src: string, dst: string, dport: number, name: string | null): readonly [Outcome, Outcome] | null;
   /** The reported change holding the flow, or null when none does. */
   changeOf(src: string, dst: string, dport: number, name: string | null): DiffChange | null;
+  /**
+   * The same for one connection the two policies name each its own way (their TSID settings
+   * differ): each policy's outcome for its name, and the change holding the connection, found
+   * by the slots the names came from.
+   */
+  namedOutcomes(src: string, dst: string, dport: number, nameOld: string | null, nameNew: string | null): readonly [Outcome, Outcome] | null;
+  changeOfNamed(src: string, dst: string, dport: number, nameOld: string | null, nameNew: string | null, slotOld: Slot, slotNew: Slot): DiffChange | null;
 }
 
 /** Ranges written out per address list of a product (the count says the rest). */
@@ -86,6 +95,16 @@ const LIST_CAP = 16;
 interface Name {
   readonly sig: number;
   readonly via: boolean;
+  /** Where the TSID settings differ: how each side takes its name (tsidCombos), and the new side's group. */
+  readonly combo?: number;
+  readonly sigNew?: number;
+}
+
+/** The ways the two sides name connections, over every TSID-differing state of a diff. */
+interface TsidCombo {
+  readonly old: string;
+  readonly new: string;
+  readonly combo: Combo;
 }
 
 interface Region {
@@ -100,10 +119,17 @@ export function diffPolicies(oldPolicy: Policy, newPolicy: Policy, opts: DiffOpt
 }
 
 /** Leaves whose outcomes differ, grouped: names with the same outcomes over the same states are one class. */
-function changedRegions(a: Analysis): { regions: Region[]; leaves: number } {
-  const byLeaf = new Map<number, { o: number; n: number; name: Name; states: number[] }>();
+function changedRegions(a: Analysis, tsidCombos: TsidCombo[]): { regions: Region[]; leaves: number } {
+  const byLeaf = new Map<number | string, { o: number; n: number; name: Name; states: number[] }>();
+  const add = (k: number | string, o: number, n: number, name: Name, st: number) => {
+    const l = byLeaf.get(k);
+    if (l) l.states.push(st);
+    else byLeaf.set(k, { o, n, name, states: [st] });
+  };
+  const comboIds = new Map<string, number>();
   const O = a.outcomes.list.length;
   let last = -1;
+  let tsidState = false;
   let leaves = 0;
   a.walk((st, sig, via, out) => {
     leaves++;
@@ -111,15 +137,21 @@ function changedRegions(a: Analysis): { regions: Region[]; leaves: number } {
       last = st;
       const to = a.tsidOf(st, 0);
       const tn = a.tsidOf(st, 1);
-      if (to !== null && tn !== null && to !== tn) {
-        a.limits.add(`the TSID setting differs (old ${to}, new ${tn}) for some flows: one connection may be named differently by the two policies, and the model compares flows by the name each derives alike`);
+      tsidState = to !== null && tn !== null && to !== tn;
+      // The TSID settings differ: one connection gets a name from each side's slot.
+      if (tsidState) {
+        const w = { nameSigs: a.nameSigs, ipSig: a.ipSigOf(st), decide: [a.deciderOf(st, 0), a.deciderOf(st, 1)] as const, multi: (g: number) => a.sigs.info[g].multi };
+        for (const combo of combos(to!, tn!)) {
+          const ck = `${to}|${tn}|${combo.a}|${combo.b}|${combo.same}|${combo.differ}`;
+          let ci = comboIds.get(ck);
+          if (ci === undefined) comboIds.set(ck, (ci = tsidCombos.push({ old: to!, new: tn!, combo }) - 1));
+          const c = ci;
+          walkCombo(w, combo, (oa, ob, sa, sb) => add(`t|${oa}|${ob}|${c}|${sa}|${sb}`, oa, ob, { sig: sa, via: combo.a === 'ip', combo: c, sigNew: sb }, st));
+        }
       }
     }
-    if (out[0] === out[1]) return;
-    const k = ((out[0] * O + out[1]) * a.sigs.count + sig) * 2 + (via ? 1 : 0);
-    const l = byLeaf.get(k);
-    if (l) l.states.push(st);
-    else byLeaf.set(k, { o: out[0], n: out[1], name: { sig, via }, states: [st] });
+    if (tsidState || out[0] === out[1]) return;
+    add(((out[0] * O + out[1]) * a.sigs.count + sig) * 2 + (via ? 1 : 0), out[0], out[1], { sig, via }, st);
   });
   // States arrive ascending, so equal sets are equal arrays.
   const buckets = new Map<string, Region[]>();
@@ -144,11 +176,21 @@ function changedRegions(a: Analysis): { regions: Region[]; leaves: number } {
 /** The diff, and a probe that places concrete flows in it (for the cross-check test). */
 export function diffWithProbe(oldPolicy: Policy, newPolicy: Policy, opts: DiffOptions = {}): { report: DiffReport; probe: DiffProbe } {
   const a = new Analysis([oldPolicy, newPolicy], { maxWork: opts.maxWork });
-  const { regions, leaves } = changedRegions(a);
+  // What decides flows outside evaluate(): a TSID probe that fails, an odd or malformed hello.
+  const so = oldPolicy.settings;
+  const sn = newPolicy.settings;
+  const differs = (what: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) !== JSON.stringify(y)) a.limits.add(`${what} differs (${JSON.stringify(x)} -> ${JSON.stringify(y)}): the flows it decides (a failed TSID probe, an odd or malformed hello) are outside the model`);
+  };
+  differs('settings.failMode', so.failMode, sn.failMode);
+  differs('settings.oddHellos', so.oddHellos, sn.oddHellos);
+  differs('settings.tsid.sessionCheck', so.tsidSessionCheck, sn.tsidSessionCheck);
+  const tsidCombos: TsidCombo[] = [];
+  const { regions, leaves } = changedRegions(a, tsidCombos);
   const all = new Set<number>();
   for (const r of regions) for (const st of r.states) all.add(st);
   const cellsOf = a.cellsOf(all);
-  const ctx = new ChangeContext(a, oldPolicy, newPolicy, cellsOf);
+  const ctx = new ChangeContext(a, oldPolicy, newPolicy, cellsOf, tsidCombos);
   const changes: DiffChange[] = [];
   const byName = new Map<string, { c: DiffChange; states: Set<number> }[]>();
   for (const r of regions) {
@@ -156,7 +198,8 @@ export function diffWithProbe(oldPolicy: Policy, newPolicy: Policy, opts: DiffOp
     changes.push(c);
     const states = new Set(r.states);
     for (const n of r.names) {
-      const k = `${n.sig}|${n.via ? 1 : 0}`;
+      const tc = n.combo !== undefined ? tsidCombos[n.combo].combo : null;
+      const k = tc ? `t|${tc.a}|${tc.b}|${r.o}|${r.n}` : `${n.sig}|${n.via ? 1 : 0}`;
       const l = byName.get(k);
       if (l) l.push({ c, states });
       else byName.set(k, [{ c, states }]);
@@ -183,6 +226,26 @@ export function diffWithProbe(oldPolicy: Policy, newPolicy: Policy, opts: DiffOp
       const loc = a.locate(src, dst, dport, name);
       if (!loc) return null;
       for (const { c, states } of byName.get(`${loc.sig}|${loc.viaAddress ? 1 : 0}`) ?? []) if (states.has(loc.state)) return c;
+      return null;
+    },
+    namedOutcomes(src, dst, dport, nameOld, nameNew) {
+      const lo = a.locate(src, dst, dport, nameOld);
+      const ln = a.locate(src, dst, dport, nameNew);
+      if (!lo || !ln) return null;
+      return [a.outcomes.list[a.outcomeOf(lo.state, lo.sig, 0)], a.outcomes.list[a.outcomeOf(ln.state, ln.sig, 1)]];
+    },
+    changeOfNamed(src, dst, dport, nameOld, nameNew, slotOld, slotNew) {
+      const lo = a.locate(src, dst, dport, nameOld);
+      const ln = a.locate(src, dst, dport, nameNew);
+      if (!lo || !ln) return null;
+      const to = a.tsidOf(lo.state, 0);
+      const tn = a.tsidOf(lo.state, 1);
+      // One TSID setting (or a side decided before names): the name that matters is the one
+      // the side still deciding derives.
+      if (to === null || tn === null || to === tn) return this.changeOf(src, dst, dport, to === null ? nameNew : nameOld);
+      const o = a.outcomeOf(lo.state, lo.sig, 0);
+      const n = a.outcomeOf(ln.state, ln.sig, 1);
+      for (const { c, states } of byName.get(`t|${slotOld}|${slotNew}|${o}|${n}`) ?? []) if (states.has(lo.state)) return c;
       return null;
     },
   };
@@ -215,6 +278,7 @@ class ChangeContext {
     private readonly oldPolicy: Policy,
     private readonly newPolicy: Policy,
     private readonly cellsOf: Map<number, [number, number][]>,
+    private readonly tsidCombos: readonly TsidCombo[],
   ) {
     this.regions = new Regions(a);
     this.regions.addStates(cellsOf);
@@ -257,12 +321,27 @@ class ChangeContext {
     measure *= names.reduce((n, x) => n + this.weightOf(x), 0);
     const sd = this.sdClass(best[0]);
     const fam: FamilyPart = a.families[sd.f];
-    const wf = witnessFlow(a, fam, sd.s, sd.d, best[1], names[0].sig, names[0].via);
+    const state = a.stateOf(best[0], best[1]);
+    const first = names[0];
+    const tc = first.combo !== undefined ? this.tsidCombos[first.combo] : null;
+    let wf: { witness: FlowWitness; flow: Flow; identity: FlowIdentity; identityNew?: FlowIdentity };
+    if (tc) {
+      // Where the TSID settings differ, each policy names the witness connection its own way.
+      const w = connectionWitness(a, fam, sd.s, sd.d, best[1], tc.combo, first.sig, first.sigNew!);
+      const flow: Flow = { srcIp: w.src, srcPort: 40000, dstIp: w.dst, dstPort: w.dport, protocol: 'tcp', scheme: 'https', sni: w.conn.sni };
+      const [io, inew] = [this.oldPolicy, this.newPolicy].map((p) => resolveIdentity(identityInput(w.conn, tsidFor(p, flow), w.dst)));
+      wf = {
+        witness: { src: w.src, dst: w.dst, dport: w.dport, name: io.name, nameSource: io.source, category: '', reputation: '', newName: inew.name, newNameSource: inew.source, connection: w.conn },
+        flow,
+        identity: { name: io.name, source: io.source },
+        identityNew: { name: inew.name, source: inew.source },
+      };
+    } else wf = witnessFlow(a, fam, sd.s, sd.d, best[1], first.sig, first.via);
     const vOld = evaluate(this.oldPolicy, wf.flow, wf.identity, { trace: false });
-    const vNew = evaluate(this.newPolicy, wf.flow, wf.identity, { trace: false });
+    const vNew = evaluate(this.newPolicy, wf.flow, wf.identityNew ?? wf.identity, { trace: false });
+    if (tc) wf.witness = { ...wf.witness, category: vOld.urlCategory, reputation: `${vOld.urlReputation.level} ${vOld.urlReputation.label}` };
     const oo = a.outcomes.list[r.o];
     const on = a.outcomes.list[r.n];
-    const state = a.stateOf(best[0], best[1]);
     let products: SpaceProduct[] | null = null;
     const self = this;
     return {
@@ -277,7 +356,9 @@ class ChangeContext {
         },
         names: this.nameTexts(names),
         nameClasses: r.names.reduce((n, x) => n + (x.via ? 1 : a.sigs.info[x.sig].classes), 0),
-        nameSources: { old: nameSourcesOf(a.tsidOf(state, 0), names[0].via), new: nameSourcesOf(a.tsidOf(state, 1), names[0].via) },
+        nameSources: tc
+          ? { old: [sourceOf(tc.combo.a, tc.old)], new: [sourceOf(tc.combo.b, tc.new)] }
+          : { old: nameSourcesOf(a.tsidOf(state, 0), first.via), new: nameSourcesOf(a.tsidOf(state, 1), first.via) },
         measure,
       },
       verified: vOld.action === oo.action && vOld.rule === oo.rule && vNew.action === on.action && vNew.rule === on.rule,
@@ -285,13 +366,23 @@ class ChangeContext {
   }
 
   private nameTexts(names: readonly Name[]): string[] {
-    const out = names.slice(0, 6).map((n) => {
-      if (n.via) return 'no name known: the destination address stands in';
-      const info = this.a.sigs.info[n.sig];
-      const more = info.classes - info.samples.length;
-      return info.samples.map((c) => c.description).join('; ') + (more > 0 ? `; ... (${more} more name classes)` : '');
+    const group = (sig: number, via: boolean, short = false) => {
+      if (via) return short ? 'the destination address' : 'no name known: the destination address stands in';
+      const info = this.a.sigs.info[sig];
+      const shown = short ? info.samples.slice(0, 1) : info.samples;
+      const more = info.classes - shown.length;
+      return shown.map((c) => c.description).join('; ') + (more > 0 ? `; ... (${more} more name classes)` : '');
+    };
+    const max = names.some((n) => n.combo !== undefined) ? 3 : 6;
+    const out = names.slice(0, max).map((n) => {
+      if (n.combo === undefined) return group(n.sig, n.via);
+      const c = this.tsidCombos[n.combo];
+      const from = (slot: Slot, tsid: string) => (slot === 'ip' ? 'no name' : sourceOf(slot, tsid));
+      const [fo, fn] = [from(c.combo.a, c.old), from(c.combo.b, c.new)];
+      if (c.combo.same) return `${group(n.sig, n.via, true)} (old from ${fo}, new from ${fn})`;
+      return `old from ${fo}: ${group(n.sig, c.combo.a === 'ip', true)}; new from ${fn}: ${group(n.sigNew!, c.combo.b === 'ip', true)}`;
     });
-    if (names.length > 6) out.push(`... (${names.length - 6} more name groups)`);
+    if (names.length > max) out.push(`... (${names.length - max} more name groups)`);
     return out;
   }
 

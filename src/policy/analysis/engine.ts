@@ -408,9 +408,19 @@ export class Analysis {
 
   /** The outcome policy i gives a leaf (what walk() reports for it). */
   outcomeOf(state: number, sig: number, i: number): number {
+    return this.deciderOf(state, i)(sig);
+  }
+
+  /** Policy i's outcome for each name group of a state (the state read once). */
+  deciderOf(state: number, i: number): (sig: number) => number {
     const plan = newPlan();
     this.plan(i, this.sdpJoint.words(state)[i], plan);
-    return this.decide(i, plan, sig);
+    return (sig) => this.decide(i, plan, sig);
+  }
+
+  /** The name group of a state's destination address used as the name. */
+  ipSigOf(state: number): number {
+    return this.sdpJoint.words(state)[this.views.length];
   }
 
   /**

@@ -23,6 +23,8 @@ export interface NameClass {
   readonly witness: string;
   readonly description: string;
   readonly weight: number;
+  /** The class is one name (each label named, nothing under it). */
+  readonly single: boolean;
 }
 
 interface Node {
@@ -51,6 +53,8 @@ const OTHER_DEEP = ['www', 'host', 'a', 'b', 'c'];
 
 interface Label {
   readonly text: string;
+  /** A label some pattern names (one label, not a family of them). */
+  readonly named?: boolean;
   /** How the class reads it: the label, '*' (any other label) or '*end' (a label ending so). */
   readonly shown: string;
   readonly weight: number;
@@ -93,9 +97,9 @@ export function partitionNames(patterns: readonly NamePattern[], visit: (c: Name
   const nameOf = (extra: string[] = []): string => [...extra, ...prefix.map((l) => l.text).reverse()].join('.');
   const shownOf = (): string => prefix.map((l) => l.shown).reverse().join('.');
   const weightOf = (): number => prefix.reduce((w, l) => w * l.weight, 1);
-  const emit = (witness: string, description: string, weight: number) => {
+  const emit = (witness: string, description: string, weight: number, exactly = false) => {
     classes++;
-    visit({ witness, description, weight });
+    visit({ witness, description, weight, single: exactly && prefix.every((l) => l.named === true) });
   };
 
   const walk = (node: Node | null, alive: Alive): void => {
@@ -132,7 +136,7 @@ export function partitionNames(patterns: readonly NamePattern[], visit: (c: Name
       walk(next, nextAlive);
       prefix.pop();
     };
-    for (const e of exactLabels) down({ text: e, shown: e, weight: 1 / 256 }, node?.children.get(e) ?? null, advance(e));
+    for (const e of exactLabels) down({ text: e, shown: e, weight: 1 / 256, named: true }, node?.children.get(e) ?? null, advance(e));
     for (const end of partials) {
       const label = partialLabel(end, exactLabels, partials);
       if (label === null) {
@@ -144,12 +148,12 @@ export function partitionNames(patterns: readonly NamePattern[], visit: (c: Name
     const other = otherLabel(depth === 0 ? OTHER_TOP : OTHER_DEEP, exactLabels, partials);
     if (other === null) {
       if (!partials.has('')) unwitnessed++;
-      if (depth > 0) emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16);
+      if (depth > 0) emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16, true);
       return;
     }
     const otherAlive = star ? advance(other) : [];
     if (otherAlive.length > 0) {
-      if (depth > 0) emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16);
+      if (depth > 0) emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16, true);
       down({ text: other, shown: '*', weight: 1 }, null, otherAlive);
       return;
     }
@@ -157,7 +161,7 @@ export function partitionNames(patterns: readonly NamePattern[], visit: (c: Name
     // entry here, the name itself belongs to the same class as the names under it.
     if (depth === 0) emit(`www.example.${other}`, 'any other name', 1);
     else if (exactHere) {
-      emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16);
+      emit(nameOf(), `${shownOf()} (exactly)`, weightOf() / 16, true);
       emit(nameOf([other]), `*.${shownOf()}`, weightOf());
     } else emit(nameOf(), `${shownOf()} and names under it`, weightOf());
   };

@@ -17,6 +17,8 @@ export interface SigInfo {
   readonly recs: readonly UrlDbRecord[];
   /** Whether a name the search restricts to (--name) is in the group. */
   readonly inPattern: boolean;
+  /** The group holds two names at least (TSID: two names of one group can differ). */
+  multi: boolean;
 }
 
 const SAMPLES = 4;
@@ -81,9 +83,10 @@ export class Signatures {
 
   private group(c: NameClass, recs: UrlDbRecord[]): number {
     const id = this.interner.intern(this.buf);
-    if (id === this.info.length) this.info.push({ samples: [], classes: 0, weight: 0, recs, inPattern: this.buf[this.buf.length - 1] === 1 });
+    if (id === this.info.length) this.info.push({ samples: [], classes: 0, weight: 0, recs, inPattern: this.buf[this.buf.length - 1] === 1, multi: false });
     const s = this.info[id];
     s.classes++;
+    s.multi ||= s.classes > 1 || !c.single;
     s.weight += c.weight;
     if (s.samples.length < SAMPLES || c.weight > s.samples[s.samples.length - 1].weight) {
       s.samples.push(c);
@@ -103,7 +106,7 @@ export class Signatures {
   addressGroup(text: string): number {
     const recs = this.compute(text);
     const id = this.interner.intern(this.buf);
-    if (id === this.info.length) this.info.push({ samples: [], classes: 0, weight: 0, recs, inPattern: this.buf[this.buf.length - 1] === 1 });
+    if (id === this.info.length) this.info.push({ samples: [], classes: 0, weight: 0, recs, inPattern: this.buf[this.buf.length - 1] === 1, multi: false });
     return id;
   }
 

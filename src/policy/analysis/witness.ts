@@ -4,6 +4,7 @@ import type { IdentitySource } from '../../identity/index.js';
 import { REPUTATION_LABELS } from '../domains.js';
 import type { Flow, FlowIdentity } from '../types.js';
 import type { Analysis, FamilyPart } from './engine.js';
+import { connectionOf, type Combo, type Connection, type Slot } from './tsid.js';
 
 export interface FlowWitness {
   readonly src: string;
@@ -15,6 +16,11 @@ export interface FlowWitness {
   /** What the URL database (of the old policy, in a diff) says of the name. */
   readonly category: string;
   readonly reputation: string;
+  /** Where the TSID settings differ: the name the new policy derives from the same connection. */
+  readonly newName?: string;
+  readonly newNameSource?: IdentitySource;
+  /** ... and the connection both derive their names from. */
+  readonly connection?: Connection;
 }
 
 /** Sources that can name a server under a TSID setting ('off', 'on/<profile>'), most common first. */
@@ -53,4 +59,20 @@ export function witnessFlow(a: Analysis, fam: FamilyPart, s: number, d: number, 
 export function describeFlow(w: FlowWitness): string {
   const dst = w.dst.includes(':') ? `[${w.dst}]` : w.dst;
   return `${w.src} -> ${dst}:${w.dport} name ${w.name} (${w.nameSource})`;
+}
+
+/**
+ * A connection for a class where the TSID settings differ: the names of the two groups put in
+ * the slots each side takes its name from (the rest filled with a name no slot is read from).
+ */
+export function connectionWitness(a: Analysis, fam: FamilyPart, s: number, d: number, q: number, combo: Combo, sigOld: number, sigNew: number): { src: string; dst: string; dport: number; conn: Connection } {
+  const names: Partial<Record<Slot, string>> = {};
+  const nameOf = (sig: number) => a.sigs.info[sig].samples[0]?.witness;
+  if (combo.a !== 'ip') names[combo.a] = nameOf(sigOld);
+  if (combo.b !== 'ip') names[combo.b] = combo.same && combo.a !== 'ip' ? names[combo.a] : nameOf(sigNew);
+  // Two names of one group when they must differ (a spoofed SNI and a certificate name).
+  if (combo.differ && sigOld === sigNew && combo.a !== 'ip' && combo.b !== 'ip') names[combo.b] = a.sigs.info[sigNew].samples.map((c) => c.witness).find((w) => w !== names[combo.a]) ?? `www.${names[combo.a]}`;
+  let filler = 'unused-name.invalid';
+  while (Object.values(names).includes(filler)) filler = `x.${filler}`;
+  return { src: fam.src.witnessText(s), dst: fam.dst.witnessText(d), dport: a.ports.witness(q), conn: connectionOf(combo.shape, names, filler) };
 }

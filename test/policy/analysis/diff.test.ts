@@ -1,7 +1,9 @@
 // `peekwall diff` (issue 18, step 2): the shipped remedies change exactly the classes they
 // should, every witness reproduces its change, and what the model leaves out is said.
 import t from 'tap';
-import { diffPolicies, evaluate, type Policy } from '../../../src/policy/index.js';
+import { readFileSync } from 'node:fs';
+import { resolveIdentity, type CertificateFacts } from '../../../src/identity/index.js';
+import { diffPolicies, evaluate, parsePolicy, tsidFor, type Policy } from '../../../src/policy/index.js';
 import { loadPolicyFile } from '../../../src/sources/index.js';
 import { fromRoot } from '../../../src/util/paths.js';
 import { runCli } from '../../helpers/io.js';
@@ -94,20 +96,20 @@ rules:
   - {name: A, action: Allow, urls: {literals: [example.com]}}
 `);
   t.match(diffPolicies(plain, path).reasons.join('\n'), /path: it matches plain HTTP/);
-  const tsidOn = mustCompile(`
-settings: {tsid: {enabled: true}}
+  const closed = mustCompile(`
+settings: {failMode: closed}
 rules:
   - {name: A, action: Allow, urls: {literals: [example.com]}}
 `);
-  const off = mustCompile(`
-settings: {tsid: {enabled: false}}
+  const open = mustCompile(`
+settings: {failMode: open}
 rules:
   - {name: A, action: Allow, urls: {literals: [example.com]}}
 `);
-  const d = diffPolicies(tsidOn, off);
+  const d = diffPolicies(closed, open);
   t.equal(d.changes.length, 0);
   t.equal(d.complete, false);
-  t.match(d.reasons.join('\n'), /TSID setting differs/);
+  t.match(d.reasons.join('\n'), /settings.failMode differs/);
   const numeric = mustCompile(`
 securityIntelligence:
   url:
@@ -115,6 +117,32 @@ securityIntelligence:
 rules: []
 `);
   t.match(diffPolicies(plain, numeric).reasons.join('\n'), /text of many destination addresses/);
+});
+
+t.test('TSID on -> off: one connection, a name per policy — the field case among the classes', async (t) => {
+  const on = await load(BASE);
+  const text = readFileSync(fromRoot(BASE), 'utf8').replace('enabled: true', 'enabled: false');
+  const got = parsePolicy(text, { file: 'tsid-off.yaml', baseDir: fromRoot('policies'), readFile: (f) => readFileSync(f, 'utf8') });
+  if (!got.ok) throw new Error(JSON.stringify(got.error));
+  const off = got.value;
+  const r = diffPolicies(on, off);
+  t.equal(r.complete, true, r.reasons.join('; '));
+  for (const c of r.changes) t.ok(c.verified, `witness ${c.witness.src} -> ${c.witness.dst} reproduces`);
+  const field = r.changes.find((c) => c.old.rule === 'Lookalike-Domains' && c.new.rule === 'ALLOW_FMC_ASA_SNT_CISCO');
+  t.ok(field, 'the licensing flow: blocked with TSID on, allowed with it off');
+  t.match(field?.witness, { src: '10.12.1.8', dport: 443, nameSource: /^cert-/, newName: 'tools.cisco.com', newNameSource: /^(sni|passive-cn)$/ });
+  t.ok(field?.witness.connection, 'the witness is a connection: SNI, certificate names, TLS version');
+  // The connection reproduces through identity's own resolution, under each policy's TSID setting.
+  const w = field!.witness;
+  const flow = { srcIp: w.src, srcPort: 1, dstIp: w.dst, dstPort: w.dport, protocol: 'tcp' as const, scheme: 'https' as const, sni: w.connection!.sni };
+  const z = w.connection!.certificate;
+  const cert = { cn: z.cn, cns: z.cn ? [z.cn] : [], ous: z.ou ? [z.ou] : [], sans: z.sans.map((value) => ({ type: 'dns' as const, value })) } as unknown as CertificateFacts;
+  const verdict = (p: Policy) => {
+    const tsid = tsidFor(p, flow);
+    const id = resolveIdentity({ sni: flow.sni, tsid, dstIp: w.dst, ...(tsid.enabled ? { certificate: cert } : { passiveCertificate: cert }) });
+    return evaluate(p, flow, { name: id.name, source: id.source }).rule;
+  };
+  t.same([verdict(on), verdict(off)], ['Lookalike-Domains', 'ALLOW_FMC_ASA_SNT_CISCO']);
 });
 
 t.test('the destination address as the name: an SI URL entry spelling an address', async (t) => {

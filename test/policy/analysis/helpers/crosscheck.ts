@@ -5,8 +5,10 @@
 // must give it the outcome evaluate() gives under each policy, and when the two verdicts differ
 // the flow must lie in a reported change. Every reported witness must reproduce its change.
 // Shared by test/policy/analysis/crosscheck.test.ts (CI size) and bench/diff-crosscheck.ts.
-import { evaluate, parsePolicy, type Flow, type Policy } from '../../../../src/policy/index.js';
+import { resolveIdentity, type CertificateFacts } from '../../../../src/identity/index.js';
+import { evaluate, parsePolicy, tsidFor, type Flow, type Policy } from '../../../../src/policy/index.js';
 import { diffWithProbe } from '../../../../src/policy/analysis/diff.js';
+import type { Slot } from '../../../../src/policy/analysis/tsid.js';
 
 export type Rng = () => number;
 
@@ -258,6 +260,79 @@ export function crossCheck(seed: number, rules: number, edits: number, flows: nu
       const c = probe.changeOf(fl.src, fl.dst, fl.dport, fl.name);
       if (c === null) note(`${where}: verdicts differ (${a.rule} -> ${b.rule}) but no reported change holds the flow`);
       else if (c.old.rule !== a.rule || c.new.rule !== b.rule) note(`${where}: in a change ${c.old.rule} -> ${c.new.rule}, evaluate says ${a.rule} -> ${b.rule}`);
+    }
+  }
+  return { flows, differing, changes: report.changes.length, problems, complete: report.complete, reasons: report.reasons };
+}
+
+const SLOT_OF: Record<string, Slot> = { sni: 'sni', 'cert-cn': 'cn', 'passive-cn': 'cn', 'cert-san': 'san', 'cert-ou': 'ou', ip: 'ip' };
+
+function facts(cn: string | null, sans: string[], ou: string | null): CertificateFacts {
+  return {
+    der: new Uint8Array(0), subject: [], subjectDn: '', issuer: [], issuerDn: '', cn, cns: cn === null ? [] : [cn], ous: ou === null ? [] : [ou],
+    sans: sans.map((value) => ({ type: 'dns' as const, value })), serial: '', notBefore: new Date(0), notAfter: new Date(0), keyType: '', keySize: null,
+    signatureAlgorithm: '', ski: null, aki: null, sha256: '', selfSigned: false, isCa: false,
+  };
+}
+
+/**
+ * The same check where the two policies' TSID settings differ: each flow is a connection (an
+ * SNI or none, a certificate with or without CN, SANs, OU, TLS 1.2 or 1.3) that each policy
+ * names through identity's own resolveIdentity, then judges with evaluate().
+ */
+export function crossCheckTsid(seed: number, rules: number, edits: number, flows: number): CrossCheckResult {
+  const r = rng(seed);
+  const { spec, files } = generatePolicy(r, rules);
+  const edited = editPolicy(r, spec, edits);
+  edited.settings = { tsid: pick(r, [{ enabled: false }, { enabled: true, profile: 'technote' }, { enabled: true, profile: 'snort3' }]) };
+  const oldP = compileSpec(spec, files, 'old.yaml');
+  const newP = compileSpec(edited, files, 'new.yaml');
+  const { report, probe } = diffWithProbe(oldP, newP);
+  const problems: string[] = [];
+  const note = (m: string) => problems.length < 20 && problems.push(m);
+  const judge = (p: Policy, flow: Flow, conn: { sni: string | null; cert: CertificateFacts; tls13: boolean }) => {
+    const tsid = tsidFor(p, flow);
+    const id = resolveIdentity({ sni: conn.sni, tsid, dstIp: flow.dstIp, ...(tsid.enabled ? { certificate: conn.cert } : !conn.tls13 ? { passiveCertificate: conn.cert } : {}) });
+    return { id, v: evaluate(p, flow, { name: id.name, source: id.source }, { trace: false }) };
+  };
+  for (const c of report.changes) {
+    const w = c.witness;
+    if (!w.connection) continue;
+    const flow: Flow = { srcIp: w.src, srcPort: 40000, dstIp: w.dst, dstPort: w.dport, protocol: 'tcp', scheme: 'https', sni: w.connection.sni };
+    const z = w.connection.certificate;
+    const conn = { sni: w.connection.sni, cert: facts(z.cn, [...z.sans], z.ou), tls13: w.connection.tls === 'TLSv1.3' };
+    const a = judge(oldP, flow, conn).v;
+    const b = judge(newP, flow, conn).v;
+    if (a.rule !== c.old.rule || b.rule !== c.new.rule) note(`witness ${JSON.stringify(w)}: evaluate says ${a.rule} -> ${b.rule}, the diff ${c.old.rule} -> ${c.new.rule}`);
+  }
+  let differing = 0;
+  for (const fl of boundaryFlows(r, [spec, edited], flows)) {
+    const any = () => fl.name ?? host(r);
+    const cn = r() < 0.6 ? any() : null;
+    const sans = r() < 0.6 ? [host(r)] : [];
+    const ou = r() < 0.3 ? host(r) : null;
+    let sni = r() < 0.7 ? fl.name : null;
+    // Half the SNIs are the certificate's own names (not spoofed), half whatever came.
+    if (sni !== null && r() < 0.5) {
+      if (sans.length > 0) sans.push(sni);
+      else if (cn !== null) sni = cn;
+    }
+    const conn = { sni, cert: facts(cn, sans, ou), tls13: r() < 0.3 };
+    const flow: Flow = { srcIp: fl.src, srcPort: 40000, dstIp: fl.dst, dstPort: fl.dport, protocol: 'tcp', scheme: 'https', sni };
+    const a = judge(oldP, flow, conn);
+    const b = judge(newP, flow, conn);
+    const nameOf = (id: { name: string; source: string }) => (id.source === 'ip' ? null : id.name);
+    const where = `${fl.src} -> ${fl.dst}:${fl.dport} sni ${sni} cn ${cn} sans ${sans.join(' ')} ou ${ou} ${conn.tls13 ? 'TLS1.3' : 'TLS1.2'}`;
+    const got = probe.namedOutcomes(fl.src, fl.dst, fl.dport, nameOf(a.id), nameOf(b.id));
+    if (got === null) {
+      note(`${where}: the analysis does not place the flow`);
+      continue;
+    }
+    if (got[0].rule !== a.v.rule || got[1].rule !== b.v.rule) note(`${where}: evaluate gives ${a.v.rule} -> ${b.v.rule}, the analysis ${got[0].rule} -> ${got[1].rule}`);
+    if (a.v.action !== b.v.action || a.v.rule !== b.v.rule) {
+      differing++;
+      const c = probe.changeOfNamed(fl.src, fl.dst, fl.dport, nameOf(a.id), nameOf(b.id), SLOT_OF[a.id.source], SLOT_OF[b.id.source]);
+      if (c === null) note(`${where}: named ${a.id.name} (${a.id.source}) / ${b.id.name} (${b.id.source}), verdicts differ (${a.v.rule} -> ${b.v.rule}) but no reported change holds it`);
     }
   }
   return { flows, differing, changes: report.changes.length, problems, complete: report.complete, reasons: report.reasons };
