@@ -8,6 +8,11 @@
 // stops, or goes on. Two names that take the same walk match the same entries of every set,
 // so every lookup a policy makes (SI lists, applications, URL objects, the URL database)
 // answers alike for them. Each class comes with a concrete witness name in it.
+//
+// Names are DNS names: no label is empty. An SNI with an empty label never reaches policy (the
+// wire reader flags it); a certificate name like '.example.org' does, and there the matchers
+// disagree about it (the wildcard walk drops the empty label, the suffix table keeps it), so
+// such names are left out of the model.
 
 export interface NamePattern {
   /** Labels right to left: the text of a label, or '*' for any one label. */

@@ -205,7 +205,11 @@ function boundaryFlows(r: Rng, specs: Spec[], count: number): { src: string; dst
     else if (y < 0.4) h = h.slice(h.indexOf('.') + 1);
     else if (y < 0.5) h = `x${h}`;
     else if (y < 0.55) h = h.toUpperCase();
-    return h;
+    // Names are DNS names: no empty label (an ending entry '.example.org/' gives '.example.org').
+    // The wire reader refuses such an SNI; a certificate could carry one, and there the
+    // evaluator's matchers read it two ways (the wildcard walk drops the empty label, the suffix
+    // table keeps it) — outside the model, as the README says.
+    return h.startsWith('.') ? `x${h}` : h;
   };
   return Array.from({ length: count }, () => {
     const fam = r() < 0.15 ? 6 : 4;
