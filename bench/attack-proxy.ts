@@ -32,9 +32,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fromRoot } from './lib/root.js';
-import { makeCert, startHttpOrigin, startOrigin, startTcp, type Origin } from '../test/proxy/lib/net.js';
+import { makeCert, startHttpOrigin, startOrigin, startTcp } from '../test/proxy/lib/net.js';
 import { numArgs } from './rel-lib.js';
 import { until } from './lib/run-process.js';
+import { twoFaced } from './lib/two-faced.js';
 
 const ALL = ['admin', 'fronting', 'parser', 'loop-connect', 'loop-get', 'passive-fin', 'flood', 'tsid', 'tsid-redecide'];
 const o = numArgs({ connections: 200, requests: 20, depth: 30, clients: 10, maxConnections: 10, concurrency: 50, seconds: 5, loopMs: 2000, ulimit: 4096 });
@@ -526,7 +527,7 @@ async function tcpOrigin(onConn: (s: net.Socket) => void): Promise<Backend> {
 async function twoFacedBackend(): Promise<Backend> {
   const good = await startOrigin(await makeCert({ cn: 'good.test', sans: ['good.test'] }), { maxVersion: 'TLSv1.2' });
   const bad = await startOrigin(await makeCert({ cn: 'blocked.test', sans: ['blocked.test'] }), { maxVersion: 'TLSv1.2' });
-  const front = await twoFaced(good, bad);
+  const front = await twoFaced(good.port, bad.port);
   return {
     port: front.port,
     seen: [],
@@ -855,32 +856,3 @@ try {
 console.log(failures === 0 ? 'attack-proxy: every expected behaviour held' : `attack-proxy: ${failures} expected behaviour(s) failed`);
 process.exitCode = failures === 0 ? 0 : 1;
 
-/**
- * A front that sends its first TCP connection (the TSID probe: it comes before the client's
- * hello is forwarded) to `first` and every later one to `rest`.
- */
-async function twoFaced(first: Origin, rest: Origin): Promise<{ port: number; close(): Promise<void> }> {
-  let n = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    const u = net.connect({ host: '127.0.0.1', port: n++ === 0 ? first.port : rest.port });
-    for (const s of [c, u]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    c.pipe(u);
-    u.pipe(c);
-    c.on('close', () => u.destroy());
-    u.on('close', () => c.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}

@@ -5,9 +5,9 @@
 // the admin's POST /tsid/cache/clear both forget cached names.
 import t from 'tap';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { startProxy, type RunningProxy } from '../../src/proxy/index.js';
-import { EventSink, makeCert, policyFrom, startOrigin, tlsRoundTrip, type Origin } from '../proxy/lib/net.js';
+import { twoFaced } from '../../bench/lib/two-faced.js';
+import { EventSink, makeCert, policyFrom, startOrigin, tlsRoundTrip } from '../proxy/lib/net.js';
 
 const yaml = (o: { sessionCheck?: 'off' | 'log' | 'redecide'; ttlMs?: number } = {}) => `
 name: tsid-truth
@@ -24,42 +24,11 @@ rules:
 defaultAction: Block all traffic
 `;
 
-/**
- * A front that sends its first TCP connection (the TSID probe: it comes before the client's
- * hello is forwarded) to `first`, and every later one to `rest` — a server that shows the
- * firewall's probe one certificate and real clients another.
- */
-async function twoFaced(first: Origin, rest: Origin): Promise<{ port: number; close(): Promise<void> }> {
-  let n = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    const to = n++ === 0 ? first.port : rest.port;
-    const u = net.connect({ host: '127.0.0.1', port: to });
-    for (const s of [c, u]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    c.pipe(u);
-    u.pipe(c);
-    c.on('close', () => u.destroy());
-    u.on('close', () => c.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 async function setup(t: Tap, policyYaml: string, maxVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.2') {
   const good = await startOrigin(await makeCert({ cn: 'good.test', sans: ['good.test'] }), { maxVersion });
   const bad = await startOrigin(await makeCert({ cn: 'blocked.test', sans: ['blocked.test'] }), { maxVersion });
-  const front = await twoFaced(good, bad);
+  const front = await twoFaced(good.port, bad.port);
   const sink = new EventSink();
   const proxy = await startProxy({
     policy: policyFrom(policyYaml),
@@ -103,7 +72,7 @@ t.test('sessionCheck redecide: the session certificate is judged again and the c
 t.test('sessionCheck redecide with an honest server: match, allowed, bytes flow', async (t) => {
   const cert = await makeCert({ cn: 'good.test', sans: ['good.test'] });
   const o1 = await startOrigin(cert, { maxVersion: 'TLSv1.2' });
-  const front = await twoFaced(o1, o1);
+  const front = await twoFaced(o1.port, o1.port);
   const sink = new EventSink();
   const proxy = await startProxy({
     policy: policyFrom(yaml({ sessionCheck: 'redecide' })),
