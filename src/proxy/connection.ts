@@ -335,22 +335,12 @@ export class Connection {
   private startSplice(idleMs: number, observeSession: boolean): void {
     const up = this.upstream as net.Socket;
     this.client.removeListener('data', this.onPeekData);
-    if (observeSession) {
-      // TSID session check, 'log' mode: read the server's first flight beside the splice (it
-      // is not delayed), until its certificate is compared with the probed one.
-      const tap = (d: Buffer): void => {
-        if (this.m.observeServer(d)) up.removeListener('data', tap);
-      };
-      up.on('data', tap);
-    }
+    // Both read the server's first flight beside the splice (it is not delayed) and let go once
+    // they have what they need: the TSID session check ('log' mode) the certificate to compare,
+    // the capture the end of the flight.
+    if (observeSession) readBeside(up, (d) => this.m.observeServer(d));
     const rec = this.tap;
-    if (rec !== null && rec.recording) {
-      // Recording beside the splice (it is not delayed) until the server's first flight ends.
-      const flight = (d: Buffer): void => {
-        if (rec.serverFlight(d)) up.removeListener('data', flight);
-      };
-      up.on('data', flight);
-    }
+    if (rec !== null && rec.recording) readBeside(up, (d) => rec.serverFlight(d));
     splice(this.client, up, idleMs, (why: SpliceEnd) => {
       this.closeReason ??= `proxy/${why}`;
     });
@@ -421,3 +411,11 @@ export class Connection {
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Feed a socket's reads to `done` beside whoever else reads them, until it answers true. */
+function readBeside(s: net.Socket, done: (d: Buffer) => boolean): void {
+  const read = (d: Buffer): void => {
+    if (done(d)) s.removeListener('data', read);
+  };
+  s.on('data', read);
+}
