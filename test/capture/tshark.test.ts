@@ -6,20 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureExpect, capturesDir } from './lib.js';
+import { hasTool } from '../helpers/capture.js';
 
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const PORTS = ['44301', '44302', '44303', '44304', '44305'];
 const captures = readdirSync(capturesDir).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
 
-t.test('tshark decodes each committed capture as its .json says', { skip: has('tshark') && has('capinfos') ? false : 'tshark/capinfos not installed (.ci/run installs them)' }, async (t) => {
+t.test('tshark decodes each committed capture as its .json says', { skip: hasTool('tshark') && hasTool('capinfos') ? false : 'tshark/capinfos not installed (.ci/run installs them)' }, async (t) => {
   for (const name of captures) {
     const out = execFileSync(process.execPath, [join(capturesDir, 'expect.mjs'), join(capturesDir, name), ...PORTS], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
     const now = JSON.parse(out.toString('utf8'));

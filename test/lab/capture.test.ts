@@ -12,28 +12,9 @@ import type { ConnectionEvent } from '../../src/events/index.js';
 import { findScenario } from '../../src/lab/index.js';
 import { loadLabPolicy } from '../../src/lab/acts.js';
 import { runCli } from '../helpers/io.js';
+import { hasTool, verdictOf } from '../helpers/capture.js';
 
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const verdictOf = (e: ConnectionEvent) => ({
-  srcIp: e.srcIp,
-  srcPort: e.srcPort,
-  dstIp: e.dstIp,
-  dstPort: e.dstPort,
-  action: e.action,
-  reason: e.reason,
-  rule: e.accessControlRule,
-  url: e.url,
-  sni: e.sni,
-  identitySource: e.identitySource,
-});
 const byPort = (a: { srcPort: number }, b: { srcPort: number }) => a.srcPort - b.srcPort;
 
 t.test('lab --capture: each act replayed from its capture gives the events the lab printed (TSID on and off)', async (t) => {
@@ -72,7 +53,7 @@ t.test('lab --capture: each act replayed from its capture gives the events the l
     'peekwall replay (the command) gives the same events',
   );
 
-  if (!has('tshark')) return;
+  if (!hasTool('tshark')) return;
   for (const act of run.acts) {
     const out = execFileSync('tshark', ['-r', act.capture as string, '-d', 'tcp.port==443,tls', '-T', 'fields', '-E', 'separator=|', '-e', 'frame.interface_name', '-e', 'tls.handshake.type', '-e', 'tls.handshake.extensions_server_name', '-e', 'x509ce.dNSName', '-e', 'frame.comment'], {
       stdio: ['ignore', 'pipe', 'ignore'],

@@ -11,16 +11,9 @@ import { CaptureWalk, Replay, type FlowResult } from '../../src/capture/index.js
 import type { Policy } from '../../src/policy/index.js';
 import { CaptureFile, startProxy } from '../../src/proxy/index.js';
 import { EventSink, makeCert, policyFrom, rawExchange, startOrigin, tlsRoundTrip, type TestCert } from './lib/net.js';
+import { hasTool, verdictOf } from '../helpers/capture.js';
 
-function has(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const tshark = has('tshark');
+const tshark = hasTool('tshark');
 
 const policyYaml = (tsid: boolean) => `
 name: capture
@@ -80,19 +73,6 @@ function replay(file: string, policy: Policy): FlowResult[] {
   return out;
 }
 
-/** What an event says about the flow and its verdict (times and byte counts differ by nature). */
-const verdictOf = (e: ConnectionEvent) => ({
-  srcIp: e.srcIp,
-  srcPort: e.srcPort,
-  dstIp: e.dstIp,
-  dstPort: e.dstPort,
-  action: e.action,
-  reason: e.reason,
-  rule: e.accessControlRule,
-  url: e.url,
-  sni: e.sni,
-  identitySource: e.identitySource,
-});
 
 interface Packet {
   iface: string;
